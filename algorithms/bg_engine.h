@@ -1,0 +1,87 @@
+/* The rounds of one run, as steps any runner can call: the in-process driver calls them in a loop, the SimGrid
+ * actors call them from the hosts that do the work. Same steps, same order of maths, same numbers. */
+#ifndef BG_ENGINE_H
+#define BG_ENGINE_H
+
+#include "bg_common.h"
+#include "bg_data.h"
+#include "bg_model.h"
+#include "bg_compress.h"
+#include "bg_aggregate.h"
+#include "bg_attack.h"
+#include "bg_method.h"
+
+/* The learning half of a scenario (the simulator adds platform and placement). */
+typedef struct bg_config {
+    uint64_t seed;
+    size_t rounds;           /* rounds to run */
+    size_t eval_every;       /* evaluate every this many rounds (and at 0 and at the end) */
+    int eval_train;          /* also evaluate on the full training set */
+    size_t n, f;             /* workers, of which the last f are Byzantine */
+    char train_path[512];
+    char test_path[512];
+    size_t n_features;       /* 0: infer */
+    int normalize;           /* L2-normalise rows */
+    bg_model_cfg_t model;
+    bg_method_cfg_t method;
+    bg_comp_cfg_t comp;
+    char pre[32];            /* pre-aggregator: nnm or none */
+    char agg[32];            /* aggregator */
+    bg_agg_args_t agg_args;  /* .f is set from f */
+    bg_attack_cfg_t attack;
+} bg_config_t;
+
+void bg_config_default(bg_config_t *c);
+
+typedef struct bg_metrics {
+    size_t round;
+    double bytes_up, bytes_down;     /* cumulative over all workers */
+    double train_loss, train_acc;    /* NAN when not evaluated on the training set */
+    double test_loss, test_acc;
+    size_t dropped;                  /* non-finite inputs dropped by the aggregation so far */
+} bg_metrics_t;
+
+typedef struct bg_engine bg_engine_t;
+
+/* Loads data, splits it, builds every component; validates the whole configuration. */
+int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err);
+void bg_engine_free(bg_engine_t *e);
+
+size_t bg_engine_dim(const bg_engine_t *e);
+size_t bg_engine_n_honest(const bg_engine_t *e);
+const bg_config_t *bg_engine_config(const bg_engine_t *e);
+const float *bg_engine_model(const bg_engine_t *e);       /* x^t, what the server broadcasts */
+double bg_engine_downlink_bytes(const bg_engine_t *e);    /* size of one model broadcast */
+int bg_engine_attack_omniscient(const bg_engine_t *e);    /* Byzantine workers wait for honest messages */
+double bg_engine_flops_per_sample(const bg_engine_t *e);
+size_t bg_engine_train_size(const bg_engine_t *e);
+size_t bg_engine_test_size(const bg_engine_t *e);
+
+/* Worker i (honest, or Byzantine with a data attack) computes its round-t message from x.
+ * *msg points to the engine-owned message of worker i; *flops is the compute it cost. */
+int bg_engine_worker_round(bg_engine_t *e, size_t i, const float *x, const bg_msg_t **msg, double *flops);
+/* Omniscient Byzantine worker j's message for the round, built from the honest messages already produced
+ * (bg_engine_worker_round for every honest i of this round). */
+int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops);
+/* Server: absorb all n messages of the round, aggregate, update x. *flops: the server's compute. */
+int bg_engine_server_round(bg_engine_t *e, double *flops);
+/* Metrics at the current round (not charged to anyone's time). */
+int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m);
+size_t bg_engine_round(const bg_engine_t *e);   /* rounds completed */
+
+/* The in-process driver: all rounds, calling cb at every evaluation point. cb returning non-zero stops. */
+typedef int (*bg_eval_cb)(const bg_metrics_t *m, void *ud);
+/* What a round cost: the flops each worker and the server executed and each uplink message's size. */
+typedef struct bg_round_cost {
+    size_t round;                  /* 0-based index of the round just done */
+    const double *worker_flops;    /* n */
+    const double *msg_bytes;       /* n */
+    double server_flops;
+} bg_round_cost_t;
+typedef int (*bg_round_cb)(const bg_round_cost_t *c, void *ud);
+/* rcb (may be NULL) is called after every round. */
+int bg_driver_run(bg_engine_t *e, bg_eval_cb cb, bg_round_cb rcb, void *ud, bg_err_t *err);
+/* True if round r (0-based count of completed rounds) is an evaluation point. */
+int bg_engine_is_eval_round(const bg_engine_t *e, size_t r);
+
+#endif

@@ -1,0 +1,46 @@
+/* Run outputs: the trace CSV (one row per evaluation point, flushed as written so a killed run leaves a valid
+ * prefix) and a small JSON writer for summaries written atomically (temp file + rename). */
+#ifndef BG_TRACE_H
+#define BG_TRACE_H
+
+#include <stdio.h>
+#include "bg_engine.h"
+
+/* The columns, in order. The first seven are the stable interface (never renamed). */
+#define BG_TRACE_HEADER "round,sim_time_s,bytes_up,bytes_down,train_loss,test_loss,test_acc,train_acc,dropped"
+
+typedef struct bg_trace {
+    FILE *fp;
+    char path[1024];
+} bg_trace_t;
+
+int bg_trace_open(bg_trace_t *t, const char *path, bg_err_t *err);
+/* sim_time NAN (the in-process driver) is written as "nan". */
+int bg_trace_row(bg_trace_t *t, const bg_metrics_t *m, double sim_time);
+void bg_trace_close(bg_trace_t *t);
+/* Format one row (without newline) into buf; the driver and the simulator share it. */
+void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_time);
+
+/* Minimal JSON writer: objects, keys, scalars, with commas handled. */
+typedef struct bg_json {
+    FILE *fp;
+    int depth;
+    int first[32];
+    char path[1024], tmp[1100];
+} bg_json_t;
+
+int bg_json_open(bg_json_t *j, const char *path, bg_err_t *err);   /* writes to path.tmp */
+void bg_json_begin(bg_json_t *j, const char *key);                 /* key NULL at top level or in arrays */
+void bg_json_end(bg_json_t *j);
+void bg_json_begin_array(bg_json_t *j, const char *key);
+void bg_json_end_array(bg_json_t *j);
+void bg_json_str(bg_json_t *j, const char *key, const char *v);
+void bg_json_num(bg_json_t *j, const char *key, double v);         /* NaN/Inf written as null */
+void bg_json_int(bg_json_t *j, const char *key, long long v);
+void bg_json_bool(bg_json_t *j, const char *key, int v);
+int bg_json_commit(bg_json_t *j, bg_err_t *err);                   /* flush, fsync, rename into place */
+void bg_json_abort(bg_json_t *j);
+/* Write the learning configuration as a "config" object. */
+void bg_json_config(bg_json_t *j, const bg_config_t *c);
+
+#endif
