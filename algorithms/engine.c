@@ -1,0 +1,443 @@
+/* One run's state and its round steps (worker, omniscient attacker, server, evaluation), plus the in-process
+ * driver. The SimGrid actors call the same steps, so both runners produce the same learning numbers. */
+#include "bg_engine.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bg_config_default(bg_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->seed = 1;
+    c->rounds = 1000;
+    c->eval_every = 100;
+    c->eval_train = 1;
+    c->n = 20;
+    c->f = 0;
+    c->normalize = 1;
+    snprintf(c->model.name, sizeof c->model.name, "logreg");
+    c->model.lambda = 0.00056;
+    c->model.reg = BG_REG_L2;
+    snprintf(c->method.name, sizeof c->method.name, "byz-ef21-sgdm");
+    c->method.lr = 0.05;
+    c->method.eta = 0.1;
+    c->method.batch = 32;
+    snprintf(c->comp.name, sizeof c->comp.name, "topk");
+    c->comp.ratio = 0.1;
+    snprintf(c->pre, sizeof c->pre, "nnm");
+    snprintf(c->agg, sizeof c->agg, "cm");
+    bg_agg_args_default(&c->agg_args);
+    snprintf(c->attack.name, sizeof c->attack.name, "none");
+    c->attack.eps = 0.1;
+    c->attack.z = NAN;
+}
+
+/* A configuration error: the message, and the key that caused it so the scenario loader can name its line. */
+static int cfg_err(bg_err_t *err, const char *key, int code, const char *file, long line, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int cfg_err(bg_err_t *err, const char *key, int code, const char *file, long line, const char *fmt, ...)
+{
+    char buf[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    bg_err_set(err, code, file, line, "%s", buf);
+    bg_err_key(err, key);
+    return code;
+}
+
+typedef struct worker {
+    void *st;                 /* method's worker state */
+    bg_sampler_t sampler;
+    gsl_rng *rng, *crng;
+    bg_worker_ctx_t ctx;
+    size_t *batch_idx;
+} worker_t;
+
+struct bg_engine {
+    bg_config_t cfg;
+    size_t n, f, nh, d;
+    bg_dataset_t train, test;
+    bg_model_t model;
+    bg_compressor_t comp;
+    const bg_method_ops_t *method;
+    const bg_attack_ops_t *attack;
+    bg_attack_args_t attack_args;
+    bg_shard_t *shards;       /* nh shards; data-attack Byzantine j reuses shard j mod nh */
+    int *flipped;             /* labels for label flipping, NULL otherwise */
+    worker_t *w;              /* n workers (omniscient Byzantine ones have no method state) */
+    bg_msg_t *msgs;           /* n messages of the current round */
+    void *server;             /* method's server state */
+    bg_robust_t robust;
+    float *views;             /* n*d: server-side vectors */
+    const float **view_rows;
+    float *agg;               /* d */
+    float *x;                 /* d: the model */
+    /* omniscient attack */
+    float *hviews;            /* nh*d honest server-side vectors of the round */
+    const float **hrows;
+    float *target;            /* d */
+    size_t target_round;      /* round the cached target belongs to, SIZE_MAX if none */
+    double target_flops;
+    gsl_rng *arng;
+    /* accounting */
+    size_t round;
+    double bytes_up, bytes_down;
+    size_t dropped;
+};
+
+static int setup_worker(bg_engine_t *e, size_t i, bg_err_t *err)
+{
+    worker_t *w = &e->w[i];
+    const bg_shard_t *shard = &e->shards[i % e->nh];
+    w->rng = bg_rng_stream(e->cfg.seed, BG_RNG_WORKER, i);
+    w->crng = bg_rng_stream(e->cfg.seed, BG_RNG_COMPRESS, i);
+    w->batch_idx = malloc(e->cfg.method.batch * sizeof(size_t));
+    if (!w->rng || !w->crng || !w->batch_idx || bg_sampler_init(&w->sampler, shard, w->rng))
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory setting up worker %zu", i);
+    int rc = e->method->worker_new(&e->cfg.method, e->d, &w->st);
+    if (rc)
+        return bg_err_set(err, rc, NULL, 0, "out of memory for the state of worker %zu", i);
+    w->ctx.model = &e->model;
+    w->ctx.ds = &e->train;
+    w->ctx.labels = (i >= e->nh && e->flipped) ? e->flipped : e->train.y;
+    w->ctx.sampler = &w->sampler;
+    w->ctx.rng = w->rng;
+    w->ctx.crng = w->crng;
+    w->ctx.comp = &e->comp;
+    w->ctx.batch_idx = w->batch_idx;
+    return BG_OK;
+}
+
+static int load_data(bg_engine_t *e, bg_err_t *err)
+{
+    int rc = bg_dataset_load_libsvm(e->cfg.train_path, e->cfg.n_features, &e->train, err);
+    if (rc)
+        return rc;
+    size_t nf = e->cfg.n_features ? e->cfg.n_features : e->train.d;
+    rc = bg_dataset_load_libsvm(e->cfg.test_path, nf, &e->test, err);
+    if (rc)
+        return rc;
+    if (e->test.d != e->train.d)
+        return bg_err_set(err, BG_EFORMAT, e->cfg.test_path, 0,
+                          "test set has %zu features but the training set has %zu (set data.features)",
+                          e->test.d, e->train.d);
+    if (e->cfg.normalize) {
+        bg_dataset_normalize_rows(&e->train);
+        bg_dataset_normalize_rows(&e->test);
+    }
+    return BG_OK;
+}
+
+int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
+{
+    *out = NULL;
+    if (cfg->n == 0)
+        return cfg_err(err, "workers.n", BG_EINVAL, NULL, 0, "workers.n must be at least 1");
+    if (cfg->f >= cfg->n)
+        return cfg_err(err, "attack.f", BG_ERANGE, NULL, 0, "attack.f = %zu must be smaller than workers.n = %zu", cfg->f,
+                          cfg->n);
+    if (cfg->method.batch == 0)
+        return cfg_err(err, "method.batch", BG_EINVAL, NULL, 0, "method.batch must be at least 1");
+    if (cfg->eval_every == 0)
+        return cfg_err(err, "run.eval_every", BG_EINVAL, NULL, 0, "run.eval_every must be at least 1");
+    if (!(cfg->method.lr > 0) || !isfinite(cfg->method.lr))
+        return cfg_err(err, "method.lr", BG_EINVAL, NULL, 0, "method.lr must be a positive number");
+    if (!(cfg->method.eta > 0 && cfg->method.eta <= 1))
+        return cfg_err(err, "method.eta", BG_EINVAL, NULL, 0, "method.eta must be in (0, 1]");
+    const bg_method_ops_t *method = bg_method_find(cfg->method.name);
+    if (!method)
+        return cfg_err(err, "method.name", BG_ENOTFOUND, NULL, 0, "unknown method '%s' (see `byzgrid list`)", cfg->method.name);
+
+    bg_engine_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    e->cfg = *cfg;
+    e->cfg.agg_args.f = cfg->f;
+    e->n = cfg->n;
+    e->f = cfg->f;
+    e->nh = cfg->n - cfg->f;
+    e->method = method;
+    e->target_round = SIZE_MAX;
+    int rc;
+    if ((rc = load_data(e, err)))
+        goto fail;
+    if ((rc = bg_model_create(&cfg->model, e->train.d, e->train.n_classes, &e->model, err))) {
+        bg_err_key(err, "model.name");
+        goto fail;
+    }
+    e->d = e->model.dim;
+    if ((rc = bg_compressor_create(&cfg->comp, e->d, &e->comp, err))) {
+        bg_err_key(err, rc == BG_ENOTFOUND ? "compressor.name" : cfg->comp.k ? "compressor.k" : "compressor.ratio");
+        goto fail;
+    }
+    if ((rc = bg_attack_args_init(&e->attack_args, &cfg->attack, e->n, e->f, err))) {
+        bg_err_key(err, rc == BG_ENOTFOUND ? "attack.name" : "attack.eps");
+        goto fail;
+    }
+    e->attack = bg_attack_find(cfg->attack.name);
+    if ((rc = bg_robust_init(&e->robust, cfg->pre, cfg->agg, &e->cfg.agg_args, e->n, e->d, err))) {
+        bg_err_key(err, rc == BG_ENOTFOUND ? (bg_preagg_find(cfg->pre) ? "aggregator.name" : "aggregator.pre")
+                                           : "attack.f");
+        goto fail;
+    }
+
+    gsl_rng *prng = bg_rng_stream(cfg->seed, BG_RNG_PARTITION, 0);
+    e->shards = calloc(e->nh, sizeof *e->shards);
+    if (!prng || !e->shards) {
+        if (prng)
+            gsl_rng_free(prng);
+        rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+        goto fail;
+    }
+    rc = bg_partition_iid(e->train.n, e->nh, prng, e->shards, err);
+    gsl_rng_free(prng);
+    if (rc)
+        goto fail;
+
+    if (e->attack->flips_labels && e->f > 0) {
+        e->flipped = malloc(e->train.n * sizeof(int));
+        if (!e->flipped) {
+            rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+            goto fail;
+        }
+        for (size_t k = 0; k < e->train.n; k++)
+            e->flipped[k] = (int)e->train.n_classes - 1 - e->train.y[k];
+    }
+
+    e->w = calloc(e->n, sizeof *e->w);
+    e->msgs = calloc(e->n, sizeof *e->msgs);
+    e->views = malloc(e->n * e->d * sizeof(float));
+    e->view_rows = malloc(e->n * sizeof *e->view_rows);
+    e->agg = calloc(e->d, sizeof(float));
+    e->x = calloc(e->d, sizeof(float));
+    e->hviews = malloc(e->nh * e->d * sizeof(float));
+    e->hrows = malloc(e->nh * sizeof *e->hrows);
+    e->target = calloc(e->d, sizeof(float));
+    e->arng = bg_rng_stream(cfg->seed, BG_RNG_ATTACK, 0);
+    if (!e->w || !e->msgs || !e->views || !e->view_rows || !e->agg || !e->x || !e->hviews || !e->hrows ||
+        !e->target || !e->arng) {
+        rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for n = %zu, d = %zu", e->n, e->d);
+        goto fail;
+    }
+    for (size_t i = 0; i < e->n; i++) {
+        e->view_rows[i] = e->views + i * e->d;
+        if (bg_msg_init(&e->msgs[i], e->d)) {
+            rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < e->nh; i++)
+        e->hrows[i] = e->hviews + i * e->d;
+    for (size_t i = 0; i < e->n; i++) {
+        if (i >= e->nh && e->attack->omniscient)
+            continue;
+        if ((rc = setup_worker(e, i, err)))
+            goto fail;
+    }
+    if ((rc = method->server_new(&e->cfg.method, e->n, e->d, &e->server))) {
+        bg_err_set(err, rc, NULL, 0, "out of memory for the server state");
+        goto fail;
+    }
+    gsl_rng *irng = bg_rng_stream(cfg->seed, BG_RNG_INIT, 0);
+    if (irng) {
+        bg_model_init_params(&e->model, irng, e->x);
+        gsl_rng_free(irng);
+    }
+    *out = e;
+    return BG_OK;
+fail:
+    bg_engine_free(e);
+    return rc;
+}
+
+void bg_engine_free(bg_engine_t *e)
+{
+    if (!e)
+        return;
+    if (e->w) {
+        for (size_t i = 0; i < e->n; i++) {
+            worker_t *w = &e->w[i];
+            if (w->st)
+                e->method->worker_free(w->st);
+            bg_sampler_free(&w->sampler);
+            if (w->rng)
+                gsl_rng_free(w->rng);
+            if (w->crng)
+                gsl_rng_free(w->crng);
+            free(w->batch_idx);
+        }
+        free(e->w);
+    }
+    if (e->msgs) {
+        for (size_t i = 0; i < e->n; i++)
+            bg_msg_free(&e->msgs[i]);
+        free(e->msgs);
+    }
+    if (e->server)
+        e->method->server_free(e->server);
+    if (e->shards) {
+        for (size_t i = 0; i < e->nh; i++)
+            bg_shard_free(&e->shards[i]);
+        free(e->shards);
+    }
+    bg_robust_free(&e->robust);
+    if (e->model.ops)
+        bg_model_destroy(&e->model);
+    bg_dataset_free(&e->train);
+    bg_dataset_free(&e->test);
+    free(e->flipped);
+    free(e->views);
+    free(e->view_rows);
+    free(e->agg);
+    free(e->x);
+    free(e->hviews);
+    free(e->hrows);
+    free(e->target);
+    if (e->arng)
+        gsl_rng_free(e->arng);
+    free(e);
+}
+
+size_t bg_engine_dim(const bg_engine_t *e) { return e->d; }
+size_t bg_engine_n_honest(const bg_engine_t *e) { return e->nh; }
+const bg_config_t *bg_engine_config(const bg_engine_t *e) { return &e->cfg; }
+const float *bg_engine_model(const bg_engine_t *e) { return e->x; }
+double bg_engine_downlink_bytes(const bg_engine_t *e) { return bg_msg_bytes_dense(e->d); }
+int bg_engine_attack_omniscient(const bg_engine_t *e) { return e->f > 0 && e->attack->omniscient; }
+double bg_engine_flops_per_sample(const bg_engine_t *e) { return e->model.ops->flops_per_sample(&e->model); }
+size_t bg_engine_train_size(const bg_engine_t *e) { return e->train.n; }
+size_t bg_engine_test_size(const bg_engine_t *e) { return e->test.n; }
+size_t bg_engine_round(const bg_engine_t *e) { return e->round; }
+
+int bg_engine_worker_round(bg_engine_t *e, size_t i, const float *x, const bg_msg_t **msg, double *flops)
+{
+    worker_t *w = &e->w[i];
+    if (!w->st)
+        return BG_EINVAL;   /* omniscient attacker: use bg_engine_byz_round */
+    w->ctx.flops = 0.0;
+    int rc = e->method->worker_round(&e->cfg.method, w->st, &w->ctx, e->round, x, &e->msgs[i]);
+    *msg = &e->msgs[i];
+    *flops = w->ctx.flops;
+    return rc;
+}
+
+int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops)
+{
+    if (j < e->nh || !e->attack->omniscient)
+        return BG_EINVAL;
+    /* Every colluder wants the same target: compute it once per round. */
+    if (e->target_round != e->round) {
+        for (size_t i = 0; i < e->nh; i++)
+            e->method->server_view(e->server, i, &e->msgs[i], e->hviews + i * e->d);
+        int rc = e->attack->target(&e->attack_args, e->hrows, e->nh, e->d, e->arng, e->target);
+        if (rc)
+            return rc;
+        e->target_round = e->round;
+        e->target_flops = e->attack->flops(&e->attack_args, e->nh, e->d) + (double)e->nh * e->d;
+    }
+    e->method->server_inverse(e->server, j, e->target, &e->msgs[j]);
+    *msg = &e->msgs[j];
+    *flops = e->target_flops + (double)e->d;
+    return BG_OK;
+}
+
+int bg_engine_server_round(bg_engine_t *e, double *flops)
+{
+    double fl = 0.0, up = 0.0;
+    for (size_t i = 0; i < e->n; i++) {
+        e->method->server_collect(e->server, i, &e->msgs[i], e->views + i * e->d);
+        fl += (double)e->msgs[i].nnz;
+        up += e->msgs[i].bytes;
+    }
+    size_t dropped = 0;
+    int rc = bg_robust_run(&e->robust, e->view_rows, e->agg, &dropped);
+    if (rc)
+        return rc;
+    e->dropped += dropped;
+    fl += bg_robust_flops(&e->robust);
+    e->method->server_step(&e->cfg.method, e->server, e->agg, e->x, e->d);
+    fl += 2.0 * (double)e->d;
+    e->bytes_up += up;
+    e->bytes_down += (double)e->n * bg_engine_downlink_bytes(e);
+    e->round++;
+    *flops = fl;
+    return BG_OK;
+}
+
+int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m)
+{
+    m->round = e->round;
+    m->bytes_up = e->bytes_up;
+    m->bytes_down = e->bytes_down;
+    m->dropped = e->dropped;
+    e->model.ops->evaluate(&e->model, e->x, &e->test, &m->test_loss, &m->test_acc);
+    if (e->cfg.eval_train)
+        e->model.ops->evaluate(&e->model, e->x, &e->train, &m->train_loss, &m->train_acc);
+    else
+        m->train_loss = m->train_acc = NAN;
+    return BG_OK;
+}
+
+int bg_engine_is_eval_round(const bg_engine_t *e, size_t r)
+{
+    return r == 0 || r % e->cfg.eval_every == 0 || r == e->cfg.rounds;
+}
+
+int bg_driver_run(bg_engine_t *e, bg_eval_cb cb, bg_round_cb rcb, void *ud, bg_err_t *err)
+{
+    bg_metrics_t m;
+    const bg_msg_t *msg;
+    double *wf = calloc(e->n, sizeof(double)), *mb = calloc(e->n, sizeof(double));
+    int rc = BG_OK;
+    if (!wf || !mb) {
+        rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+        goto done;
+    }
+    bg_engine_evaluate(e, &m);
+    if (cb && cb(&m, ud))
+        goto done;
+    const int omni = e->f > 0 && e->attack->omniscient;
+    for (size_t t = e->round; t < e->cfg.rounds; t++) {
+        for (size_t i = 0; i < e->n; i++) {
+            if (i >= e->nh && omni)
+                continue;
+            if ((rc = bg_engine_worker_round(e, i, e->x, &msg, &wf[i]))) {
+                bg_err_set(err, rc, NULL, 0, "worker %zu failed in round %zu", i, t);
+                goto done;
+            }
+        }
+        if (omni)
+            for (size_t j = e->nh; j < e->n; j++)
+                if ((rc = bg_engine_byz_round(e, j, &msg, &wf[j]))) {
+                    bg_err_set(err, rc, NULL, 0, "attacker %zu failed in round %zu", j, t);
+                    goto done;
+                }
+        for (size_t i = 0; i < e->n; i++)
+            mb[i] = e->msgs[i].bytes;
+        double sf;
+        if ((rc = bg_engine_server_round(e, &sf))) {
+            bg_err_set(err, rc, NULL, 0, "aggregation failed in round %zu: more than f inputs were non-finite", t);
+            goto done;
+        }
+        if (rcb) {
+            bg_round_cost_t c = {t, wf, mb, sf};
+            if (rcb(&c, ud))
+                goto done;
+        }
+        if (bg_engine_is_eval_round(e, e->round)) {
+            bg_engine_evaluate(e, &m);
+            if (cb && cb(&m, ud))
+                goto done;
+        }
+    }
+done:
+    free(wf);
+    free(mb);
+    return rc;
+}

@@ -1,0 +1,333 @@
+/* Methods and the engine: EF21's worker and server states mirror each other, an attacker's inverse puts its
+ * server-side vector exactly at the target, momentum follows its recursion, and with identity compression and
+ * the mean Byz-EF21-SGDM follows the same trajectory as momentum SGD. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bg_engine.h"
+
+static char g_dir[64];
+static char g_train[128], g_test[128];
+
+/* A small separable-ish binary LIBSVM problem with 10 features. */
+static int write_data(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/bg_method_XXXXXX");
+    if (!mkdtemp(g_dir))
+        return -1;
+    snprintf(g_train, sizeof g_train, "%s/train", g_dir);
+    snprintf(g_test, sizeof g_test, "%s/test", g_dir);
+    gsl_rng *r = bg_rng_stream(7, 99, 0);
+    for (int file = 0; file < 2; file++) {
+        FILE *f = fopen(file ? g_test : g_train, "w");
+        int rows = file ? 100 : 400;
+        for (int i = 0; i < rows; i++) {
+            double s = 0;
+            double v[10];
+            for (int k = 0; k < 10; k++) {
+                v[k] = gsl_rng_uniform(r) * 2 - 1;
+                s += v[k] * (k < 5 ? 1.0 : -0.5);
+            }
+            fprintf(f, "%d", s > 0 ? 1 : -1);
+            for (int k = 0; k < 10; k++)
+                fprintf(f, " %d:%.6f", k + 1, v[k]);
+            fprintf(f, "\n");
+        }
+        fclose(f);
+    }
+    gsl_rng_free(r);
+    return 0;
+}
+
+static int remove_data(void **state)
+{
+    (void)state;
+    unlink(g_train);
+    unlink(g_test);
+    rmdir(g_dir);
+    return 0;
+}
+
+static void base_config(bg_config_t *c)
+{
+    bg_config_default(c);
+    snprintf(c->train_path, sizeof c->train_path, "%s", g_train);
+    snprintf(c->test_path, sizeof c->test_path, "%s", g_test);
+    c->rounds = 30;
+    c->eval_every = 10;
+    c->n = 5;
+    c->f = 0;
+    c->method.batch = 4;
+    c->method.lr = 0.5;
+    c->method.eta = 0.3;
+}
+
+/* Run all rounds with the driver and return the final model (d floats, malloc'ed). */
+static float *run_to_end(const bg_config_t *c, size_t *d)
+{
+    bg_engine_t *e;
+    bg_err_t err;
+    char buf[1024];
+    int rc = bg_engine_create(c, &e, &err);
+    if (rc)
+        fail_msg("%s", bg_err_format(&err, buf, sizeof buf));
+    rc = bg_driver_run(e, NULL, NULL, NULL, &err);
+    assert_int_equal(rc, 0);
+    *d = bg_engine_dim(e);
+    float *x = malloc(*d * sizeof(float));
+    memcpy(x, bg_engine_model(e), *d * sizeof(float));
+    bg_engine_free(e);
+    return x;
+}
+
+static void test_ef21_identity_mean_equals_momentum_sgd(void **state)
+{
+    (void)state;
+    bg_config_t a, b;
+    base_config(&a);
+    snprintf(a.comp.name, sizeof a.comp.name, "identity");
+    snprintf(a.pre, sizeof a.pre, "none");
+    snprintf(a.agg, sizeof a.agg, "mean");
+    b = a;
+    snprintf(b.method.name, sizeof b.method.name, "mom-sgd");
+    size_t d;
+    float *xa = run_to_end(&a, &d), *xb = run_to_end(&b, &d);
+    double diff = 0, norm = 0;
+    for (size_t k = 0; k < d; k++) {
+        diff += fabs((double)xa[k] - xb[k]);
+        norm += fabs((double)xb[k]);
+    }
+    assert_true(norm > 1e-3);            /* the model moved */
+    assert_true(diff <= 1e-5 * norm);    /* ...along the same path */
+    free(xa);
+    free(xb);
+}
+
+/* Worker and server states of EF21 must stay mirrored: the server's g_i after collecting worker i's messages
+ * equals the worker's own g, which is the momentum's running estimate. Checked through views: with Top-k the
+ * server view of each honest worker converges to its momentum. */
+static void test_ef21_server_mirror_and_inverse(void **state)
+{
+    (void)state;
+    const bg_method_ops_t *m = bg_method_find("byz-ef21-sgdm");
+    assert_non_null(m);
+    bg_method_cfg_t cfg = {.lr = 0.1, .eta = 0.5, .batch = 1};
+    const size_t d = 8, n = 3;
+    void *srv;
+    assert_int_equal(m->server_new(&cfg, n, d, &srv), 0);
+    bg_msg_t msg;
+    assert_int_equal(bg_msg_init(&msg, d), 0);
+    float g_worker[8] = {0}, view[8], target[8];
+    gsl_rng *r = bg_rng_stream(3, 1, 0);
+    for (int t = 0; t < 20; t++) {
+        float c[8];
+        for (size_t k = 0; k < d; k++)
+            c[k] = (float)(gsl_rng_uniform(r) - 0.5);
+        bg_msg_set_dense(&msg, c);
+        for (size_t k = 0; k < d; k++)
+            g_worker[k] += c[k];
+        float peek[8];
+        m->server_view(srv, 1, &msg, peek);
+        m->server_collect(srv, 1, &msg, view);
+        assert_memory_equal(peek, view, sizeof view);   /* view does not change state; collect does */
+        for (size_t k = 0; k < d; k++)
+            assert_true(fabsf(view[k] - g_worker[k]) <= 1e-5f);
+    }
+    /* inverse: the message that puts worker 2's server vector at target */
+    for (size_t k = 0; k < d; k++)
+        target[k] = (float)(10.0 * gsl_rng_uniform(r));
+    bg_msg_t inv;
+    assert_int_equal(bg_msg_init(&inv, d), 0);
+    m->server_collect(srv, 2, &msg, view);   /* give worker 2 a non-zero state first */
+    m->server_inverse(srv, 2, target, &inv);
+    m->server_collect(srv, 2, &inv, view);
+    for (size_t k = 0; k < d; k++)
+        assert_true(fabsf(view[k] - target[k]) <= 1e-5f);
+    bg_msg_free(&inv);
+    bg_msg_free(&msg);
+    gsl_rng_free(r);
+    m->server_free(srv);
+}
+
+static void test_mom_sgd_inverse(void **state)
+{
+    (void)state;
+    const bg_method_ops_t *m = bg_method_find("mom-sgd");
+    assert_non_null(m);
+    bg_method_cfg_t cfg = {.lr = 0.1, .eta = 0.5, .batch = 1};
+    void *srv;
+    assert_int_equal(m->server_new(&cfg, 2, 4, &srv), 0);
+    bg_msg_t inv;
+    assert_int_equal(bg_msg_init(&inv, 4), 0);
+    float target[4] = {1, -2, 3, -4}, view[4];
+    m->server_inverse(srv, 1, target, &inv);
+    m->server_collect(srv, 1, &inv, view);
+    assert_memory_equal(view, target, sizeof target);
+    bg_msg_free(&inv);
+    m->server_free(srv);
+}
+
+/* The momentum recursion: v_0 = s_0, v_t = (1 - eta) v_{t-1} + eta s_t, checked on mom-sgd's messages (identity
+ * compressor) against gradients recomputed from the same minibatches. */
+static void test_momentum_recursion(void **state)
+{
+    (void)state;
+    bg_config_t c;
+    base_config(&c);
+    c.n = 1;
+    snprintf(c.method.name, sizeof c.method.name, "mom-sgd");
+    snprintf(c.comp.name, sizeof c.comp.name, "identity");
+    snprintf(c.pre, sizeof c.pre, "none");
+    snprintf(c.agg, sizeof c.agg, "mean");
+    bg_engine_t *e;
+    bg_err_t err;
+    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    const size_t d = bg_engine_dim(e);
+    /* A second engine with the same seed draws the same minibatches: use it to get raw gradients via eta = 1. */
+    bg_config_t c1 = c;
+    c1.method.eta = 1.0;
+    bg_engine_t *e1;
+    assert_int_equal(bg_engine_create(&c1, &e1, &err), 0);
+    float *v = calloc(d, sizeof(float));
+    const float *x = bg_engine_model(e);
+    for (int t = 0; t < 6; t++) {
+        const bg_msg_t *msg, *raw;
+        double fl;
+        /* both evaluate at the same x (the first engine's model) */
+        assert_int_equal(bg_engine_worker_round(e, 0, x, &msg, &fl), 0);
+        assert_int_equal(bg_engine_worker_round(e1, 0, x, &raw, &fl), 0);
+        assert_true(fl > 0);
+        for (size_t k = 0; k < d; k++) {
+            v[k] = t == 0 ? raw->val[k] : (float)(1 - c.method.eta) * v[k] + (float)c.method.eta * raw->val[k];
+            assert_true(fabsf(v[k] - msg->val[k]) <= 1e-6f * (1 + fabsf(v[k])));
+        }
+        assert_int_equal(bg_engine_server_round(e, &fl), 0);
+    }
+    free(v);
+    bg_engine_free(e);
+    bg_engine_free(e1);
+}
+
+/* Bytes are the real encoding: Top-1 on d = 10 uplink is header + 4 + 1 per worker, downlink header + 4d. */
+static void test_bytes_accounting(void **state)
+{
+    (void)state;
+    bg_config_t c;
+    base_config(&c);
+    c.comp.k = 1;
+    c.rounds = 7;
+    bg_engine_t *e;
+    bg_err_t err;
+    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_int_equal(bg_driver_run(e, NULL, NULL, NULL, &err), 0);
+    bg_metrics_t m;
+    bg_engine_evaluate(e, &m);
+    assert_true(m.bytes_up == 7.0 * 5 * (BG_MSG_HEADER_BYTES + 4 + 1));
+    assert_true(m.bytes_down == 7.0 * 5 * (BG_MSG_HEADER_BYTES + 4 * 10));
+    bg_engine_free(e);
+}
+
+/* An omniscient attack's vectors land exactly at the target: under IPM with mean aggregation and no
+ * pre-aggregation, the aggregate is the convex mix of honest mean and -eps * honest mean. */
+static void test_ipm_lands_on_target(void **state)
+{
+    (void)state;
+    bg_config_t c;
+    base_config(&c);
+    c.n = 6;
+    c.f = 2;
+    snprintf(c.attack.name, sizeof c.attack.name, "ipm");
+    snprintf(c.comp.name, sizeof c.comp.name, "identity");
+    snprintf(c.method.name, sizeof c.method.name, "mom-sgd");
+    snprintf(c.pre, sizeof c.pre, "none");
+    snprintf(c.agg, sizeof c.agg, "mean");
+    c.attack.eps = 0.5;
+    bg_engine_t *e;
+    bg_err_t err;
+    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_true(bg_engine_attack_omniscient(e));
+    const size_t d = bg_engine_dim(e);
+    const float *x = bg_engine_model(e);
+    float *hmean = calloc(d, sizeof(float)), *x0 = malloc(d * sizeof(float));
+    memcpy(x0, x, d * sizeof(float));
+    const bg_msg_t *msg;
+    double fl;
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(bg_engine_worker_round(e, i, x, &msg, &fl), 0);
+        for (size_t k = 0; k < d; k++)
+            hmean[k] += msg->val[k] / 4.0f;
+    }
+    assert_int_equal(bg_engine_worker_round(e, 4, x, &msg, &fl), BG_EINVAL);   /* attackers use byz_round */
+    for (size_t j = 4; j < 6; j++) {
+        assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl), 0);
+        for (size_t k = 0; k < d; k++)
+            assert_true(fabsf(msg->val[k] + 0.5f * hmean[k]) <= 1e-6f);
+    }
+    assert_int_equal(bg_engine_server_round(e, &fl), 0);
+    /* x1 = x0 - lr * (4 * hmean + 2 * (-0.5 hmean)) / 6 */
+    for (size_t k = 0; k < d; k++) {
+        float expect = x0[k] - (float)c.method.lr * (4.0f * hmean[k] - hmean[k]) / 6.0f;
+        assert_true(fabsf(bg_engine_model(e)[k] - expect) <= 1e-5f);
+    }
+    free(hmean);
+    free(x0);
+    bg_engine_free(e);
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    bg_config_t c;
+    bg_engine_t *e;
+    bg_err_t err;
+    base_config(&c);
+    c.f = 5;
+    assert_int_equal(bg_engine_create(&c, &e, &err), BG_ERANGE);
+    assert_string_equal(err.key, "attack.f");
+    base_config(&c);
+    c.method.eta = 0;
+    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EINVAL);
+    assert_string_equal(err.key, "method.eta");
+    base_config(&c);
+    c.comp.k = 11;   /* d = 10 */
+    assert_int_equal(bg_engine_create(&c, &e, &err), BG_ERANGE);
+    assert_string_equal(err.key, "compressor.k");
+    base_config(&c);
+    c.n = 5;
+    c.f = 2;         /* NNM + CM need f < n/2 = 2.5: ok */
+    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    bg_engine_free(e);
+    c.n = 4;         /* f = 2 >= n/2 */
+    assert_int_equal(bg_engine_create(&c, &e, &err), BG_ERANGE);
+    assert_string_equal(err.key, "attack.f");
+    base_config(&c);
+    snprintf(c.method.name, sizeof c.method.name, "nope");
+    assert_int_equal(bg_engine_create(&c, &e, &err), BG_ENOTFOUND);
+    base_config(&c);
+    snprintf(c.train_path, sizeof c.train_path, "/nonexistent/x");
+    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EIO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ef21_identity_mean_equals_momentum_sgd),
+        cmocka_unit_test(test_ef21_server_mirror_and_inverse),
+        cmocka_unit_test(test_mom_sgd_inverse),
+        cmocka_unit_test(test_momentum_recursion),
+        cmocka_unit_test(test_bytes_accounting),
+        cmocka_unit_test(test_ipm_lands_on_target),
+        cmocka_unit_test(test_config_errors),
+    };
+    return cmocka_run_group_tests(tests, write_data, remove_data);
+}
