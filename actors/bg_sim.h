@@ -1,0 +1,36 @@
+/* The SimGrid layer's entry points: run a scenario through the simulator (server, honest and Byzantine worker
+ * actors on the scenario's hosts) or through the in-process driver, writing trace.csv and summary.json. */
+#ifndef BG_SIM_H
+#define BG_SIM_H
+
+#include "bg_engine.h"
+#include "bg_scenario.h"
+
+typedef struct bg_run_opts {
+    const char *out_dir;      /* NULL: write nothing */
+    int progress;             /* -1 auto (runs over ~2 s wall time), 0 off, 1 on */
+    int record_rounds;        /* fill bg_run_result_t.round_end */
+    const char *command_line; /* recorded in summary.json */
+} bg_run_opts_t;
+
+typedef struct bg_run_result {
+    size_t rounds;            /* rounds completed */
+    double sim_time;          /* simulated seconds (NAN for the driver) */
+    double wall_time;         /* real seconds spent in the rounds (setup excluded) */
+    double setup_time;        /* real seconds for loading data and building components */
+    double *round_end;        /* rounds+1 simulated end times (round_end[0] = start), when recorded */
+    double *worker_flops;     /* rounds*n flops per worker per round, when recorded */
+    double *server_flops;     /* rounds flops of the server per round, when recorded */
+    double *msg_bytes;        /* rounds*n uplink message sizes, when recorded */
+    bg_metrics_t final;
+} bg_run_result_t;
+
+/* Simulated run. simgrid_init() must have been called (it strips --cfg/--log from argv); one per process. */
+int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err);
+/* The same rounds without SimGrid (no time): the in-process driver. */
+int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err);
+void bg_run_result_free(bg_run_result_t *r);
+
+const char *bg_version_string(void);
+
+#endif

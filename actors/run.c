@@ -1,0 +1,247 @@
+/* What every run shares whichever runner it uses: output folder, trace file, atomic summary.json, progress
+ * lines on stderr, result buffers, and the in-process driver entry point. */
+#include "bg_sim.h"
+#include "bg_trace.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+double bg_wall_clock(void);
+int bg_outputs_open(const bg_run_opts_t *o, bg_trace_t *tr, bg_err_t *err);
+int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run_opts_t *o,
+                     const bg_run_result_t *res, const char *mode, bg_err_t *err);
+void bg_progress(const bg_run_opts_t *o, int *shown, double start, double *last, size_t round, size_t rounds,
+                 double sim_time, const bg_metrics_t *m);
+int bg_result_alloc(bg_run_result_t *res, size_t rounds, size_t n, int record);
+
+double bg_wall_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int bg_outputs_open(const bg_run_opts_t *o, bg_trace_t *tr, bg_err_t *err)
+{
+    if (make_dirs(o->out_dir) != 0)
+        return bg_err_set(err, BG_EIO, o->out_dir, 0, "cannot create the output folder: %s", strerror(errno));
+    char path[1100];
+    snprintf(path, sizeof path, "%s/trace.csv", o->out_dir);
+    return bg_trace_open(tr, path, err);
+}
+
+int bg_result_alloc(bg_run_result_t *res, size_t rounds, size_t n, int record)
+{
+    if (!record)
+        return BG_OK;
+    res->round_end = calloc(rounds + 1, sizeof(double));
+    res->worker_flops = calloc(rounds * n + 1, sizeof(double));
+    res->server_flops = calloc(rounds + 1, sizeof(double));
+    res->msg_bytes = calloc(rounds * n + 1, sizeof(double));
+    if (!res->round_end || !res->worker_flops || !res->server_flops || !res->msg_bytes) {
+        bg_run_result_free(res);
+        return BG_ENOMEM;
+    }
+    return BG_OK;
+}
+
+void bg_run_result_free(bg_run_result_t *r)
+{
+    free(r->round_end);
+    free(r->worker_flops);
+    free(r->server_flops);
+    free(r->msg_bytes);
+    r->round_end = r->worker_flops = r->server_flops = r->msg_bytes = NULL;
+}
+
+void bg_progress(const bg_run_opts_t *o, int *shown, double start, double *last, size_t round, size_t rounds,
+                 double sim_time, const bg_metrics_t *m)
+{
+    if (!o || o->progress == 0)
+        return;
+    double now = bg_wall_clock(), el = now - start;
+    double every = o->progress > 0 ? 1.0 : 2.0;
+    int done = round >= rounds;
+    if (o->progress < 0 && el < 2.0 && !*shown)
+        return;   /* auto: quick runs stay quiet */
+    if (!done && *last >= 0 && now - *last < every)
+        return;
+    *last = now;
+    *shown = 1;
+    double eta = round > 0 ? el * (double)(rounds - round) / (double)round : NAN;
+    char st[48] = "";
+    if (!isnan(sim_time))
+        snprintf(st, sizeof st, ", sim %.3f s", sim_time);
+    fprintf(stderr, "byzgrid: round %zu/%zu (%.0f%%)%s, test_acc %.4f, test_loss %.4f, %.1f s elapsed%s%.0f s\n",
+            round, rounds, rounds ? 100.0 * (double)round / (double)rounds : 100.0, st, m->test_acc, m->test_loss, el,
+            done ? "" : ", ETA ", done ? 0.0 : eta);
+}
+
+static long peak_rss_kib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return ru.ru_maxrss;
+}
+
+int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run_opts_t *o,
+                     const bg_run_result_t *res, const char *mode, bg_err_t *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
+    bg_json_t j;
+    int rc = bg_json_open(&j, path, err);
+    if (rc)
+        return rc;
+    const bg_config_t *c = bg_engine_config(e);
+    bg_json_begin(&j, NULL);
+    bg_json_str(&j, "name", sc->name);
+    bg_json_str(&j, "scenario", sc->path);
+    bg_json_str(&j, "mode", mode);
+    bg_json_str(&j, "version", bg_version_string());
+    if (o->command_line)
+        bg_json_str(&j, "command", o->command_line);
+    bg_json_int(&j, "seed", (long long)c->seed);
+    bg_json_config(&j, c);
+    bg_json_begin(&j, "resolved");
+    bg_json_int(&j, "dim", (long long)bg_engine_dim(e));
+    bg_json_int(&j, "n_honest", (long long)bg_engine_n_honest(e));
+    bg_json_int(&j, "train_samples", (long long)bg_engine_train_size(e));
+    bg_json_int(&j, "test_samples", (long long)bg_engine_test_size(e));
+    bg_json_num(&j, "model_flops_per_sample", bg_engine_flops_per_sample(e));
+    bg_json_num(&j, "downlink_bytes_per_worker", bg_engine_downlink_bytes(e));
+    bg_json_bool(&j, "attack_omniscient", bg_engine_attack_omniscient(e));
+    bg_json_end(&j);
+    bg_json_begin(&j, "platform");
+    bg_json_str(&j, "file", sc->platform);
+    bg_json_str(&j, "network_model", strcmp(mode, "simulated") ? "none (in-process driver)" : sc->network_model);
+    if (sc->crosstraffic < 0)
+        bg_json_str(&j, "crosstraffic", "default");
+    else
+        bg_json_bool(&j, "crosstraffic", sc->crosstraffic);
+    if (sc->tcp_gamma >= 0)
+        bg_json_num(&j, "tcp_gamma", sc->tcp_gamma);
+    bg_json_str(&j, "server", sc->server_host);
+    bg_json_begin_array(&j, "workers");
+    for (size_t i = 0; i < sc->n_hosts; i++) {
+        bg_json_begin(&j, NULL);
+        bg_json_int(&j, "rank", (long long)i);
+        bg_json_str(&j, "host", sc->hosts[i]);
+        bg_json_bool(&j, "byzantine", i >= bg_engine_n_honest(e));
+        bg_json_end(&j);
+    }
+    bg_json_end_array(&j);
+    bg_json_str(&j, "attack_timing", sc->attack_oracle ? "oracle" : "eavesdrop");
+    bg_json_end(&j);
+    bg_json_begin(&j, "final");
+    bg_json_int(&j, "round", (long long)res->final.round);
+    bg_json_num(&j, "test_acc", res->final.test_acc);
+    bg_json_num(&j, "test_loss", res->final.test_loss);
+    bg_json_num(&j, "train_loss", res->final.train_loss);
+    bg_json_num(&j, "train_acc", res->final.train_acc);
+    bg_json_num(&j, "bytes_up", res->final.bytes_up);
+    bg_json_num(&j, "bytes_down", res->final.bytes_down);
+    bg_json_int(&j, "dropped_inputs", (long long)res->final.dropped);
+    bg_json_end(&j);
+    bg_json_begin(&j, "time");
+    bg_json_num(&j, "sim_time_s", res->sim_time);
+    bg_json_num(&j, "wall_time_s", res->wall_time);
+    bg_json_num(&j, "setup_time_s", res->setup_time);
+    bg_json_num(&j, "rounds_per_wall_second", res->wall_time > 0 ? (double)res->rounds / res->wall_time : NAN);
+    bg_json_int(&j, "peak_rss_kib", peak_rss_kib());
+    bg_json_end(&j);
+    bg_json_end(&j);
+    return bg_json_commit(&j, err);
+}
+
+typedef struct driver_ud {
+    const bg_run_opts_t *o;
+    bg_run_result_t *res;
+    bg_trace_t trace;
+    size_t n, rounds;
+    int shown, failed;
+    double start, last;
+    bg_err_t *err;
+} driver_ud_t;
+
+static int driver_eval(const bg_metrics_t *m, void *p)
+{
+    driver_ud_t *u = p;
+    u->res->final = *m;
+    if (u->trace.fp && bg_trace_row(&u->trace, m, NAN) != BG_OK) {
+        bg_err_set(u->err, BG_EIO, u->trace.path, 0, "cannot write the trace");
+        u->failed = 1;
+        return 1;
+    }
+    bg_progress(u->o, &u->shown, u->start, &u->last, m->round, u->rounds, NAN, m);
+    return 0;
+}
+
+static int driver_round(const bg_round_cost_t *c, void *p)
+{
+    driver_ud_t *u = p;
+    u->res->rounds = c->round + 1;
+    if (u->res->worker_flops) {
+        memcpy(u->res->worker_flops + c->round * u->n, c->worker_flops, u->n * sizeof(double));
+        memcpy(u->res->msg_bytes + c->round * u->n, c->msg_bytes, u->n * sizeof(double));
+        u->res->server_flops[c->round] = c->server_flops;
+    }
+    return 0;
+}
+
+int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
+{
+    memset(res, 0, sizeof *res);
+    double t0 = bg_wall_clock();
+    bg_engine_t *e = NULL;
+    int rc = bg_engine_create(&sc->learn, &e, err);
+    if (rc)
+        return rc;
+    driver_ud_t u = {.o = o, .res = res, .n = sc->learn.n, .rounds = sc->learn.rounds, .last = -1, .err = err};
+    if ((rc = bg_result_alloc(res, sc->learn.rounds, sc->learn.n, o->record_rounds))) {
+        bg_engine_free(e);
+        return bg_err_set(err, rc, NULL, 0, "out of memory");
+    }
+    if (o->out_dir && (rc = bg_outputs_open(o, &u.trace, err))) {
+        bg_engine_free(e);
+        return rc;
+    }
+    res->setup_time = bg_wall_clock() - t0;
+    u.start = bg_wall_clock();
+    rc = bg_driver_run(e, driver_eval, driver_round, &u, err);
+    res->wall_time = bg_wall_clock() - u.start;
+    res->sim_time = NAN;
+    bg_trace_close(&u.trace);
+    if (!rc && u.failed)
+        rc = err->code;
+    if (!rc && o->out_dir)
+        rc = bg_summary_write(sc, e, o, res, "driver", err);
+    bg_engine_free(e);
+    return rc;
+}

@@ -1,0 +1,322 @@
+/* The simulated run: a server actor, honest and Byzantine worker actors on the scenario's hosts, exchanging
+ * messages whose simulated size is their real encoding, and executing the flops each component reports. */
+#include "bg_sim.h"
+#include "bg_trace.h"
+
+#include <errno.h>
+#include <math.h>
+#include <simgrid/actor.h>
+#include <simgrid/comm.h>
+#include <simgrid/cond.h>
+#include <simgrid/engine.h>
+#include <simgrid/host.h>
+#include <simgrid/mailbox.h>
+#include <simgrid/mutex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xbt/asserts.h>
+#include <xbt/config.h>
+#include <xbt/log.h>
+
+XBT_LOG_NEW_DEFAULT_CATEGORY(byzgrid, "byzgrid simulation");
+
+double bg_wall_clock(void);
+int bg_outputs_open(const bg_run_opts_t *o, bg_trace_t *tr, bg_err_t *err);
+int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run_opts_t *o,
+                     const bg_run_result_t *res, const char *mode, bg_err_t *err);
+void bg_progress(const bg_run_opts_t *o, int *shown, double start, double *last, size_t round, size_t rounds,
+                 double sim_time, const bg_metrics_t *m);
+int bg_result_alloc(bg_run_result_t *res, size_t rounds, size_t n, int record);
+
+/* One simulation per process (SimGrid allows one engine), so the actors share this context. */
+typedef struct sim_ctx {
+    const bg_scenario_t *sc;
+    const bg_run_opts_t *opts;
+    bg_engine_t *e;
+    bg_run_result_t *res;
+    bg_err_t *err;
+    size_t n, nh, rounds;
+    int omniscient, oracle;
+    sg_mailbox_t *down, *up;      /* per worker */
+    sg_mutex_t mutex;
+    sg_cond_t cond;
+    size_t produced;              /* honest messages produced so far, all rounds */
+    bg_trace_t trace;
+    int failed;
+    double wall_start;
+    int progress_shown;
+    double progress_last;
+} sim_ctx_t;
+
+static sim_ctx_t S;
+
+static void sim_fail(int rc, const char *what, size_t who)
+{
+    if (!S.failed) {
+        bg_err_set(S.err, rc, NULL, 0, "%s %zu failed in round %zu", what, who, bg_engine_round(S.e));
+        S.failed = 1;
+    }
+}
+
+static size_t worker_index(int argc, char **argv)
+{
+    xbt_assert(argc == 2, "worker actors take their index");
+    return (size_t)strtoul(argv[1], NULL, 10);
+}
+
+static const void *receive_model(size_t i)
+{
+    void *payload = NULL;
+    sg_comm_t c = sg_mailbox_get_async(S.down[i], &payload);
+    sg_error_t r = sg_comm_wait_for(c, -1.0);
+    xbt_assert(r == SG_OK, "model broadcast to worker %zu failed", i);
+    return payload;
+}
+
+static void send_message(size_t i, const bg_msg_t *msg, double bytes)
+{
+    sg_comm_t c = sg_mailbox_put_async(S.up[i], (void *)msg, (long long)bytes);
+    sg_error_t r = sg_comm_wait_for(c, -1.0);
+    xbt_assert(r == SG_OK, "upload of worker %zu failed", i);
+}
+
+/* Honest workers, and Byzantine ones whose attack trains on data (none, label flipping). */
+static void worker_actor(int argc, char **argv)
+{
+    size_t i = worker_index(argc, argv);
+    const int tell = S.omniscient && i < S.nh;
+    for (size_t t = 0; t < S.rounds && !S.failed; t++) {
+        const float *x = receive_model(i);
+        const bg_msg_t *msg;
+        double flops;
+        int rc = bg_engine_worker_round(S.e, i, x, &msg, &flops);
+        if (rc) {
+            sim_fail(rc, "worker", i);
+            return;
+        }
+        if (flops > 0)
+            sg_actor_execute(flops);
+        if (tell) {
+            /* The message now exists in simulated time: colluders eavesdrop it from here. */
+            sg_mutex_lock(S.mutex);
+            if (++S.produced == S.nh * (t + 1))
+                sg_cond_notify_all(S.cond);
+            sg_mutex_unlock(S.mutex);
+        }
+        send_message(i, msg, msg->bytes);
+    }
+}
+
+/* Omniscient attackers: wait until every honest message of the round exists, then send the message that
+ * puts their server-side vector at the attack's target. In oracle mode they send at once and the server fills
+ * in the content when it aggregates (the idealised instant oracle). */
+static void byzantine_actor(int argc, char **argv)
+{
+    size_t j = worker_index(argc, argv);
+    const bg_config_t *c = bg_engine_config(S.e);
+    const bg_attack_ops_t *a = bg_attack_find(c->attack.name);
+    for (size_t t = 0; t < S.rounds && !S.failed; t++) {
+        (void)receive_model(j);
+        if (S.oracle) {
+            bg_attack_args_t args;
+            bg_attack_args_init(&args, &c->attack, S.n, c->f, NULL);
+            double flops = a->flops(&args, S.nh, bg_engine_dim(S.e)) + (double)S.nh * bg_engine_dim(S.e);
+            if (flops > 0)
+                sg_actor_execute(flops);
+            /* The content is filled in by the server; SimGrid refuses NULL payloads. */
+            send_message(j, (const bg_msg_t *)&S, bg_msg_bytes_dense(bg_engine_dim(S.e)));
+            continue;
+        }
+        sg_mutex_lock(S.mutex);
+        while (S.produced < S.nh * (t + 1))
+            sg_cond_wait(S.cond, S.mutex);
+        sg_mutex_unlock(S.mutex);
+        const bg_msg_t *msg;
+        double flops;
+        int rc = bg_engine_byz_round(S.e, j, &msg, &flops);
+        if (rc) {
+            sim_fail(rc, "attacker", j);
+            return;
+        }
+        if (flops > 0)
+            sg_actor_execute(flops);
+        send_message(j, msg, msg->bytes);
+    }
+}
+
+static void evaluate_and_write(void)
+{
+    bg_metrics_t m;
+    bg_engine_evaluate(S.e, &m);
+    S.res->final = m;
+    if (S.trace.fp && bg_trace_row(&S.trace, &m, simgrid_get_clock()) != BG_OK && !S.failed) {
+        bg_err_set(S.err, BG_EIO, S.trace.path, 0, "cannot write the trace");
+        S.failed = 1;
+    }
+    bg_progress(S.opts, &S.progress_shown, S.wall_start, &S.progress_last, m.round, S.rounds, simgrid_get_clock(),
+                &m);
+}
+
+static void server_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    const size_t n = S.n;
+    sg_comm_t *comms = malloc(2 * n * sizeof *comms);
+    void **payloads = calloc(n, sizeof *payloads);
+    xbt_assert(comms && payloads, "out of memory");
+    const double down = bg_engine_downlink_bytes(S.e);
+    evaluate_and_write();
+    for (size_t t = 0; t < S.rounds && !S.failed; t++) {
+        const float *x = bg_engine_model(S.e);
+        /* Post every get before waiting: a transfer starts only when both sides are posted (rendezvous). */
+        for (size_t i = 0; i < n; i++)
+            comms[n + i] = sg_mailbox_get_async(S.up[i], &payloads[i]);
+        for (size_t i = 0; i < n; i++)
+            comms[i] = sg_mailbox_put_async(S.down[i], (void *)x, (long long)down);
+        for (size_t k = 0; k < 2 * n; k++) {
+            sg_error_t r = sg_comm_wait_for(comms[k], -1.0);
+            xbt_assert(r == SG_OK, "communication %zu of round %zu failed", k, t);
+        }
+        if (S.failed)
+            break;
+        const bg_msg_t *msg;
+        double flops;
+        if (S.oracle && S.omniscient)
+            for (size_t j = S.nh; j < n; j++) {
+                int rc = bg_engine_byz_round(S.e, j, &msg, &flops);
+                if (rc) {
+                    sim_fail(rc, "attacker", j);
+                    break;
+                }
+            }
+        int rc = bg_engine_server_round(S.e, &flops);
+        if (rc) {
+            bg_err_set(S.err, rc, NULL, 0, "aggregation failed in round %zu: more than f inputs were non-finite", t);
+            S.failed = 1;
+            break;
+        }
+        if (flops > 0)
+            sg_actor_execute(flops);
+        if (S.res->round_end)
+            S.res->round_end[t + 1] = simgrid_get_clock();
+        if (S.res->server_flops)
+            S.res->server_flops[t] = flops;
+        S.res->rounds = t + 1;
+        if (bg_engine_is_eval_round(S.e, t + 1))
+            evaluate_and_write();
+    }
+    free(comms);
+    free(payloads);
+}
+
+static int configure_network(const bg_scenario_t *sc)
+{
+    sg_cfg_set_string("network/model", sc->network_model);
+    if (sc->crosstraffic >= 0)
+        sg_cfg_set_boolean("network/crosstraffic", sc->crosstraffic ? "yes" : "no");
+    if (sc->tcp_gamma >= 0)
+        sg_cfg_set_double("network/TCP-gamma", sc->tcp_gamma);
+    return BG_OK;
+}
+
+static int check_hosts(const bg_scenario_t *sc, bg_err_t *err)
+{
+    if (!sg_host_by_name(sc->server_host)) {
+        bg_err_set(err, BG_ENOTFOUND, NULL, 0, "platform %s has no host '%s' (workers.server)", sc->platform,
+                   sc->server_host);
+        bg_err_key(err, "workers.server");
+        return BG_ENOTFOUND;
+    }
+    for (size_t i = 0; i < sc->n_hosts; i++)
+        if (!sg_host_by_name(sc->hosts[i])) {
+            bg_err_set(err, BG_ENOTFOUND, NULL, 0,
+                       "platform %s has no host '%s' for worker %zu (workers.hosts; it has %zu hosts)", sc->platform,
+                       sc->hosts[i], i, sg_host_count());
+            bg_err_key(err, sc->hosts_spec[0] ? "workers.hosts" : "workers.n");
+            return BG_ENOTFOUND;
+        }
+    return BG_OK;
+}
+
+int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
+{
+    memset(res, 0, sizeof *res);
+    memset(&S, 0, sizeof S);
+    double t0 = bg_wall_clock();
+    if (access(sc->platform, R_OK) != 0)
+        return bg_err_set(err, BG_EIO, sc->platform, 0, "cannot read the platform: %s", strerror(errno));
+    bg_engine_t *e = NULL;
+    int rc = bg_engine_create(&sc->learn, &e, err);
+    if (rc)
+        return rc;
+    configure_network(sc);
+    simgrid_load_platform(sc->platform);
+    if ((rc = check_hosts(sc, err))) {
+        bg_engine_free(e);
+        return rc;
+    }
+    const size_t n = sc->learn.n;
+    S.sc = sc;
+    S.opts = o;
+    S.e = e;
+    S.res = res;
+    S.err = err;
+    S.n = n;
+    S.nh = bg_engine_n_honest(e);
+    S.rounds = sc->learn.rounds;
+    S.omniscient = bg_engine_attack_omniscient(e);
+    S.oracle = sc->attack_oracle;
+    S.progress_last = -1;
+    if ((rc = bg_result_alloc(res, S.rounds, n, o->record_rounds))) {
+        bg_engine_free(e);
+        return bg_err_set(err, rc, NULL, 0, "out of memory");
+    }
+    if (o->out_dir && (rc = bg_outputs_open(o, &S.trace, err))) {
+        bg_engine_free(e);
+        return rc;
+    }
+    S.down = malloc(n * sizeof *S.down);
+    S.up = malloc(n * sizeof *S.up);
+    xbt_assert(S.down && S.up, "out of memory");
+    char name[64];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "down-%zu", i);
+        S.down[i] = sg_mailbox_by_name(name);
+        snprintf(name, sizeof name, "up-%zu", i);
+        S.up[i] = sg_mailbox_by_name(name);
+    }
+    S.mutex = sg_mutex_init();
+    S.cond = sg_cond_init();
+    sg_actor_create("server", sg_host_by_name(sc->server_host), server_actor, 0, NULL);
+    for (size_t i = 0; i < n; i++) {
+        char idx[32], aname[64];
+        snprintf(idx, sizeof idx, "%zu", i);
+        const int byz = i >= S.nh;
+        snprintf(aname, sizeof aname, "%s-%zu", byz ? "byzantine" : "worker", i);
+        char *argv[] = {aname, idx};
+        sg_actor_create(aname, sg_host_by_name(sc->hosts[i]), byz && S.omniscient ? byzantine_actor : worker_actor,
+                        2, argv);
+    }
+    res->setup_time = bg_wall_clock() - t0;
+    S.wall_start = bg_wall_clock();
+    simgrid_run();
+    res->wall_time = bg_wall_clock() - S.wall_start;
+    res->sim_time = simgrid_get_clock();
+    if (res->round_end)
+        res->round_end[0] = 0.0;
+    bg_trace_close(&S.trace);
+    rc = S.failed ? (err->code ? err->code : BG_EINVAL) : BG_OK;
+    if (!rc && o->out_dir)
+        rc = bg_summary_write(sc, e, o, res, "simulated", err);
+    sg_cond_destroy(S.cond);
+    sg_mutex_destroy(S.mutex);
+    free(S.down);
+    free(S.up);
+    bg_engine_free(e);
+    return rc;
+}
