@@ -97,9 +97,11 @@ void bg_progress(const bg_run_opts_t *o, int *shown, double start, double *last,
     char st[48] = "";
     if (!isnan(sim_time))
         snprintf(st, sizeof st, ", sim %.3f s", sim_time);
-    fprintf(stderr, "byzgrid: round %zu/%zu (%.0f%%)%s, test_acc %.4f, test_loss %.4f, %.1f s elapsed%s%.0f s\n",
-            round, rounds, rounds ? 100.0 * (double)round / (double)rounds : 100.0, st, m->test_acc, m->test_loss, el,
-            done ? "" : ", ETA ", done ? 0.0 : eta);
+    char eta_s[48] = "";
+    if (!done && !isnan(eta))
+        snprintf(eta_s, sizeof eta_s, ", ETA %.0f s", eta);
+    fprintf(stderr, "byzgrid: round %zu/%zu (%.0f%%)%s, test_acc %.4f, test_loss %.4f, %.1f s elapsed%s\n", round,
+            rounds, rounds ? 100.0 * (double)round / (double)rounds : 100.0, st, m->test_acc, m->test_loss, el, eta_s);
 }
 
 static long peak_rss_kib(void)
