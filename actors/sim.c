@@ -2,6 +2,7 @@
  * messages whose simulated size is their real encoding, and executing the flops each component reports. */
 #include "bg_sim.h"
 #include "bg_trace.h"
+#include "run_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -24,13 +25,6 @@
 
 XBT_LOG_NEW_DEFAULT_CATEGORY(byzgrid, "byzgrid simulation");
 
-double bg_wall_clock(void);
-int bg_outputs_open(const bg_run_opts_t *o, bg_trace_t *tr, bg_err_t *err);
-int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run_opts_t *o,
-                     const bg_run_result_t *res, const char *mode, bg_err_t *err);
-void bg_progress(const bg_run_opts_t *o, int *shown, double start, double *last, size_t round, size_t rounds,
-                 double sim_time, const bg_metrics_t *m);
-int bg_result_alloc(bg_run_result_t *res, size_t rounds, size_t n, int record);
 
 /* One simulation per process (SimGrid allows one engine), so the actors share this context. */
 typedef struct sim_ctx {
