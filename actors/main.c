@@ -1,5 +1,6 @@
 /* byzgrid command-line interface: run a scenario through the simulator (or the in-process driver), list the
  * components, explain the scenario keys. Errors are one line on stderr; exit 0 ok, 2 bad input, 1 failure. */
+#include "bg_components_cli.h"
 #include "bg_scenario.h"
 #include "bg_sim.h"
 
@@ -18,6 +19,9 @@ static void usage(FILE *out)
             "                   [--progress | --quiet] [--cfg=simgrid/option:value]... [--log=...]\n"
             "       byzgrid list            components: models, methods, compressors, aggregators, attacks\n"
             "       byzgrid keys            every scenario key with its default and meaning\n"
+            "       byzgrid aggregate --rule R --f F [--pre P] < vectors.csv     one aggregation\n"
+            "       byzgrid compress --name C [--k K] < vectors.csv               bytes + decoded vector\n"
+            "       byzgrid attack --name A --f F < honest.csv                    Byzantine vectors\n"
             "       byzgrid --version | --help\n"
             "\n"
             "byzgrid simulates Byzantine-robust, compressed distributed learning on a SimGrid platform: workers\n"
@@ -62,8 +66,10 @@ static int cmd_list(void)
         printf("  %-16s %s\n", bg_aggregator_registry[i]->name, bg_aggregator_registry[i]->summary);
     printf("attacks:\n");
     for (size_t i = 0; bg_attack_registry[i]; i++)
-        printf("  %-16s %s%s\n", bg_attack_registry[i]->name, bg_attack_registry[i]->summary,
-               bg_attack_registry[i]->omniscient ? " [omniscient]" : "");
+        printf("  %-16s %s [%s]\n", bg_attack_registry[i]->name, bg_attack_registry[i]->summary,
+               bg_attack_registry[i]->kind == BG_ATK_OMNISCIENT ? "omniscient"
+               : bg_attack_registry[i]->kind == BG_ATK_BLIND    ? "blind"
+                                                                 : "data");
     printf("datasets:\n  %-16s %s\n", "a9a", "LIBSVM a9a (UCI Adult), 32561 train / 16281 test, 123 features, bundled");
     return 0;
 }
@@ -184,6 +190,8 @@ int main(int argc, char **argv)
         bg_scenario_print_keys(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "aggregate") || !strcmp(cmd, "compress") || !strcmp(cmd, "attack"))
+        return bg_cli_components(argc, argv);
     if (!strcmp(cmd, "run")) {
         /* SimGrid's own configuration chatter is noise for users; --log=... still overrides it. */
         xbt_log_control_set("xbt_cfg.thres:warning");

@@ -46,18 +46,49 @@ static const key_def_t keys[] = {
     {"method", "lr", K_DOUBLE, F(learn.method.lr), "0.05", "server step size gamma"},
     {"method", "eta", K_DOUBLE, F(learn.method.eta), "0.1", "momentum weight on the new gradient (beta = 1 - eta)"},
     {"method", "batch", K_SIZE, F(learn.method.batch), "32", "minibatch size per worker and round"},
+    {"method", "p", K_DOUBLE, F(learn.method.p), "0", "MARINA/DASHA-PAGE: full-gradient probability (0: auto)"},
+    {"method", "server_beta", K_DOUBLE, F(learn.method.server_beta), "0.9", "RoSDHB: server momentum beta"},
+    {"method", "alpha", K_DOUBLE, F(learn.method.alpha), "0", "BR-DIANA: shift step (0: 1/(omega+1))"},
+    {"method", "byz_state", K_SPECIAL, NOF, "own",
+     "server state of Byzantine workers: own (paper) or last_honest (reference code)"},
+    {"method", "init", K_SPECIAL, NOF, "clean",
+     "EF21 start: clean (g = 0), side_channel ([S] CNN), scaled ([S] a9a)"},
     {"compressor", "name", K_STR, F(learn.comp.name), "topk", "compressor (see byzgrid list)"},
     {"compressor", "k", K_SIZE, F(learn.comp.k), "0", "values kept (0: use ratio)"},
     {"compressor", "ratio", K_DOUBLE, F(learn.comp.ratio), "0.1", "fraction of values kept when k = 0"},
+    {"compressor", "scaled", K_BOOL, F(learn.comp.scaled), "true", "randk: scale kept values by d/k (unbiased)"},
+    {"compressor", "shared_mask", K_BOOL, F(learn.comp.shared_mask), "false",
+     "randk: one mask per round shared by all workers (indices do not travel)"},
+    {"compressor", "levels", K_SIZE, F(learn.comp.levels), "16", "qsgd: quantisation levels s"},
+    {"compressor", "scope", K_SPECIAL, NOF, "global", "global: one vector; layer: every layer on its own"},
+    {"downlink", "name", K_STR, F(learn.down_comp.name), "identity",
+     "downlink compressor (methods that compress the broadcast: byz-ef21-bc)"},
+    {"downlink", "k", K_SIZE, F(learn.down_comp.k), "0", "downlink: values kept (0: use ratio)"},
+    {"downlink", "ratio", K_DOUBLE, F(learn.down_comp.ratio), "0.1", "downlink: fraction kept when k = 0"},
     {"aggregator", "name", K_STR, F(learn.agg), "cm", "robust aggregator (see byzgrid list)"},
     {"aggregator", "pre", K_STR, F(learn.pre), "nnm", "pre-aggregator: nnm or none"},
     {"aggregator", "rfa_iters", K_SIZE, F(learn.agg_args.rfa_iters), "8", "RFA: Weiszfeld iteration cap"},
     {"aggregator", "rfa_nu", K_DOUBLE, F(learn.agg_args.rfa_nu), "0.1", "RFA: smoothing nu"},
     {"aggregator", "rfa_tol", K_DOUBLE, F(learn.agg_args.rfa_tol), "1e-6", "RFA: relative tolerance"},
+    {"aggregator", "krum_power", K_SPECIAL, NOF, "2", "Krum score exponent on distances: 2, or 4 ([S] artifact)"},
+    {"aggregator", "krum_m", K_SIZE, F(learn.agg_args.krum_m), "0", "Multi-Krum: vectors averaged (0: n - f)"},
+    {"aggregator", "cc_tau", K_DOUBLE, F(learn.agg_args.cc_tau), "10", "centered clipping: radius"},
+    {"aggregator", "cc_iters", K_SIZE, F(learn.agg_args.cc_iters), "3", "centered clipping: iterations"},
+    {"aggregator", "bucket_s", K_SIZE, F(learn.agg_args.bucket_s), "2", "bucketing: bucket size"},
+    {"aggregator", "clip_tau", K_DOUBLE, F(learn.agg_args.clip_tau), "1", "static clipping: norm bound"},
+    {"aggregator", "dnc_iters", K_SIZE, F(learn.agg_args.dnc_iters), "1", "DnC: iterations"},
+    {"aggregator", "dnc_sub_dim", K_SIZE, F(learn.agg_args.dnc_sub_dim), "10000", "DnC: coordinates sampled"},
+    {"aggregator", "dnc_filter_frac", K_DOUBLE, F(learn.agg_args.dnc_filter_frac), "1", "DnC: filter fraction"},
+    {"aggregator", "mda_max_subsets", K_DOUBLE, F(learn.agg_args.mda_max_subsets), "1e6",
+     "MDA: refuse when C(n, n-f) exceeds this"},
     {"attack", "name", K_STR, F(learn.attack.name), "none", "attack of the Byzantine workers (see byzgrid list)"},
     {"attack", "f", K_SIZE, F(learn.f), "0", "number of Byzantine workers (the last f of workers.hosts)"},
     {"attack", "eps", K_DOUBLE, F(learn.attack.eps), "0.1", "IPM: epsilon"},
-    {"attack", "z", K_SPECIAL, NOF, "auto", "ALIE: z (auto: from n and f)"},
+    {"attack", "z", K_SPECIAL, NOF, "auto", "ALIE: z (auto: from n and f; 1.06 with alie_dev = variance)"},
+    {"attack", "alie_dev", K_SPECIAL, NOF, "std", "ALIE deviation: std ([S]) or variance ([R])"},
+    {"attack", "sigma", K_DOUBLE, F(learn.attack.sigma), "0.5", "gaussian/random: standard deviation"},
+    {"attack", "mimic_warmup", K_SIZE, F(learn.attack.mimic_warmup), "1", "mimic: warm-up rounds"},
+    {"attack", "payload", K_SPECIAL, NOF, "nan", "nan attack: the value sent: nan, inf or -inf"},
     {"attack", "timing", K_SPECIAL, NOF, "eavesdrop",
      "eavesdrop: omniscient attackers wait for the honest messages to exist; oracle: idealised, no wait"},
     {"workers", "n", K_SIZE, F(learn.n), "20", "number of workers, Byzantine included"},
@@ -201,7 +232,7 @@ static int check_component(parse_ctx_t *c, const char *section, const char *name
     } else if (!strcmp(section, "method")) {
         known = "method";
         LIST(bg_method_registry);
-    } else if (!strcmp(section, "compressor")) {
+    } else if (!strcmp(section, "compressor") || !strcmp(section, "downlink")) {
         known = "compressor";
         LIST(bg_compressor_registry);
     } else if (!strcmp(section, "aggregator") && !strcmp(name, "name")) {
@@ -253,6 +284,52 @@ static int set_special(parse_ctx_t *c, const key_def_t *k, const char *v)
             sc->learn.attack.z = NAN;
         else if (parse_double(v, &sc->learn.attack.z))
             return fail(c, BG_EINVAL, "attack.z = '%s': expected auto or a number", v);
+    } else if (!strcmp(n, "scope")) {
+        if (!strcasecmp(v, "global"))
+            sc->learn.comp.per_layer = 0;
+        else if (!strcasecmp(v, "layer"))
+            sc->learn.comp.per_layer = 1;
+        else
+            return fail(c, BG_EINVAL, "compressor.scope = '%s': expected global or layer", v);
+    } else if (!strcmp(n, "byz_state")) {
+        if (!strcasecmp(v, "own"))
+            sc->learn.method.byz_state = BG_BYZ_STATE_OWN;
+        else if (!strcasecmp(v, "last_honest"))
+            sc->learn.method.byz_state = BG_BYZ_STATE_LAST_HONEST;
+        else
+            return fail(c, BG_EINVAL, "method.byz_state = '%s': expected own or last_honest", v);
+    } else if (!strcmp(n, "init")) {
+        if (!strcasecmp(v, "clean"))
+            sc->learn.method.init = BG_INIT_CLEAN;
+        else if (!strcasecmp(v, "side_channel"))
+            sc->learn.method.init = BG_INIT_SIDE_CHANNEL;
+        else if (!strcasecmp(v, "scaled"))
+            sc->learn.method.init = BG_INIT_SCALED;
+        else
+            return fail(c, BG_EINVAL, "method.init = '%s': expected clean, side_channel or scaled", v);
+    } else if (!strcmp(n, "krum_power")) {
+        if (!strcmp(v, "2"))
+            sc->learn.agg_args.krum_power = 2;
+        else if (!strcmp(v, "4"))
+            sc->learn.agg_args.krum_power = 4;
+        else
+            return fail(c, BG_EINVAL, "aggregator.krum_power = '%s': expected 2 or 4", v);
+    } else if (!strcmp(n, "alie_dev")) {
+        if (!strcasecmp(v, "std"))
+            sc->learn.attack.alie_variance = 0;
+        else if (!strcasecmp(v, "variance"))
+            sc->learn.attack.alie_variance = 1;
+        else
+            return fail(c, BG_EINVAL, "attack.alie_dev = '%s': expected std or variance", v);
+    } else if (!strcmp(n, "payload")) {
+        if (!strcasecmp(v, "nan"))
+            sc->learn.attack.payload = NAN;
+        else if (!strcasecmp(v, "inf"))
+            sc->learn.attack.payload = INFINITY;
+        else if (!strcasecmp(v, "-inf"))
+            sc->learn.attack.payload = -INFINITY;
+        else
+            return fail(c, BG_EINVAL, "attack.payload = '%s': expected nan, inf or -inf", v);
     } else if (!strcmp(n, "timing")) {
         if (!strcasecmp(v, "eavesdrop"))
             sc->attack_oracle = 0;
@@ -300,8 +377,8 @@ static int handler(void *user, const char *section, const char *name, const char
         return fail(c, BG_EINVAL, "key '%s' outside any [section]", name);
     if (!section_known)
         return fail(c, BG_EINVAL,
-                    "unknown section [%s] (known: run, data, model, method, compressor, aggregator, attack, "
-                    "workers, platform)",
+                    "unknown section [%s] (known: run, data, model, method, compressor, downlink, aggregator, "
+                    "attack, workers, platform)",
                     section);
     if (!k) {
         char list[512] = "";

@@ -65,7 +65,7 @@ static size_t worker_index(int argc, char **argv)
 /* Fault-free runs use the cheapest SimGrid calls: a blocking get (one simcall) and a detached put (no wait;
  * the payload is engine-owned and outlives the round). SIMGRID.md 8: blocking calls abort on a network failure,
  * so a scenario with faults must switch these to *_async + sg_comm_wait_for. */
-static const void *receive_model(size_t i)
+static const bg_msg_t *receive_model(size_t i)
 {
     return sg_mailbox_get(S.down[i]);
 }
@@ -81,10 +81,10 @@ static void worker_actor(int argc, char **argv)
     size_t i = worker_index(argc, argv);
     const int tell = S.omniscient && i < S.nh;
     for (size_t t = 0; t < S.rounds && !S.failed; t++) {
-        const float *x = receive_model(i);
+        const bg_msg_t *down = receive_model(i);
         const bg_msg_t *msg;
         double flops;
-        int rc = bg_engine_worker_round(S.e, i, x, &msg, &flops);
+        int rc = bg_engine_worker_round(S.e, i, down, &msg, &flops);
         if (rc) {
             sim_fail(rc, "worker", i);
             return;
@@ -103,9 +103,9 @@ static void worker_actor(int argc, char **argv)
     }
 }
 
-/* Omniscient attackers: wait until every honest message of the round exists, then send the message that
- * puts their server-side vector at the attack's target. In oracle mode they send at once and the server fills
- * in the content when it aggregates (the idealised instant oracle). */
+/* Omniscient attackers wait until every honest message of the round exists, then send the message that puts
+ * their server-side vector at the attack's target; blind attackers send at once. In oracle mode omniscient
+ * attackers send at once too and the server fills in the content when it aggregates (the instant oracle). */
 static void byzantine_actor(int argc, char **argv)
 {
     size_t j = worker_index(argc, argv);
@@ -113,7 +113,7 @@ static void byzantine_actor(int argc, char **argv)
     const bg_attack_ops_t *a = bg_attack_find(c->attack.name);
     for (size_t t = 0; t < S.rounds && !S.failed; t++) {
         (void)receive_model(j);
-        if (S.oracle) {
+        if (S.oracle && S.omniscient) {
             bg_attack_args_t args;
             bg_attack_args_init(&args, &c->attack, S.n, c->f, NULL);
             double flops = a->flops(&args, S.nh, bg_engine_dim(S.e)) + (double)S.nh * bg_engine_dim(S.e);
@@ -123,7 +123,7 @@ static void byzantine_actor(int argc, char **argv)
             send_message(j, (const bg_msg_t *)&S, bg_msg_bytes_dense(bg_engine_dim(S.e)));
             continue;
         }
-        if (S.produced < S.nh * (t + 1)) {
+        if (S.omniscient && S.produced < S.nh * (t + 1)) {
             sg_mutex_lock(S.mutex);
             while (S.produced < S.nh * (t + 1))
                 sg_cond_wait(S.cond, S.mutex);
@@ -163,16 +163,23 @@ static void server_actor(int argc, char **argv)
     sg_comm_t *comms = malloc(n * sizeof *comms);
     void **payloads = calloc(n, sizeof *payloads);
     xbt_assert(comms && payloads, "out of memory");
-    const double down = bg_engine_downlink_bytes(S.e);
     evaluate_and_write();
     for (size_t t = 0; t < S.rounds && !S.failed; t++) {
-        const float *x = bg_engine_model(S.e);
+        const bg_msg_t *down;
+        double bflops;
+        int brc = bg_engine_broadcast(S.e, &down, &bflops);
+        if (brc) {
+            sim_fail(brc, "broadcast of round", t);
+            break;
+        }
+        if (bflops > 0)
+            sg_actor_execute(bflops);
         /* Post every get before waiting: a transfer starts only when both sides are posted (rendezvous).
-         * The broadcast is detached: x stays untouched until every worker's reply is in. */
+         * The broadcast is detached: it stays untouched until every worker's reply is in. */
         for (size_t i = 0; i < n; i++)
             comms[i] = sg_mailbox_get_async(S.up[i], &payloads[i]);
         for (size_t i = 0; i < n; i++)
-            sg_comm_detach(sg_mailbox_put_init(S.down[i], (void *)x, (long long)down), NULL);
+            sg_comm_detach(sg_mailbox_put_init(S.down[i], (void *)down, (long long)down->bytes), NULL);
         sg_comm_wait_all(comms, n);
         if (S.failed)
             break;
@@ -291,8 +298,8 @@ int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t 
         const int byz = i >= S.nh;
         snprintf(aname, sizeof aname, "%s-%zu", byz ? "byzantine" : "worker", i);
         char *argv[] = {aname, idx};
-        sg_actor_create(aname, sg_host_by_name(sc->hosts[i]), byz && S.omniscient ? byzantine_actor : worker_actor,
-                        2, argv);
+        sg_actor_create(aname, sg_host_by_name(sc->hosts[i]),
+                        byz && !bg_engine_attack_runs_method(e) ? byzantine_actor : worker_actor, 2, argv);
     }
     res->setup_time = bg_wall_clock() - t0;
     S.wall_start = bg_wall_clock();

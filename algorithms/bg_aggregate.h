@@ -10,6 +10,18 @@ typedef struct bg_agg_args {
     size_t rfa_iters;    /* RFA: Weiszfeld iteration cap (default 8) */
     double rfa_nu;       /* RFA: smoothing (default 0.1) */
     double rfa_tol;      /* RFA: stop when the iterate moves less than tol * (1 + |z|) (default 1e-6) */
+    int krum_power;      /* Krum/Multi-Krum score: sum of distances to this power: 2 (textbook, default) or 4
+                            (the reference code's artifact, ALGORITHMS.md 12.6) */
+    size_t krum_m;       /* Multi-Krum: number of vectors averaged (0: n - f) */
+    double cc_tau;       /* centered clipping radius (default 10) */
+    size_t cc_iters;     /* centered clipping iterations per call (default 3) */
+    size_t bucket_s;     /* bucketing: bucket size (default 2) */
+    double clip_tau;     /* static clipping: L2 norm bound (default 1) */
+    size_t dnc_iters;    /* DnC: iterations (default 1) */
+    size_t dnc_sub_dim;  /* DnC: coordinates subsampled (default 10000, capped at d) */
+    double dnc_filter_frac; /* DnC: removes filter_frac * f vectors per iteration (default 1) */
+    double mda_max_subsets; /* MDA: refuses when C(n, n - f) exceeds this (default 1e6) */
+    gsl_rng *rng;        /* the server's stream for randomised rules (bucketing, DnC); set by the caller */
 } bg_agg_args_t;
 
 void bg_agg_args_default(bg_agg_args_t *a);
@@ -18,7 +30,13 @@ typedef struct bg_aggregator_ops {
     const char *name;
     const char *summary;
     int needs_honest_majority;   /* requires f < n/2 */
-    int (*run)(const bg_agg_args_t *a, const float *const *in, size_t n, size_t d, float *out);
+    /* Optional: stricter validation of (n, f, d) with a clear message (Bulyan n > 4f, MDA's subset count). */
+    int (*check)(const bg_agg_args_t *a, size_t n, size_t d, bg_err_t *err);
+    /* Optional state kept across rounds (centered clipping's centre); NULL for stateless rules.
+     * Sized for at most n inputs: run may be called with fewer (non-finite inputs dropped). */
+    int (*state_new)(const bg_agg_args_t *a, size_t n, size_t d, void **st);
+    void (*state_free)(void *st);
+    int (*run)(const bg_agg_args_t *a, void *st, const float *const *in, size_t n, size_t d, float *out);
     double (*flops)(const bg_agg_args_t *a, size_t n, size_t d);
 } bg_aggregator_ops_t;
 
@@ -26,8 +44,13 @@ typedef struct bg_preagg_ops {
     const char *name;
     const char *summary;
     int needs_honest_majority;
-    /* out[i] (n vectors of d floats, caller-allocated) from in. */
-    int (*run)(const bg_agg_args_t *a, const float *const *in, size_t n, size_t d, float *const *out);
+    int (*check)(const bg_agg_args_t *a, size_t n, size_t d, bg_err_t *err);   /* optional */
+    int (*state_new)(const bg_agg_args_t *a, size_t n, size_t d, void **st);   /* optional */
+    void (*state_free)(void *st);
+    /* out[i] (n vectors of d floats, caller-allocated) from in. A pre-aggregator that reduces the count
+     * (bucketing) writes fewer rows and returns their number through *n_out. */
+    int (*run)(const bg_agg_args_t *a, void *st, const float *const *in, size_t n, size_t d, float *const *out,
+               size_t *n_out);
     double (*flops)(const bg_agg_args_t *a, size_t n, size_t d);
 } bg_preagg_ops_t;
 
@@ -42,6 +65,7 @@ typedef struct bg_robust {
     const bg_aggregator_ops_t *agg;
     bg_agg_args_t args;
     size_t n, d;
+    void *pre_state, *agg_state;     /* the rules' own state, when they keep one */
     float *buf;                      /* n*d scratch for the pre-aggregator output */
     float **rows;                    /* n row pointers */
     const float **kept;              /* n row pointers: inputs that are finite */

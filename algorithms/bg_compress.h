@@ -32,10 +32,21 @@ double bg_msg_bytes_dense(size_t d);
 double bg_msg_bytes_sparse(size_t d, size_t nnz);
 
 typedef struct bg_comp_cfg {
-    char name[32];      /* "identity", "topk" */
+    char name[32];      /* "identity", "topk", "randk", "sign", "qsgd", "fp16" */
     size_t k;           /* values kept (0: use ratio) */
     double ratio;       /* fraction kept when k == 0 */
+    int scaled;         /* randk: multiply the kept values by d/k (unbiased; default 1) */
+    int shared_mask;    /* randk: the mask comes from the round's shared stream, so indices do not travel */
+    size_t levels;      /* qsgd: quantisation levels s (default 16) */
+    int per_layer;      /* scope: compress every layer on its own (k per layer from ratio, or k), else global */
 } bg_comp_cfg_t;
+
+/* The randomness a compressor may use: the worker's own stream, and the round's stream shared by every
+ * party (re-seeded each round from (seed, BG_RNG_SHARED, round)). Either may be NULL when unused. */
+typedef struct bg_comp_rngs {
+    gsl_rng *own;
+    gsl_rng *shared;
+} bg_comp_rngs_t;
 
 typedef struct bg_compressor bg_compressor_t;
 
@@ -43,9 +54,9 @@ typedef struct bg_compressor_ops {
     const char *name;
     const char *summary;
     int biased;         /* contractive (biased) or unbiased */
-    int (*init)(bg_compressor_t *c, size_t d, bg_err_t *err);   /* validate cfg against d (k <= d, ...) */
-    /* out = C(x); r is the caller's compressor stream (may be NULL for deterministic compressors). */
-    int (*compress)(const bg_compressor_t *c, const float *x, gsl_rng *r, bg_msg_t *out);
+    int (*init)(bg_compressor_t *c, bg_err_t *err);   /* validate cfg against d and the layers (k <= d, ...) */
+    void (*free)(bg_compressor_t *c);                 /* optional */
+    int (*compress)(const bg_compressor_t *c, const float *x, const bg_comp_rngs_t *r, bg_msg_t *out);
     double (*flops)(const bg_compressor_t *c);
 } bg_compressor_ops_t;
 
@@ -53,11 +64,20 @@ struct bg_compressor {
     const bg_compressor_ops_t *ops;
     bg_comp_cfg_t cfg;
     size_t d;
-    size_t k;           /* resolved number of values kept */
+    size_t k;           /* resolved number of values kept (summed over layers when per layer) */
+    size_t n_layers;    /* parameter layout: layer l holds [layer_off[l], layer_off[l+1]) */
+    size_t *layer_off;  /* n_layers + 1 offsets */
+    double omega;       /* unbiased: E|C(x) - x|^2 <= omega |x|^2 (0 for identity); NAN when biased */
+    double alpha;       /* contractive: |C(x) - x|^2 <= (1 - alpha) |x|^2; NAN when not contractive */
+    void *priv;
 };
 
 extern const bg_compressor_ops_t *const bg_compressor_registry[];   /* NULL-terminated */
 const bg_compressor_ops_t *bg_compressor_find(const char *name);
-int bg_compressor_create(const bg_comp_cfg_t *cfg, size_t d, bg_compressor_t *out, bg_err_t *err);
+/* layers: n_layers sizes adding up to d (NULL, 0: one layer). */
+int bg_compressor_create(const bg_comp_cfg_t *cfg, size_t d, const size_t *layers, size_t n_layers,
+                         bg_compressor_t *out, bg_err_t *err);
+void bg_compressor_destroy(bg_compressor_t *c);
+void bg_comp_cfg_default(bg_comp_cfg_t *cfg);
 
 #endif

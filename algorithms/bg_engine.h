@@ -25,6 +25,7 @@ typedef struct bg_config {
     bg_model_cfg_t model;
     bg_method_cfg_t method;
     bg_comp_cfg_t comp;
+    bg_comp_cfg_t down_comp; /* downlink compressor, for methods that compress the broadcast (Byz-EF21-BC) */
     char pre[32];            /* pre-aggregator: nnm or none */
     char agg[32];            /* aggregator */
     bg_agg_args_t agg_args;  /* .f is set from f */
@@ -50,18 +51,22 @@ void bg_engine_free(bg_engine_t *e);
 size_t bg_engine_dim(const bg_engine_t *e);
 size_t bg_engine_n_honest(const bg_engine_t *e);
 const bg_config_t *bg_engine_config(const bg_engine_t *e);
-const float *bg_engine_model(const bg_engine_t *e);       /* x^t, what the server broadcasts */
-double bg_engine_downlink_bytes(const bg_engine_t *e);    /* size of one model broadcast */
+const float *bg_engine_model(const bg_engine_t *e);       /* x^t, the server's model */
+double bg_engine_downlink_bytes(const bg_engine_t *e);    /* size of one dense model broadcast */
 int bg_engine_attack_omniscient(const bg_engine_t *e);    /* Byzantine workers wait for honest messages */
+int bg_engine_attack_runs_method(const bg_engine_t *e);   /* Byzantine workers run the method (data attacks) */
 double bg_engine_flops_per_sample(const bg_engine_t *e);
 size_t bg_engine_train_size(const bg_engine_t *e);
 size_t bg_engine_test_size(const bg_engine_t *e);
 
-/* Worker i (honest, or Byzantine with a data attack) computes its round-t message from x.
+/* Server, at the start of a round: the broadcast message (the model, dense unless the method compresses the
+ * downlink). Engine-owned; valid until the next round's broadcast. *flops: the server's compute for it. */
+int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops);
+/* Worker i (honest, or Byzantine with a data attack) computes its round message from the broadcast.
  * *msg points to the engine-owned message of worker i; *flops is the compute it cost. */
-int bg_engine_worker_round(bg_engine_t *e, size_t i, const float *x, const bg_msg_t **msg, double *flops);
-/* Omniscient Byzantine worker j's message for the round, built from the honest messages already produced
- * (bg_engine_worker_round for every honest i of this round). */
+int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const bg_msg_t **msg, double *flops);
+/* Byzantine worker j's message for the round, for omniscient attacks (built from the honest messages already
+ * produced: bg_engine_worker_round for every honest i of this round) and blind ones. */
 int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops);
 /* Server: absorb all n messages of the round, aggregate, update x. *flops: the server's compute. */
 int bg_engine_server_round(bg_engine_t *e, double *flops);

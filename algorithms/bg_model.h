@@ -37,6 +37,8 @@ struct bg_model {
     size_t d_in;
     size_t n_classes;
     size_t dim;          /* number of parameters */
+    size_t n_layers;     /* parameter layout for per-layer compression: 0 means one layer of dim */
+    const size_t *layers;/* n_layers sizes adding up to dim */
     void *priv;
 };
 

@@ -26,14 +26,17 @@ void bg_config_default(bg_config_t *c)
     c->method.lr = 0.05;
     c->method.eta = 0.1;
     c->method.batch = 32;
+    bg_comp_cfg_default(&c->comp);
     snprintf(c->comp.name, sizeof c->comp.name, "topk");
     c->comp.ratio = 0.1;
+    bg_comp_cfg_default(&c->down_comp);
+    snprintf(c->down_comp.name, sizeof c->down_comp.name, "identity");
+    c->method.server_beta = 0.9;
     snprintf(c->pre, sizeof c->pre, "nnm");
     snprintf(c->agg, sizeof c->agg, "cm");
     bg_agg_args_default(&c->agg_args);
+    bg_attack_cfg_default(&c->attack);
     snprintf(c->attack.name, sizeof c->attack.name, "none");
-    c->attack.eps = 0.1;
-    c->attack.z = NAN;
 }
 
 /* A configuration error: the message, and the key that caused it so the scenario loader can name its line. */
@@ -54,9 +57,11 @@ static int cfg_err(bg_err_t *err, const char *key, int code, const char *file, l
 typedef struct worker {
     void *st;                 /* method's worker state */
     bg_sampler_t sampler;
-    gsl_rng *rng, *crng;
+    gsl_rng *rng, *crng, *srng;
     bg_worker_ctx_t ctx;
     size_t *batch_idx;
+    float *scratch;
+    float *model;             /* the worker's own model copy (compressed downlink), else NULL */
 } worker_t;
 
 struct bg_engine {
@@ -64,7 +69,8 @@ struct bg_engine {
     size_t n, f, nh, d;
     bg_dataset_t train, test;
     bg_model_t model;
-    bg_compressor_t comp;
+    bg_compressor_t comp, down_comp;
+    int has_down_comp;
     const bg_method_ops_t *method;
     const bg_attack_ops_t *attack;
     bg_attack_args_t attack_args;
@@ -76,15 +82,21 @@ struct bg_engine {
     bg_robust_t robust;
     float *views;             /* n*d: server-side vectors */
     const float **view_rows;
-    float *agg;               /* d */
+    float *agg;               /* d: the last aggregate */
+    int have_agg;             /* agg holds a previous round's aggregate */
     float *x;                 /* d: the model */
+    bg_msg_t down;            /* this round's broadcast */
+    size_t down_round;        /* round the broadcast belongs to, SIZE_MAX if none */
+    gsl_rng *server_rng;      /* randomised aggregation rules */
+    gsl_rng *server_shared;   /* the round's shared stream, server side */
     /* omniscient attack */
     float *hviews;            /* nh*d honest server-side vectors of the round */
     const float **hrows;
     float *target;            /* d */
     size_t target_round;      /* round the cached target belongs to, SIZE_MAX if none */
     double target_flops;
-    gsl_rng *arng;
+    gsl_rng **arng;           /* attack streams: one per Byzantine worker (index j - nh) */
+    void **astate;            /* attack states: one, or one per attacker */
     /* accounting */
     size_t round;
     double bytes_up, bytes_down;
@@ -97,8 +109,13 @@ static int setup_worker(bg_engine_t *e, size_t i, bg_err_t *err)
     const bg_shard_t *shard = &e->shards[i % e->nh];
     w->rng = bg_rng_stream(e->cfg.seed, BG_RNG_WORKER, i);
     w->crng = bg_rng_stream(e->cfg.seed, BG_RNG_COMPRESS, i);
+    w->srng = bg_rng_stream(e->cfg.seed, BG_RNG_SHARED, 0);
     w->batch_idx = malloc(e->cfg.method.batch * sizeof(size_t));
-    if (!w->rng || !w->crng || !w->batch_idx || bg_sampler_init(&w->sampler, shard, w->rng))
+    w->scratch = calloc(e->d, sizeof(float));
+    if (e->method->worker_models)
+        w->model = calloc(e->d, sizeof(float));
+    if (!w->rng || !w->crng || !w->srng || !w->batch_idx || !w->scratch ||
+        (e->method->worker_models && !w->model) || bg_sampler_init(&w->sampler, shard, w->rng))
         return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory setting up worker %zu", i);
     int rc = e->method->worker_new(&e->cfg.method, e->d, &w->st);
     if (rc)
@@ -106,11 +123,16 @@ static int setup_worker(bg_engine_t *e, size_t i, bg_err_t *err)
     w->ctx.model = &e->model;
     w->ctx.ds = &e->train;
     w->ctx.labels = (i >= e->nh && e->flipped) ? e->flipped : e->train.y;
+    if (w->model)
+        memcpy(w->model, e->x, e->d * sizeof(float));   /* every copy starts at x^0 */
+    w->ctx.shard = shard;
     w->ctx.sampler = &w->sampler;
     w->ctx.rng = w->rng;
     w->ctx.crng = w->crng;
+    w->ctx.shared = w->srng;
     w->ctx.comp = &e->comp;
     w->ctx.batch_idx = w->batch_idx;
+    w->ctx.scratch = w->scratch;
     return BG_OK;
 }
 
@@ -172,15 +194,41 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         goto fail;
     }
     e->d = e->model.dim;
-    if ((rc = bg_compressor_create(&cfg->comp, e->d, &e->comp, err))) {
+    if ((rc = bg_compressor_create(&cfg->comp, e->d, e->model.layers, e->model.n_layers, &e->comp, err))) {
         bg_err_key(err, rc == BG_ENOTFOUND ? "compressor.name" : cfg->comp.k ? "compressor.k" : "compressor.ratio");
         goto fail;
     }
+    if (method->needs_unbiased && e->comp.ops->biased) {
+        rc = cfg_err(err, "compressor.name", BG_EINVAL, NULL, 0,
+                     "method %s needs an unbiased compressor (randk with scaled = true, qsgd, identity); %s is biased",
+                     method->name, e->comp.ops->name);
+        goto fail;
+    }
+    if (method->server_broadcast) {
+        if ((rc = bg_compressor_create(&cfg->down_comp, e->d, e->model.layers, e->model.n_layers, &e->down_comp,
+                                       err))) {
+            bg_err_key(err, rc == BG_ENOTFOUND ? "downlink.name" : "downlink.k");
+            goto fail;
+        }
+        e->has_down_comp = 1;
+    }
+    e->cfg.method.n = e->n;
+    e->cfg.method.n_honest = e->nh;
+    e->cfg.method.comp = &e->comp;
+    e->cfg.method.down_comp = e->has_down_comp ? &e->down_comp : NULL;
     if ((rc = bg_attack_args_init(&e->attack_args, &cfg->attack, e->n, e->f, err))) {
         bg_err_key(err, rc == BG_ENOTFOUND ? "attack.name" : "attack.eps");
         goto fail;
     }
     e->attack = bg_attack_find(cfg->attack.name);
+    e->attack_args.agg_name = cfg->agg;
+    e->server_rng = bg_rng_stream(cfg->seed, BG_RNG_SERVER, 0);
+    e->server_shared = bg_rng_stream(cfg->seed, BG_RNG_SHARED, 0);
+    if (!e->server_rng || !e->server_shared) {
+        rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+        goto fail;
+    }
+    e->cfg.agg_args.rng = e->server_rng;
     if ((rc = bg_robust_init(&e->robust, cfg->pre, cfg->agg, &e->cfg.agg_args, e->n, e->d, err))) {
         bg_err_key(err, rc == BG_ENOTFOUND ? (bg_preagg_find(cfg->pre) ? "aggregator.name" : "aggregator.pre")
                                            : "attack.f");
@@ -219,9 +267,13 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     e->hviews = malloc(e->nh * e->d * sizeof(float));
     e->hrows = malloc(e->nh * sizeof *e->hrows);
     e->target = calloc(e->d, sizeof(float));
-    e->arng = bg_rng_stream(cfg->seed, BG_RNG_ATTACK, 0);
+    e->arng = calloc(e->f + 1, sizeof *e->arng);
+    e->astate = calloc(e->f + 1, sizeof *e->astate);
+    int arng_ok = e->arng && e->astate;
+    for (size_t j = 0; arng_ok && j < e->f; j++)
+        arng_ok = (e->arng[j] = bg_rng_stream(cfg->seed, BG_RNG_ATTACK, e->nh + j)) != NULL;
     if (!e->w || !e->msgs || !e->views || !e->view_rows || !e->agg || !e->x || !e->hviews || !e->hrows ||
-        !e->target || !e->arng) {
+        !e->target || !arng_ok || bg_msg_init(&e->down, e->d)) {
         rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for n = %zu, d = %zu", e->n, e->d);
         goto fail;
     }
@@ -234,8 +286,22 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     }
     for (size_t i = 0; i < e->nh; i++)
         e->hrows[i] = e->hviews + i * e->d;
+    e->down_round = SIZE_MAX;
+    if (e->f > 0 && e->attack->state_new) {
+        size_t ns = e->attack->per_attacker ? e->f : 1;
+        for (size_t j = 0; j < ns; j++)
+            if ((rc = e->attack->state_new(&e->attack_args, e->d, &e->astate[j]))) {
+                bg_err_set(err, rc, NULL, 0, "out of memory for the attack state");
+                goto fail;
+            }
+    }
+    gsl_rng *irng = bg_rng_stream(cfg->seed, BG_RNG_INIT, 0);
+    if (irng) {
+        bg_model_init_params(&e->model, irng, e->x);
+        gsl_rng_free(irng);
+    }
     for (size_t i = 0; i < e->n; i++) {
-        if (i >= e->nh && e->attack->omniscient)
+        if (i >= e->nh && e->attack->kind != BG_ATK_DATA)
             continue;
         if ((rc = setup_worker(e, i, err)))
             goto fail;
@@ -243,11 +309,6 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     if ((rc = method->server_new(&e->cfg.method, e->n, e->d, &e->server))) {
         bg_err_set(err, rc, NULL, 0, "out of memory for the server state");
         goto fail;
-    }
-    gsl_rng *irng = bg_rng_stream(cfg->seed, BG_RNG_INIT, 0);
-    if (irng) {
-        bg_model_init_params(&e->model, irng, e->x);
-        gsl_rng_free(irng);
     }
     *out = e;
     return BG_OK;
@@ -270,7 +331,11 @@ void bg_engine_free(bg_engine_t *e)
                 gsl_rng_free(w->rng);
             if (w->crng)
                 gsl_rng_free(w->crng);
+            if (w->srng)
+                gsl_rng_free(w->srng);
             free(w->batch_idx);
+            free(w->scratch);
+            free(w->model);
         }
         free(e->w);
     }
@@ -299,8 +364,27 @@ void bg_engine_free(bg_engine_t *e)
     free(e->hviews);
     free(e->hrows);
     free(e->target);
-    if (e->arng)
-        gsl_rng_free(e->arng);
+    if (e->arng) {
+        for (size_t j = 0; j < e->f; j++)
+            if (e->arng[j])
+                gsl_rng_free(e->arng[j]);
+        free(e->arng);
+    }
+    if (e->astate) {
+        for (size_t j = 0; j < e->f; j++)
+            if (e->astate[j] && e->attack && e->attack->state_free)
+                e->attack->state_free(e->astate[j]);
+        free(e->astate);
+    }
+    bg_msg_free(&e->down);
+    if (e->server_rng)
+        gsl_rng_free(e->server_rng);
+    if (e->server_shared)
+        gsl_rng_free(e->server_shared);
+    if (e->comp.ops)
+        bg_compressor_destroy(&e->comp);
+    if (e->has_down_comp)
+        bg_compressor_destroy(&e->down_comp);
     free(e);
 }
 
@@ -309,19 +393,46 @@ size_t bg_engine_n_honest(const bg_engine_t *e) { return e->nh; }
 const bg_config_t *bg_engine_config(const bg_engine_t *e) { return &e->cfg; }
 const float *bg_engine_model(const bg_engine_t *e) { return e->x; }
 double bg_engine_downlink_bytes(const bg_engine_t *e) { return bg_msg_bytes_dense(e->d); }
-int bg_engine_attack_omniscient(const bg_engine_t *e) { return e->f > 0 && e->attack->omniscient; }
+int bg_engine_attack_omniscient(const bg_engine_t *e) { return e->f > 0 && e->attack->kind == BG_ATK_OMNISCIENT; }
+int bg_engine_attack_runs_method(const bg_engine_t *e) { return e->attack->kind == BG_ATK_DATA; }
 double bg_engine_flops_per_sample(const bg_engine_t *e) { return e->model.ops->flops_per_sample(&e->model); }
 size_t bg_engine_train_size(const bg_engine_t *e) { return e->train.n; }
 size_t bg_engine_test_size(const bg_engine_t *e) { return e->test.n; }
 size_t bg_engine_round(const bg_engine_t *e) { return e->round; }
 
-int bg_engine_worker_round(bg_engine_t *e, size_t i, const float *x, const bg_msg_t **msg, double *flops)
+int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops)
+{
+    *flops = 0.0;
+    if (e->down_round != e->round) {
+        if (e->method->server_broadcast) {
+            bg_rng_reseed(e->server_shared, e->cfg.seed, BG_RNG_SHARED, e->round);
+            int rc = e->method->server_broadcast(&e->cfg.method, e->server, e->x, e->server_shared, &e->down, flops);
+            if (rc)
+                return rc;
+        } else {
+            bg_msg_set_dense(&e->down, e->x);
+        }
+        e->down_round = e->round;
+    }
+    *down = &e->down;
+    return BG_OK;
+}
+
+int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const bg_msg_t **msg, double *flops)
 {
     worker_t *w = &e->w[i];
     if (!w->st)
-        return BG_EINVAL;   /* omniscient attacker: use bg_engine_byz_round */
+        return BG_EINVAL;   /* omniscient or blind attacker: use bg_engine_byz_round */
     w->ctx.flops = 0.0;
+    const float *x = down->val;
+    if (w->model) {
+        e->method->worker_receive(&e->cfg.method, w->st, down, w->model);
+        x = w->model;
+    }
+    bg_rng_reseed(w->srng, e->cfg.seed, BG_RNG_SHARED, e->round);
     int rc = e->method->worker_round(&e->cfg.method, w->st, &w->ctx, e->round, x, &e->msgs[i]);
+    if (!rc && i >= e->nh && e->attack->message)
+        e->attack->message(&e->attack_args, &e->msgs[i]);
     *msg = &e->msgs[i];
     *flops = w->ctx.flops;
     return rc;
@@ -329,17 +440,30 @@ int bg_engine_worker_round(bg_engine_t *e, size_t i, const float *x, const bg_ms
 
 int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops)
 {
-    if (j < e->nh || !e->attack->omniscient)
+    if (j < e->nh || e->attack->kind == BG_ATK_DATA)
         return BG_EINVAL;
-    /* Every colluder wants the same target: compute it once per round. */
-    if (e->target_round != e->round) {
-        for (size_t i = 0; i < e->nh; i++)
-            e->method->server_view(e->server, i, &e->msgs[i], e->hviews + i * e->d);
-        int rc = e->attack->target(&e->attack_args, e->hrows, e->nh, e->d, e->arng, e->target);
+    const int omni = e->attack->kind == BG_ATK_OMNISCIENT;
+    const size_t slot = e->attack->per_attacker ? j - e->nh : 0;
+    /* Colluders share one target per round unless the attack draws its own per attacker. */
+    if (e->attack->per_attacker || e->target_round != e->round) {
+        if (omni)
+            for (size_t i = 0; i < e->nh; i++)
+                e->method->server_view(e->server, i, &e->msgs[i], e->hviews + i * e->d);
+        bg_attack_ctx_t c = {
+            .honest = omni ? e->hrows : NULL,
+            .nh = e->nh,
+            .d = e->d,
+            .prev_agg = e->have_agg ? e->agg : NULL,
+            .own = NULL,
+            .round = e->round,
+            .rng = e->arng[slot],
+            .state = e->astate[slot],
+        };
+        int rc = e->attack->target(&e->attack_args, &c, e->target);
         if (rc)
             return rc;
         e->target_round = e->round;
-        e->target_flops = e->attack->flops(&e->attack_args, e->nh, e->d) + (double)e->nh * e->d;
+        e->target_flops = e->attack->flops(&e->attack_args, e->nh, e->d) + (omni ? (double)e->nh * e->d : 0.0);
     }
     e->method->server_inverse(e->server, j, e->target, &e->msgs[j]);
     *msg = &e->msgs[j];
@@ -350,6 +474,10 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
 int bg_engine_server_round(bg_engine_t *e, double *flops)
 {
     double fl = 0.0, up = 0.0;
+    if (e->method->server_begin_round) {
+        bg_rng_reseed(e->server_shared, e->cfg.seed, BG_RNG_SHARED, e->round);
+        e->method->server_begin_round(e->server, e->round, e->server_shared);
+    }
     for (size_t i = 0; i < e->n; i++) {
         e->method->server_collect(e->server, i, &e->msgs[i], e->views + i * e->d);
         fl += (double)e->msgs[i].nnz;
@@ -360,11 +488,12 @@ int bg_engine_server_round(bg_engine_t *e, double *flops)
     if (rc)
         return rc;
     e->dropped += dropped;
+    e->have_agg = 1;
     fl += bg_robust_flops(&e->robust);
     e->method->server_step(&e->cfg.method, e->server, e->agg, e->x, e->d);
     fl += 2.0 * (double)e->d;
     e->bytes_up += up;
-    e->bytes_down += (double)e->n * bg_engine_downlink_bytes(e);
+    e->bytes_down += (double)e->n * e->down.bytes;
     e->round++;
     *flops = fl;
     return BG_OK;
@@ -402,17 +531,23 @@ int bg_driver_run(bg_engine_t *e, bg_eval_cb cb, bg_round_cb rcb, void *ud, bg_e
     bg_engine_evaluate(e, &m);
     if (cb && cb(&m, ud))
         goto done;
-    const int omni = e->f > 0 && e->attack->omniscient;
+    const int byz_msgs = e->f > 0 && e->attack->kind != BG_ATK_DATA;
     for (size_t t = e->round; t < e->cfg.rounds; t++) {
+        const bg_msg_t *down;
+        double bf;
+        if ((rc = bg_engine_broadcast(e, &down, &bf))) {
+            bg_err_set(err, rc, NULL, 0, "broadcast failed in round %zu", t);
+            goto done;
+        }
         for (size_t i = 0; i < e->n; i++) {
-            if (i >= e->nh && omni)
+            if (i >= e->nh && byz_msgs)
                 continue;
-            if ((rc = bg_engine_worker_round(e, i, e->x, &msg, &wf[i]))) {
+            if ((rc = bg_engine_worker_round(e, i, down, &msg, &wf[i]))) {
                 bg_err_set(err, rc, NULL, 0, "worker %zu failed in round %zu", i, t);
                 goto done;
             }
         }
-        if (omni)
+        if (byz_msgs)
             for (size_t j = e->nh; j < e->n; j++)
                 if ((rc = bg_engine_byz_round(e, j, &msg, &wf[j]))) {
                     bg_err_set(err, rc, NULL, 0, "attacker %zu failed in round %zu", j, t);
@@ -426,7 +561,7 @@ int bg_driver_run(bg_engine_t *e, bg_eval_cb cb, bg_round_cb rcb, void *ud, bg_e
             goto done;
         }
         if (rcb) {
-            bg_round_cost_t c = {t, wf, mb, sf};
+            bg_round_cost_t c = {t, wf, mb, sf + bf};
             if (rcb(&c, ud))
                 goto done;
         }

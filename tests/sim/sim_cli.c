@@ -15,8 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Run the CLI with args; stderr goes to err_path. Returns the exit status. */
-static int run_cli(const char *err_path, const char *const *args)
+/* Run the CLI with args, stdin from in_path (NULL: /dev/null), stdout to out_path (NULL: /dev/null), stderr
+ * to err_path. Returns the exit status. */
+static int run_cli_io(const char *in_path, const char *out_path, const char *err_path, const char *const *args)
 {
     const char *argv[64];
     int k = 0;
@@ -30,7 +31,9 @@ static int run_cli(const char *err_path, const char *const *args)
         FILE *e = freopen(err_path, "w", stderr);
         if (!e)
             _exit(127);
-        if (!freopen("/dev/null", "w", stdout))
+        if (!freopen(out_path ? out_path : "/dev/null", "w", stdout))
+            _exit(127);
+        if (!freopen(in_path ? in_path : "/dev/null", "r", stdin))
             _exit(127);
         execv(BG_CLI, (char *const *)argv);
         _exit(127);
@@ -40,6 +43,11 @@ static int run_cli(const char *err_path, const char *const *args)
     if (!WIFEXITED(st))
         fail_msg("byzgrid died with signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : -1);
     return WEXITSTATUS(st);
+}
+
+static int run_cli(const char *err_path, const char *const *args)
+{
+    return run_cli_io(NULL, NULL, err_path, args);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -266,6 +274,74 @@ static void test_errors(void **state)
     expect_error(NULL, NULL, "bad.ini: cannot open the scenario");
 }
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Parse the first CSV row of a file into v (at most max values); returns the count. */
+static size_t first_row(const char *path, double *v, size_t max)
+{
+    char *t = slurp(path, NULL);
+    assert_non_null(t);
+    size_t n = 0;
+    char *p = t;
+    while (n < max && *p && *p != '\n') {
+        v[n++] = strtod(p, &p);
+        if (*p == ',')
+            p++;
+    }
+    free(t);
+    return n;
+}
+
+static void test_components(void **state)
+{
+    (void)state;
+    double v[16];
+    /* coordinate-wise median of three rows */
+    write_file("in.csv", "1,10,-3\n2,30,-1\n9,20,-2\n");
+    const char *agg[] = {"aggregate", "--rule", "cm", "--f", "1", NULL};
+    assert_int_equal(run_cli_io("in.csv", "out.csv", "err.txt", agg), 0);
+    assert_int_equal(first_row("out.csv", v, 16), 3);
+    assert_true(v[0] == 2 && v[1] == 20 && v[2] == -2);
+    /* a NaN row is Byzantine by definition: dropped, f reduced, output finite */
+    write_file("in.csv", "1,10,-3\n2,30,-1\nnan,20,inf\n9,20,-2\n4,0,0\n");
+    const char *agg2[] = {"aggregate", "--rule", "mean", "--pre", "none", "--f", "1", NULL};
+    assert_int_equal(run_cli_io("in.csv", "out.csv", "err.txt", agg2), 0);
+    assert_int_equal(first_row("out.csv", v, 16), 3);
+    assert_true(fabs(v[0] - 4.0) < 1e-6 && fabs(v[1] - 15.0) < 1e-6 && fabs(v[2] + 1.5) < 1e-6);
+    /* Top-1 of d = 3: 16-byte header + 4-byte value + 1-byte index */
+    write_file("in.csv", "0.5,-7,2\n");
+    const char *comp[] = {"compress", "--name", "topk", "--k", "1", NULL};
+    assert_int_equal(run_cli_io("in.csv", "out.csv", "err.txt", comp), 0);
+    assert_int_equal(first_row("out.csv", v, 16), 4);
+    assert_true(v[0] == 21 && v[1] == 0 && v[2] == -7 && v[3] == 0);
+    /* IPM: every Byzantine vector is -eps * honest mean */
+    write_file("in.csv", "1,2\n3,6\n");
+    const char *atk[] = {"attack", "--name", "ipm", "--f", "2", "--eps", "0.5", NULL};
+    assert_int_equal(run_cli_io("in.csv", "out.csv", "err.txt", atk), 0);
+    char *o = slurp("out.csv", NULL);
+    assert_string_equal(o, "-1,-2\n-1,-2\n");
+    free(o);
+    /* bad input: one line naming stdin and the line, exit 2 */
+    write_file("in.csv", "1,2\n3,x\n");
+    assert_int_equal(run_cli_io("in.csv", "out.csv", "err.txt", agg), 2);
+    char *e = slurp("err.txt", NULL);
+    assert_non_null(strstr(e, "stdin:2:"));
+    free(e);
+    write_file("in.csv", "1,2\n3\n");
+    assert_int_equal(run_cli_io("in.csv", "out.csv", "err.txt", agg), 2);
+    const char *unknown[] = {"aggregate", "--rule", "nope", "--f", "1", NULL};
+    write_file("in.csv", "1,2\n3,4\n");
+    assert_int_equal(run_cli_io("in.csv", "out.csv", "err.txt", unknown), 2);
+    const char *data_attack[] = {"attack", "--name", "lf", "--f", "1", NULL};
+    assert_int_equal(run_cli_io("in.csv", "out.csv", "err.txt", data_attack), 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -284,6 +360,8 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_quickstart);
     else if (!strcmp(which, "errors"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_errors);
+    else if (!strcmp(which, "components"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_components);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);

@@ -56,7 +56,7 @@ static void make_topk(size_t d, size_t k, bg_compressor_t *c)
     strcpy(cfg.name, "topk");
     cfg.k = k;
     bg_err_t err;
-    assert_int_equal(bg_compressor_create(&cfg, d, c, &err), BG_OK);
+    assert_int_equal(bg_compressor_create(&cfg, d, NULL, 0, c, &err), BG_OK);
     assert_int_equal(c->k, k);
 }
 
@@ -240,7 +240,7 @@ static void test_bytes(void **state)
     memset(&cfg, 0, sizeof cfg);
     strcpy(cfg.name, "identity");
     bg_err_t err;
-    assert_int_equal(bg_compressor_create(&cfg, 123, &c, &err), BG_OK);
+    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 123);
     assert_int_equal(bg_msg_init(&m, 123), BG_OK);
     assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
@@ -260,7 +260,7 @@ static void test_create_errors(void **state)
     memset(&cfg, 0, sizeof cfg);
     strcpy(cfg.name, "topk");
     cfg.k = 124;
-    assert_int_equal(bg_compressor_create(&cfg, 123, &c, &err), BG_ERANGE);
+    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_ERANGE);
     assert_int_equal(err.code, BG_ERANGE);
     assert_non_null(strstr(err.msg, "k = 124"));
     assert_non_null(strstr(err.msg, "d = 123"));
@@ -268,21 +268,21 @@ static void test_create_errors(void **state)
 
     cfg.k = 0;
     cfg.ratio = 1.5;
-    assert_int_equal(bg_compressor_create(&cfg, 123, &c, &err), BG_ERANGE);
+    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_ERANGE);
     cfg.ratio = NAN;
-    assert_int_equal(bg_compressor_create(&cfg, 123, &c, &err), BG_EINVAL);
+    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_EINVAL);
     cfg.ratio = 0.1;
-    assert_int_equal(bg_compressor_create(&cfg, 123, &c, &err), BG_OK);
+    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 12);
     cfg.ratio = 0.001;
-    assert_int_equal(bg_compressor_create(&cfg, 123, &c, &err), BG_OK);
+    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 1);
     cfg.ratio = 1.0;
-    assert_int_equal(bg_compressor_create(&cfg, 123, &c, &err), BG_OK);
+    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 123);
 
     strcpy(cfg.name, "randk-nope");
-    assert_int_equal(bg_compressor_create(&cfg, 123, &c, &err), BG_ENOTFOUND);
+    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_ENOTFOUND);
     assert_non_null(strstr(err.msg, "randk-nope"));
     assert_non_null(strstr(err.msg, "identity"));
     assert_non_null(strstr(err.msg, "topk"));

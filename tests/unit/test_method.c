@@ -199,13 +199,13 @@ static void test_momentum_recursion(void **state)
     bg_engine_t *e1;
     assert_int_equal(bg_engine_create(&c1, &e1, &err), 0);
     float *v = calloc(d, sizeof(float));
-    const float *x = bg_engine_model(e);
     for (int t = 0; t < 6; t++) {
-        const bg_msg_t *msg, *raw;
+        const bg_msg_t *msg, *raw, *down;
         double fl;
-        /* both evaluate at the same x (the first engine's model) */
-        assert_int_equal(bg_engine_worker_round(e, 0, x, &msg, &fl), 0);
-        assert_int_equal(bg_engine_worker_round(e1, 0, x, &raw, &fl), 0);
+        /* both evaluate at the same x (the first engine's broadcast) */
+        assert_int_equal(bg_engine_broadcast(e, &down, &fl), 0);
+        assert_int_equal(bg_engine_worker_round(e, 0, down, &msg, &fl), 0);
+        assert_int_equal(bg_engine_worker_round(e1, 0, down, &raw, &fl), 0);
         assert_true(fl > 0);
         for (size_t k = 0; k < d; k++) {
             v[k] = t == 0 ? raw->val[k] : (float)(1 - c.method.eta) * v[k] + (float)c.method.eta * raw->val[k];
@@ -257,17 +257,17 @@ static void test_ipm_lands_on_target(void **state)
     assert_int_equal(bg_engine_create(&c, &e, &err), 0);
     assert_true(bg_engine_attack_omniscient(e));
     const size_t d = bg_engine_dim(e);
-    const float *x = bg_engine_model(e);
     float *hmean = calloc(d, sizeof(float)), *x0 = malloc(d * sizeof(float));
-    memcpy(x0, x, d * sizeof(float));
-    const bg_msg_t *msg;
+    memcpy(x0, bg_engine_model(e), d * sizeof(float));
+    const bg_msg_t *msg, *down;
     double fl;
+    assert_int_equal(bg_engine_broadcast(e, &down, &fl), 0);
     for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(bg_engine_worker_round(e, i, x, &msg, &fl), 0);
+        assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl), 0);
         for (size_t k = 0; k < d; k++)
             hmean[k] += msg->val[k] / 4.0f;
     }
-    assert_int_equal(bg_engine_worker_round(e, 4, x, &msg, &fl), BG_EINVAL);   /* attackers use byz_round */
+    assert_int_equal(bg_engine_worker_round(e, 4, down, &msg, &fl), BG_EINVAL);   /* attackers use byz_round */
     for (size_t j = 4; j < 6; j++) {
         assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl), 0);
         for (size_t k = 0; k < d; k++)
