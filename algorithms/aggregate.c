@@ -1373,8 +1373,6 @@ static const bg_aggregator_ops_t tm_ops = {
     .flops = cwtm_flops,
 };
 
-static const bg_aggregator_ops_t rfa_ops;
-
 static int rfa_check(const bg_agg_args_t *a, size_t n, size_t d, bg_err_t *err)
 {
     (void)n;

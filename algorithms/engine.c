@@ -87,6 +87,7 @@ struct bg_engine {
     float *x;                 /* d: the model */
     bg_msg_t down;            /* this round's broadcast */
     size_t down_round;        /* round the broadcast belongs to, SIZE_MAX if none */
+    size_t begun_round;       /* round the server half last began (shared coin drawn), SIZE_MAX if none */
     gsl_rng *server_rng;      /* randomised aggregation rules */
     gsl_rng *server_shared;   /* the round's shared stream, server side */
     /* omniscient attack */
@@ -170,6 +171,12 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         return cfg_err(err, "run.eval_every", BG_EINVAL, NULL, 0, "run.eval_every must be at least 1");
     if (!(cfg->method.lr > 0) || !isfinite(cfg->method.lr))
         return cfg_err(err, "method.lr", BG_EINVAL, NULL, 0, "method.lr must be a positive number");
+    if (!(cfg->method.p >= 0 && cfg->method.p <= 1))
+        return cfg_err(err, "method.p", BG_EINVAL, NULL, 0, "method.p must be in [0, 1] (0: automatic)");
+    if (!(cfg->method.server_beta >= 0 && cfg->method.server_beta < 1))
+        return cfg_err(err, "method.server_beta", BG_EINVAL, NULL, 0, "method.server_beta must be in [0, 1)");
+    if (!(cfg->method.alpha >= 0 && cfg->method.alpha <= 1))
+        return cfg_err(err, "method.alpha", BG_EINVAL, NULL, 0, "method.alpha must be in [0, 1] (0: automatic)");
     if (!(cfg->method.eta > 0 && cfg->method.eta <= 1))
         return cfg_err(err, "method.eta", BG_EINVAL, NULL, 0, "method.eta must be in (0, 1]");
     const bg_method_ops_t *method = bg_method_find(cfg->method.name);
@@ -248,6 +255,14 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     if (rc)
         goto fail;
 
+    if (e->cfg.method.p == 0) {
+        /* PAGE/MARINA's p = b / m_i ([R] notebooks), with the smallest shard so every worker's p <= 1. */
+        size_t m = e->shards[0].n;
+        for (size_t i = 1; i < e->nh; i++)
+            if (e->shards[i].n < m)
+                m = e->shards[i].n;
+        e->cfg.method.p = fmin(1.0, (double)cfg->method.batch / (double)m);
+    }
     if (e->attack->flips_labels && e->f > 0) {
         e->flipped = malloc(e->train.n * sizeof(int));
         if (!e->flipped) {
@@ -287,6 +302,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     for (size_t i = 0; i < e->nh; i++)
         e->hrows[i] = e->hviews + i * e->d;
     e->down_round = SIZE_MAX;
+    e->begun_round = SIZE_MAX;
     if (e->f > 0 && e->attack->state_new) {
         size_t ns = e->attack->per_attacker ? e->f : 1;
         for (size_t j = 0; j < ns; j++)
@@ -400,6 +416,17 @@ size_t bg_engine_train_size(const bg_engine_t *e) { return e->train.n; }
 size_t bg_engine_test_size(const bg_engine_t *e) { return e->test.n; }
 size_t bg_engine_round(const bg_engine_t *e) { return e->round; }
 
+/* The server half's view of the round's shared randomness (MARINA's coin) must exist before anyone asks for a
+ * server-side vector: omniscient attackers do, before the server collects. */
+static void begin_round(bg_engine_t *e)
+{
+    if (!e->method->server_begin_round || e->begun_round == e->round)
+        return;
+    bg_rng_reseed(e->server_shared, e->cfg.seed, BG_RNG_SHARED, e->round);
+    e->method->server_begin_round(e->server, e->round, e->server_shared);
+    e->begun_round = e->round;
+}
+
 int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops)
 {
     *flops = 0.0;
@@ -443,6 +470,7 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
     if (j < e->nh || e->attack->kind == BG_ATK_DATA)
         return BG_EINVAL;
     const int omni = e->attack->kind == BG_ATK_OMNISCIENT;
+    begin_round(e);
     const size_t slot = e->attack->per_attacker ? j - e->nh : 0;
     /* Colluders share one target per round unless the attack draws its own per attacker. */
     if (e->attack->per_attacker || e->target_round != e->round) {
@@ -474,10 +502,7 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
 int bg_engine_server_round(bg_engine_t *e, double *flops)
 {
     double fl = 0.0, up = 0.0;
-    if (e->method->server_begin_round) {
-        bg_rng_reseed(e->server_shared, e->cfg.seed, BG_RNG_SHARED, e->round);
-        e->method->server_begin_round(e->server, e->round, e->server_shared);
-    }
+    begin_round(e);
     for (size_t i = 0; i < e->n; i++) {
         e->method->server_collect(e->server, i, &e->msgs[i], e->views + i * e->d);
         fl += (double)e->msgs[i].nnz;

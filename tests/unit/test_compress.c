@@ -104,6 +104,7 @@ static void check_topk(const float *x, size_t d, size_t k)
     free(ref);
     free(sel);
     bg_msg_free(&m);
+    bg_compressor_destroy(&c);
 }
 
 enum { GEN_GAUSS, GEN_TIES, GEN_NEAR, GEN_SPARSE };
@@ -174,12 +175,14 @@ static void test_topk_ties_lower_index(void **state)
     assert_int_equal(m.idx[0], 1);
     assert_int_equal(m.idx[1], 3);
     assert_true(m.val[0] == -3.0f && m.val[1] == 3.0f);
+    bg_compressor_destroy(&c);
 
     make_topk(7, 1, &c);
     assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
     assert_int_equal(m.nnz, 1);
     assert_int_equal(m.idx[0], 1);
     bg_msg_free(&m);
+    bg_compressor_destroy(&c);
 }
 
 static void test_topk_nan_is_kept(void **state)
@@ -197,6 +200,7 @@ static void test_topk_nan_is_kept(void **state)
         assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
         assert_false(bg_msg_all_finite(&m));
         bg_msg_free(&m);
+        bg_compressor_destroy(&c);
     }
 }
 
@@ -228,6 +232,7 @@ static void test_bytes(void **state)
     assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
     assert_true(m.bytes == 21);
     bg_msg_free(&m);
+    bg_compressor_destroy(&c);
 
     make_topk(1000, 100, &c);
     assert_int_equal(bg_msg_init(&m, 1000), BG_OK);
@@ -235,6 +240,7 @@ static void test_bytes(void **state)
     assert_int_equal(m.kind, BG_MSG_SPARSE);
     assert_true(m.bytes == 16 + 100 * 6);
     bg_msg_free(&m);
+    bg_compressor_destroy(&c);
 
     bg_comp_cfg_t cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -248,7 +254,9 @@ static void test_bytes(void **state)
     assert_true(m.bytes == 16 + 492);
     assert_memory_equal(m.val, x, 123 * sizeof(float));
     assert_true(c.ops->flops(&c) == 0.0);
+    assert_true(c.omega == 0.0 && c.alpha == 1.0);
     bg_msg_free(&m);
+    bg_compressor_destroy(&c);
 }
 
 static void test_create_errors(void **state)
@@ -274,12 +282,16 @@ static void test_create_errors(void **state)
     cfg.ratio = 0.1;
     assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 12);
+    assert_true(fabs(c.alpha - 12.0 / 123.0) < 1e-15 && isnan(c.omega));
+    bg_compressor_destroy(&c);
     cfg.ratio = 0.001;
     assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 1);
+    bg_compressor_destroy(&c);
     cfg.ratio = 1.0;
     assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 123);
+    bg_compressor_destroy(&c);
 
     strcpy(cfg.name, "randk-nope");
     assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_ENOTFOUND);

@@ -704,6 +704,52 @@ static void test_needs_unbiased(void **state)
     bg_engine_free(e);
 }
 
+typedef struct {
+    double first, last;
+    int seen;
+} loss_log_t;
+
+static int log_loss(const bg_metrics_t *m, void *ud)
+{
+    loss_log_t *l = ud;
+    if (!l->seen++)
+        l->first = m->train_loss;
+    l->last = m->train_loss;
+    return 0;
+}
+
+/* Every method learns with the tree's own compressors (rand-2 scaled for the unbiased ones, top-2 otherwise, a
+ * top-3 downlink for EF21-BC) under NNM + coordinate median. */
+static void test_all_learn(void **state)
+{
+    (void)state;
+    const char *names[] = {"byz-vr-marina", "byz-dasha-page", "rosdhb", "byz-ef21-bc"};
+    for (size_t q = 0; q < 4; q++) {
+        bg_config_t c;
+        base_config(&c, names[q]);
+        snprintf(c.comp.name, sizeof c.comp.name, q < 2 && bg_compressor_find("randk") ? "randk" : "topk");
+        c.comp.k = 2;
+        snprintf(c.down_comp.name, sizeof c.down_comp.name, "topk");
+        c.down_comp.k = 3;
+        snprintf(c.pre, sizeof c.pre, "nnm");
+        snprintf(c.agg, sizeof c.agg, "cm");
+        c.method.p = 0.2;
+        c.method.lr = q == 2 ? 0.5 : 0.2;
+        c.rounds = 150;
+        c.eval_every = 150;
+        if (q < 2 && !bg_compressor_find("randk"))
+            continue;   /* needs an unbiased sparse compressor */
+        bg_engine_t *e = make_engine(&c);
+        loss_log_t l = {0};
+        bg_err_t err;
+        assert_int_equal(bg_driver_run(e, log_loss, NULL, &l, &err), 0);
+        bg_engine_free(e);
+        print_message("%s: train loss %.4f -> %.4f after %zu rounds\n", names[q], l.first, l.last, c.rounds);
+        if (!(l.last < l.first - 0.05))
+            fail_msg("%s: train loss %g -> %g", names[q], l.first, l.last);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_ef21bc_identity_equals_gd),
         cmocka_unit_test(test_inverses),
         cmocka_unit_test(test_needs_unbiased),
+        cmocka_unit_test(test_all_learn),
     };
     return cmocka_run_group_tests(tests, write_data, remove_data);
 }
