@@ -147,7 +147,8 @@ static int cmd_aggregate(int argc, char **argv)
         if (!strcmp(o, "--help")) {
             printf("usage: byzgrid aggregate --rule R --f F [--pre P] [--seed S] [--rfa-iters N] [--rfa-nu X]\n"
                    "       [--rfa-tol X] [--krum-power 2|4] [--krum-m M] [--cc-tau X] [--cc-iters N]\n"
-                   "       [--bucket-s S] [--clip-tau X] < vectors.csv\n"
+                   "       [--bucket-s S] [--clip-tau X] [--dnc-iters N] [--dnc-sub-dim N] [--dnc-filter-frac X]\n"
+                   "       [--mda-max-subsets X] < vectors.csv\n"
                    "Reads n vectors (one comma-separated row each) from stdin and prints the aggregate as one row.\n"
                    "Rows containing NaN or Inf are Byzantine by definition: they are dropped and f is reduced.\n");
             return 0;
@@ -183,6 +184,14 @@ static int cmd_aggregate(int argc, char **argv)
             a.bucket_s = (size_t)v;
         else if (!strcmp(o, "--clip-tau"))
             a.clip_tau = v;
+        else if (!strcmp(o, "--dnc-iters"))
+            a.dnc_iters = (size_t)v;
+        else if (!strcmp(o, "--dnc-sub-dim"))
+            a.dnc_sub_dim = (size_t)v;
+        else if (!strcmp(o, "--dnc-filter-frac"))
+            a.dnc_filter_frac = v;
+        else if (!strcmp(o, "--mda-max-subsets"))
+            a.mda_max_subsets = v;
         else {
             fprintf(stderr, "byzgrid: aggregate: unknown option '%s' (see byzgrid aggregate --help)\n", o);
             return 2;

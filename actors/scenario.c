@@ -53,7 +53,8 @@ static const key_def_t keys[] = {
      "server state of Byzantine workers: own (paper) or last_honest (reference code)"},
     {"method", "init", K_SPECIAL, NOF, "clean",
      "EF21 start: clean (g = 0), side_channel ([S] CNN), scaled ([S] a9a)"},
-    {"compressor", "name", K_STR, F(learn.comp.name), "topk", "compressor (see byzgrid list)"},
+    {"compressor", "name", K_STR, F(learn.comp.name), "topk",
+     "compressor (see byzgrid list); default: the method's own (identity for sgd/mom-sgd, randk for unbiased ones)"},
     {"compressor", "k", K_SIZE, F(learn.comp.k), "0", "values kept (0: use ratio)"},
     {"compressor", "ratio", K_DOUBLE, F(learn.comp.ratio), "0.1", "fraction of values kept when k = 0"},
     {"compressor", "scaled", K_BOOL, F(learn.comp.scaled), "true", "randk: scale kept values by d/k (unbiased)"},
@@ -559,6 +560,14 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
         if (o.failed)
             return err->code;
     }
+    /* A method's natural compressor when the scenario names none (momentum SGD is the uncompressed baseline,
+     * BR-CSGD/DIANA/MARINA/DASHA need an unbiased one). */
+    int comp_named = 0;
+    for (size_t i = 0; i < sc->n_lines; i++)
+        comp_named |= !strcmp(sc->lines[i].key, "compressor.name");
+    const bg_method_ops_t *mops = bg_method_find(sc->learn.method.name);
+    if (!comp_named && mops && mops->default_compressor)
+        snprintf(sc->learn.comp.name, sizeof sc->learn.comp.name, "%s", mops->default_compressor);
     if (!sc->learn.train_path[0] || !sc->learn.test_path[0])
         return bg_err_set(err, BG_EINVAL, path, 0, "no data: set data.dataset = a9a, or data.train and data.test");
     if (!sc->platform[0])

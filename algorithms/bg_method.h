@@ -63,6 +63,7 @@ typedef struct bg_method_ops {
     int reconstructed;    /* rebuilt from papers/code rather than taken from a reference implementation */
     int needs_unbiased;   /* refuses biased compressors (DIANA, MARINA, DASHA) */
     int worker_models;    /* the worker keeps its own model copy (compressed downlink) */
+    const char *default_compressor;  /* used when a scenario names none (NULL: the global default, topk) */
     int (*worker_new)(const bg_method_cfg_t *cfg, size_t d, void **st);
     void (*worker_free)(void *st);
     /* One round at model x: fill out (the message to send). */

@@ -580,6 +580,7 @@ const bg_method_ops_t bg_method_ef21_sgdm = {
 
 const bg_method_ops_t bg_method_mom_sgd = {
     .name = "mom-sgd",
+    .default_compressor = "identity",
     .summary = "momentum SGD baseline: workers send their Polyak momentum C(v) (identity: uncompressed), "
                "server aggregates the messages",
     .reconstructed = 0,
@@ -591,6 +592,7 @@ const bg_method_ops_t bg_method_mom_sgd = {
 
 const bg_method_ops_t bg_method_sgd = {
     .name = "sgd",
+    .default_compressor = "identity",
     .summary = "SGD baseline: workers send C(s) of a fresh minibatch gradient (identity: uncompressed), "
                "server aggregates the messages",
     .reconstructed = 0,
@@ -602,6 +604,7 @@ const bg_method_ops_t bg_method_sgd = {
 
 const bg_method_ops_t bg_method_br_csgd = {
     .name = "br-csgd",
+    .default_compressor = "randk",
     .summary = "BR-CSGD: workers send C(s) with an unbiased compressor, server aggregates the messages",
     .reconstructed = 0,
     .needs_unbiased = 1,
@@ -613,6 +616,7 @@ const bg_method_ops_t bg_method_br_csgd = {
 
 const bg_method_ops_t bg_method_br_diana = {
     .name = "br-diana",
+    .default_compressor = "randk",
     .summary = "BR-DIANA: workers send C(s - h) and shift h += alpha c (alpha = 1/(omega+1) unless set), "
                "server aggregates h_i + c_i",
     .reconstructed = 0,

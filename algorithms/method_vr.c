@@ -245,6 +245,7 @@ static void marina_step(const bg_method_cfg_t *cfg, void *st, const float *agg, 
 
 const bg_method_ops_t bg_method_byz_vr_marina = {
     .name = "byz-vr-marina",
+    .default_compressor = "randk",
     .summary = "Byz-VR-MARINA [R]: shared coin; dense full local gradients with probability p (always in round 0), "
                "else C(minibatch gradient difference) added to the previous aggregate",
     .reconstructed = 1,
@@ -307,6 +308,7 @@ static int dasha_worker_round(const bg_method_cfg_t *cfg, void *st, bg_worker_ct
 
 const bg_method_ops_t bg_method_byz_dasha_page = {
     .name = "byz-dasha-page",
+    .default_compressor = "randk",
     .summary = "Byz-DASHA-PAGE [R]: PAGE estimator h_i with a shared coin, DASHA compressed momentum g_i kept by "
                "the server for every worker (round 0 sends g_i^0 dense)",
     .reconstructed = 1,
