@@ -328,7 +328,7 @@ static size_t topk_seg(const bg_compressor_t *c, const float *x, seg_t s, const 
                 best = i;
             }
         }
-        if (dense) {   /* d == 1 is k == d, so this is d == 2 with 1-byte indices: 8 > 5, never; kept general */
+        if (dense) {   /* unreachable for k = 1 < d (4d >= 8 > 5 bytes), kept for symmetry */
             memset(val, 0, d * sizeof *val);
             val[best] = x[best];
             dense_indices(idx, s);

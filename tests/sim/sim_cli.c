@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,6 +350,15 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *which = argv[1];
+    /* Each test works in its own folder: ctest runs them in parallel and they write files with fixed names. */
+    if (mkdir(which, 0777) != 0 && errno != EEXIST) {
+        perror(which);
+        return 2;
+    }
+    if (chdir(which) != 0) {
+        perror(which);
+        return 2;
+    }
     struct CMUnitTest t[1];
     if (!strcmp(which, "equivalence"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_equivalence);
