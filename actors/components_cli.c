@@ -343,10 +343,10 @@ static int cmd_attack(int argc, char **argv)
         const char *o = argv[i];
         if (!strcmp(o, "--help")) {
             printf("usage: byzgrid attack --name A --f F [--eps X] [--z X] [--alie-dev std|variance] [--sigma X]\n"
-                   "       [--aggregator R] [--seed S] < honest.csv\n"
+                   "       [--payload nan|inf|-inf] [--mimic-warmup N] [--aggregator R] [--seed S] < honest.csv\n"
                    "Reads the honest vectors (one row each) and prints f rows: the vectors the Byzantine workers\n"
                    "make the aggregator see. Omniscient and blind attacks only; data attacks (lf, bf, none) need a\n"
-                   "dataset and run in a scenario.\n");
+                   "dataset and run in a scenario. There is no previous aggregate here, so rop sends 0.\n");
             return 0;
         }
         if (!need_value(argc, argv, i))
@@ -378,6 +378,10 @@ static int cmd_attack(int argc, char **argv)
             cfg.z = v;
         else if (!strcmp(o, "--sigma"))
             cfg.sigma = v;
+        else if (!strcmp(o, "--payload"))
+            cfg.payload = v;
+        else if (!strcmp(o, "--mimic-warmup"))
+            cfg.mimic_warmup = (size_t)v;
         else if (!strcmp(o, "--seed"))
             seed = v;
         else {

@@ -95,6 +95,7 @@ struct bg_engine {
     const float **hrows;
     float *target;            /* d */
     size_t target_round;      /* round the cached target belongs to, SIZE_MAX if none */
+    size_t views_round;       /* round the honest views belong to, SIZE_MAX if none */
     double target_flops;
     gsl_rng **arng;           /* attack streams: one per Byzantine worker (index j - nh) */
     void **astate;            /* attack states: one, or one per attacker */
@@ -193,6 +194,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     e->nh = cfg->n - cfg->f;
     e->method = method;
     e->target_round = SIZE_MAX;
+    e->views_round = SIZE_MAX;
     int rc;
     if ((rc = load_data(e, err)))
         goto fail;
@@ -474,9 +476,11 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
     const size_t slot = e->attack->per_attacker ? j - e->nh : 0;
     /* Colluders share one target per round unless the attack draws its own per attacker. */
     if (e->attack->per_attacker || e->target_round != e->round) {
-        if (omni)
+        if (omni && e->views_round != e->round) {
             for (size_t i = 0; i < e->nh; i++)
                 e->method->server_view(e->server, i, &e->msgs[i], e->hviews + i * e->d);
+            e->views_round = e->round;
+        }
         bg_attack_ctx_t c = {
             .honest = omni ? e->hrows : NULL,
             .nh = e->nh,
