@@ -64,12 +64,13 @@ static int cmd_list(void)
     printf("aggregators:\n");
     for (size_t i = 0; bg_aggregator_registry[i]; i++)
         printf("  %-16s %s\n", bg_aggregator_registry[i]->name, bg_aggregator_registry[i]->summary);
-    printf("attacks:\n");
-    for (size_t i = 0; bg_attack_registry[i]; i++)
-        printf("  %-16s %s [%s]\n", bg_attack_registry[i]->name, bg_attack_registry[i]->summary,
-               bg_attack_registry[i]->kind == BG_ATK_OMNISCIENT ? "omniscient"
-               : bg_attack_registry[i]->kind == BG_ATK_BLIND    ? "blind"
-                                                                 : "data");
+    printf("attacks (kind; what it may read):\n");
+    for (size_t i = 0; bg_attack_registry[i]; i++) {
+        const bg_attack_ops_t *a = bg_attack_registry[i];
+        printf("  %-16s %s [%s]\n", a->name, a->summary,
+               a->kind == BG_ATK_OMNISCIENT ? "omniscient" : a->kind == BG_ATK_BLIND ? "blind" : "data");
+        printf("  %-16s reads: %s\n", "", a->reads);
+    }
     printf("datasets:\n  %-16s %s\n", "a9a", "LIBSVM a9a (UCI Adult), 32561 train / 16281 test, 123 features, bundled");
     return 0;
 }

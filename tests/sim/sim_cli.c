@@ -154,6 +154,42 @@ static void test_equivalence_oracle(void **state)
     compare_learning_columns("eqo_sim/trace.csv", "eqo_drv/trace.csv");
 }
 
+/* The network layer changes time, not maths, for every kind of method and attack: shared coins (MARINA),
+ * a compressed downlink (EF21-BC), shared masks with server momentum (RoSDHB), shifts (DIANA), and blind,
+ * data and omniscient attacks. */
+static void test_equivalence_methods(void **state)
+{
+    (void)state;
+    const char *cases[][5] = {
+        {"byz-vr-marina", "alie", "cm", "nnm", "randk"},     {"byz-ef21-bc", "ipm", "cwtm", "nnm", "topk"},
+        {"rosdhb", "rop", "cwtm", "none", "randk"},          {"br-diana", "bf", "rfa", "nnm", "randk"},
+        {"byz-dasha-page", "mimic", "krum", "none", "qsgd"}, {"byz-vr-dm21", "nan", "cm", "bucketing", "sign"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char m[64], a[64], g[64], p[64], k[64], out_s[64], out_d[64];
+        snprintf(k, sizeof k, "compressor.name=%s", cases[c][4]);
+        snprintf(m, sizeof m, "method.name=%s", cases[c][0]);
+        snprintf(a, sizeof a, "attack.name=%s", cases[c][1]);
+        snprintf(g, sizeof g, "aggregator.name=%s", cases[c][2]);
+        snprintf(p, sizeof p, "aggregator.pre=%s", cases[c][3]);
+        snprintf(out_s, sizeof out_s, "s_%zu", c);
+        snprintf(out_d, sizeof out_d, "d_%zu", c);
+        const char *f = !strcmp(cases[c][2], "krum") || !strcmp(cases[c][3], "bucketing") ? "attack.f=4" : "attack.f=9";
+        const char *sim[] = {"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=40", "--set", "run.eval_every=10",
+                             "--set", m, "--set", a, "--set", g, "--set", p, "--set", f, "--set", "downlink.name=topk",
+                             "--set", "downlink.k=20", "--set", k, "--out", out_s, "--quiet", NULL};
+        must_run(sim);
+        const char *drv[] = {"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=40", "--set", "run.eval_every=10",
+                             "--set", m, "--set", a, "--set", g, "--set", p, "--set", f, "--set", "downlink.name=topk",
+                             "--set", "downlink.k=20", "--set", k, "--out", out_d, "--quiet", "--driver", NULL};
+        must_run(drv);
+        char ts[96], td[96];
+        snprintf(ts, sizeof ts, "%s/trace.csv", out_s);
+        snprintf(td, sizeof td, "%s/trace.csv", out_d);
+        compare_learning_columns(ts, td);
+    }
+}
+
 static void test_determinism(void **state)
 {
     (void)state;
@@ -364,6 +400,8 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_equivalence);
     else if (!strcmp(which, "equivalence_oracle"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_equivalence_oracle);
+    else if (!strcmp(which, "equivalence_methods"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_equivalence_methods);
     else if (!strcmp(which, "determinism"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_determinism);
     else if (!strcmp(which, "quickstart"))
