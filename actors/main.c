@@ -158,11 +158,12 @@ static int cmd_run(int argc, char **argv)
         bg_scenario_free(&sc);
         return report(&err, (started || rc == BG_ENOMEM) ? 1 : 2);
     }
-    fprintf(stderr,
-            "byzgrid: %s: %zu rounds, test_acc %.4f, test_loss %.4f%s%.3f%s, %.2f s wall; wrote %s/trace.csv and "
-            "%s/summary.json\n",
-            sc.name, res.rounds, res.final.test_acc, res.final.test_loss, driver ? "" : ", simulated ",
-            driver ? 0.0 : res.sim_time, driver ? "" : " s", res.wall_time, out, out);
+    char simbuf[64] = "";
+    if (!driver)
+        snprintf(simbuf, sizeof simbuf, ", simulated %.3f s", res.sim_time);
+    fprintf(stderr, "byzgrid: %s: %zu rounds, test_acc %.4f, test_loss %.4f%s, %.2f s wall; wrote %s/trace.csv and "
+            "%s/summary.json\n", sc.name, res.rounds, res.final.test_acc, res.final.test_loss, simbuf, res.wall_time,
+            out, out);
     bg_run_result_free(&res);
     bg_scenario_free(&sc);
     return 0;

@@ -472,13 +472,21 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
     if (j < e->nh || e->attack->kind == BG_ATK_DATA)
         return BG_EINVAL;
     const int omni = e->attack->kind == BG_ATK_OMNISCIENT;
+    /* The reference code's variant (method.byz_state = last_honest, ALGORITHMS.md 2.3 and 9.1): attacks act on
+     * the honest *messages* (increments), the attacker sends C(target) with the uplink compressor, and the server
+     * adds it to the last honest worker's state. Otherwise attacks act on what the aggregator sees. */
+    const int increments = e->cfg.method.byz_state == BG_BYZ_STATE_LAST_HONEST;
     begin_round(e);
     const size_t slot = e->attack->per_attacker ? j - e->nh : 0;
     /* Colluders share one target per round unless the attack draws its own per attacker. */
     if (e->attack->per_attacker || e->target_round != e->round) {
         if (omni && e->views_round != e->round) {
-            for (size_t i = 0; i < e->nh; i++)
-                e->method->server_view(e->server, i, &e->msgs[i], e->hviews + i * e->d);
+            for (size_t i = 0; i < e->nh; i++) {
+                if (increments)
+                    bg_msg_decode(&e->msgs[i], e->hviews + i * e->d);
+                else
+                    e->method->server_view(e->server, i, &e->msgs[i], e->hviews + i * e->d);
+            }
             e->views_round = e->round;
         }
         bg_attack_ctx_t c = {
@@ -497,9 +505,19 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
         e->target_round = e->round;
         e->target_flops = e->attack->flops(&e->attack_args, e->nh, e->d) + (omni ? (double)e->nh * e->d : 0.0);
     }
-    e->method->server_inverse(e->server, j, e->target, &e->msgs[j]);
+    double fl = e->target_flops + (double)e->d;
+    if (increments) {
+        bg_rng_reseed(e->server_shared, e->cfg.seed, BG_RNG_SHARED, e->round);
+        bg_comp_rngs_t r = {e->arng[j - e->nh], e->server_shared};
+        int rc = e->comp.ops->compress(&e->comp, e->target, &r, &e->msgs[j]);
+        if (rc)
+            return rc;
+        fl += e->comp.ops->flops(&e->comp);
+    } else {
+        e->method->server_inverse(e->server, j, e->target, &e->msgs[j]);
+    }
     *msg = &e->msgs[j];
-    *flops = e->target_flops + (double)e->d;
+    *flops = fl;
     return BG_OK;
 }
 

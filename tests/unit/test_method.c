@@ -284,6 +284,45 @@ static void test_ipm_lands_on_target(void **state)
     bg_engine_free(e);
 }
 
+/* The reference code's variant: with byz_state = last_honest an omniscient attack acts on the honest messages
+ * (increments) and the attacker sends C(target) itself. IPM: -eps * mean of the decoded honest messages. */
+static void test_ipm_on_increments_with_last_honest(void **state)
+{
+    (void)state;
+    bg_config_t c;
+    base_config(&c);
+    c.n = 6;
+    c.f = 2;
+    snprintf(c.attack.name, sizeof c.attack.name, "ipm");
+    snprintf(c.comp.name, sizeof c.comp.name, "identity");
+    c.method.byz_state = BG_BYZ_STATE_LAST_HONEST;
+    c.attack.eps = 0.5;
+    bg_engine_t *e;
+    bg_err_t err;
+    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    const size_t d = bg_engine_dim(e);
+    float *mean = calloc(d, sizeof(float));
+    const bg_msg_t *msg, *down;
+    double fl;
+    for (int t = 0; t < 3; t++) {
+        memset(mean, 0, d * sizeof(float));
+        assert_int_equal(bg_engine_broadcast(e, &down, &fl), 0);
+        for (size_t i = 0; i < 4; i++) {
+            assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl), 0);
+            for (size_t k = 0; k < d; k++)
+                mean[k] += msg->val[k] / 4.0f;
+        }
+        for (size_t j = 4; j < 6; j++) {
+            assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl), 0);
+            for (size_t k = 0; k < d; k++)
+                assert_true(fabsf(msg->val[k] + 0.5f * mean[k]) <= 1e-6f);
+        }
+        assert_int_equal(bg_engine_server_round(e, &fl), 0);
+    }
+    free(mean);
+    bg_engine_free(e);
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -327,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_momentum_recursion),
         cmocka_unit_test(test_bytes_accounting),
         cmocka_unit_test(test_ipm_lands_on_target),
+        cmocka_unit_test(test_ipm_on_increments_with_last_honest),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, write_data, remove_data);
