@@ -15,47 +15,17 @@
 
 #include "bg_engine.h"
 
-static char g_dir[64];
-static char g_train[128], g_test[128];
+#include "synth_data.h"
 
-/* A small separable-ish binary LIBSVM problem with 10 features. */
 static int write_data(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/bg_method_XXXXXX");
-    if (!mkdtemp(g_dir))
-        return -1;
-    snprintf(g_train, sizeof g_train, "%s/train", g_dir);
-    snprintf(g_test, sizeof g_test, "%s/test", g_dir);
-    gsl_rng *r = bg_rng_stream(7, 99, 0);
-    for (int file = 0; file < 2; file++) {
-        FILE *f = fopen(file ? g_test : g_train, "w");
-        int rows = file ? 100 : 400;
-        for (int i = 0; i < rows; i++) {
-            double s = 0;
-            double v[10];
-            for (int k = 0; k < 10; k++) {
-                v[k] = gsl_rng_uniform(r) * 2 - 1;
-                s += v[k] * (k < 5 ? 1.0 : -0.5);
-            }
-            fprintf(f, "%d", s > 0 ? 1 : -1);
-            for (int k = 0; k < 10; k++)
-                fprintf(f, " %d:%.6f", k + 1, v[k]);
-            fprintf(f, "\n");
-        }
-        fclose(f);
-    }
-    gsl_rng_free(r);
-    return 0;
+    return synth_write(7, 0.0);
 }
 
 static int remove_data(void **state)
 {
-    (void)state;
-    unlink(g_train);
-    unlink(g_test);
-    rmdir(g_dir);
-    return 0;
+    return synth_remove(state);
 }
 
 static void base_config(bg_config_t *c)

@@ -14,48 +14,17 @@
 
 #include "bg_engine.h"
 
-static char g_dir[64];
-static char g_train[128], g_test[128];
+#include "synth_data.h"
 
-/* A small binary LIBSVM problem with 10 features. */
 static int write_data(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/bg_methods_ef_XXXXXX");
-    if (!mkdtemp(g_dir))
-        return -1;
-    snprintf(g_train, sizeof g_train, "%s/train", g_dir);
-    snprintf(g_test, sizeof g_test, "%s/test", g_dir);
-    gsl_rng *r = bg_rng_stream(11, 99, 0);
-    for (int file = 0; file < 2; file++) {
-        FILE *f = fopen(file ? g_test : g_train, "w");
-        if (!f)
-            return -1;
-        int rows = file ? 100 : 400;
-        for (int i = 0; i < rows; i++) {
-            double s = 0, v[10];
-            for (int k = 0; k < 10; k++) {
-                v[k] = gsl_rng_uniform(r) * 2 - 1;
-                s += v[k] * (k < 5 ? 1.0 : -0.5);
-            }
-            fprintf(f, "%d", s + 0.3 * (gsl_rng_uniform(r) - 0.5) > 0 ? 1 : -1);
-            for (int k = 0; k < 10; k++)
-                fprintf(f, " %d:%.6f", k + 1, v[k]);
-            fprintf(f, "\n");
-        }
-        fclose(f);
-    }
-    gsl_rng_free(r);
-    return 0;
+    return synth_write(11, 0.3);
 }
 
 static int remove_data(void **state)
 {
-    (void)state;
-    unlink(g_train);
-    unlink(g_test);
-    rmdir(g_dir);
-    return 0;
+    return synth_remove(state);
 }
 
 #define N_TRAIN 400
@@ -566,9 +535,10 @@ static void test_byz_state_last_honest(void **state)
     }
 }
 
-/* Through the engine, an omniscient attack (IPM) under LAST_HONEST still lands on its target: with the identity,
- * the mean and no pre-aggregation, x^{t+1} = x^t - lr (sum of honest vectors + f * target) / n, where each honest
- * vector is the worker's momentum and the target is -eps times their mean. */
+/* Through the engine, IPM with the identity, the mean and no pre-aggregation. OWN: every Byzantine server-side
+ * vector lands on the target -eps * mean(honest vectors), so x^{t+1} = x^t - lr (sum honest + f target) / n.
+ * LAST_HONEST (the reference code): the attack acts on the honest increments, m = -eps * mean(increments), and
+ * lands on the last honest worker's previous state: x^{t+1} = x^t - lr (sum honest + f (g_last^t + m)) / n. */
 static void test_last_honest_engine_ipm(void **state)
 {
     (void)state;
@@ -584,18 +554,21 @@ static void test_last_honest_engine_ipm(void **state)
         bg_engine_t *e = make_engine(&c);
         const size_t d = bg_engine_dim(e), nh = 3;
         float *hsum = calloc(d, sizeof(float)), *x = malloc(d * sizeof(float));
-        float *g = calloc(nh * d, sizeof(float));
+        float *g = calloc(nh * d, sizeof(float)), *isum = calloc(d, sizeof(float)), *glast = calloc(d, sizeof(float));
         bg_msg_t xm;
         assert_int_equal(bg_msg_init(&xm, d), 0);
         for (int t = 0; t < 4; t++) {
             memcpy(x, bg_engine_model(e), d * sizeof(float));
             bg_msg_set_dense(&xm, x);
             memset(hsum, 0, d * sizeof(float));
+            memset(isum, 0, d * sizeof(float));
+            memcpy(glast, g + (nh - 1) * d, d * sizeof(float));
             const bg_msg_t *m;
             double fl;
             for (size_t i = 0; i < nh; i++) {
                 assert_int_equal(bg_engine_worker_round(e, i, &xm, &m, &fl), 0);
                 bg_msg_add_to(m, 1.0f, g + i * d);
+                bg_msg_add_to(m, 1.0f, isum);
                 for (size_t k = 0; k < d; k++)
                     hsum[k] += g[i * d + k];
             }
@@ -603,7 +576,7 @@ static void test_last_honest_engine_ipm(void **state)
                 assert_int_equal(bg_engine_byz_round(e, j, &m, &fl), 0);
             assert_int_equal(bg_engine_server_round(e, &fl), 0);
             for (size_t k = 0; k < d; k++) {
-                const float target = -0.5f * hsum[k] / (float)nh;
+                const float target = mode ? glast[k] - 0.5f * isum[k] / (float)nh : -0.5f * hsum[k] / (float)nh;
                 const float expect = x[k] - (float)c.method.lr * (hsum[k] + 2.0f * target) / 5.0f;
                 assert_true(fabsf(bg_engine_model(e)[k] - expect) <= 1e-5f * (1 + fabsf(expect)));
             }
@@ -612,6 +585,8 @@ static void test_last_honest_engine_ipm(void **state)
         free(hsum);
         free(x);
         free(g);
+        free(isum);
+        free(glast);
         bg_engine_free(e);
     }
 }
