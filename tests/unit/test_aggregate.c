@@ -554,6 +554,61 @@ static void test_nnm_vs_reference(void **state)
     gsl_rng_free(r);
 }
 
+/* The means go through one matrix product per column chunk of about 32768 / n coordinates: sizes that span
+ * several chunks and a ragged tail, the same bits on a second run, and the row-by-row fallback when an input
+ * is not finite (a zero weight times Inf in the product would turn every output into NaN). */
+static void test_nnm_chunks_and_fallback(void **state)
+{
+    (void)state;
+    gsl_rng *r = bg_rng_stream(18, BG_RNG_SERVER, 0);
+    static const size_t ns[] = {7, 21, 100};
+    static const size_t ds[] = {4700, 3001, 701};
+    const bg_preagg_ops_t *p = bg_preagg_find("nnm");
+    assert_non_null(p);
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = ns[k], d = ds[k];
+        mat_t m = mat_new(n, d), y = mat_new(n, d), y2 = mat_new(n, d);
+        double *ref = malloc(n * d * sizeof *ref);
+        for (int kind = 0; kind < 3; kind++) {
+            fill(r, &m, kind);
+            bg_agg_args_t a;
+            bg_agg_args_default(&a);
+            a.f = n / 5 ? n / 5 : 1;
+            size_t n_out = 0;
+            assert_int_equal(p->run(&a, NULL, (const float *const *)m.rows, n, d, y.rows, &n_out), BG_OK);
+            assert_int_equal(p->run(&a, NULL, (const float *const *)m.rows, n, d, y2.rows, &n_out), BG_OK);
+            assert_memory_equal(y.data, y2.data, n * d * sizeof(float));
+            ref_nnm((const float *const *)m.rows, n, d, a.f, ref);
+            for (size_t i = 0; i < n; i++)
+                assert_vec_close(y.rows[i], ref + i * d, d, RTOL);
+        }
+        free(ref);
+        mat_free(&m);
+        mat_free(&y);
+        mat_free(&y2);
+    }
+    /* n = 5, f = 1, row 4 all +Inf: rows 0..3 keep each other only, so their outputs are the finite mean of
+     * rows 0..3. */
+    size_t n = 5, d = 300;
+    mat_t m = mat_new(n, d), y = mat_new(n, d);
+    fill(r, &m, 0);
+    for (size_t l = 0; l < d; l++)
+        m.rows[4][l] = INFINITY;
+    double *ref = malloc(d * sizeof *ref);
+    ref_mean((const float *const *)m.rows, 4, d, ref);
+    bg_agg_args_t a;
+    bg_agg_args_default(&a);
+    a.f = 1;
+    size_t n_out = 0;
+    assert_int_equal(p->run(&a, NULL, (const float *const *)m.rows, n, d, y.rows, &n_out), BG_OK);
+    for (size_t i = 0; i < 4; i++)
+        assert_vec_close(y.rows[i], ref, d, RTOL);
+    free(ref);
+    mat_free(&m);
+    mat_free(&y);
+    gsl_rng_free(r);
+}
+
 static void test_nnm_cm_pipeline_vs_reference(void **state)
 {
     (void)state;
@@ -1330,6 +1385,7 @@ int main(void)
         cmocka_unit_test(test_mean_cm_cwtm_vs_reference),
         cmocka_unit_test(test_cwtm_trim_rule),
         cmocka_unit_test(test_nnm_vs_reference),
+        cmocka_unit_test(test_nnm_chunks_and_fallback),
         cmocka_unit_test(test_nnm_cm_pipeline_vs_reference),
         cmocka_unit_test(test_rfa_vs_long_weiszfeld),
         cmocka_unit_test(test_huge_outliers),
