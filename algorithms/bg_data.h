@@ -48,4 +48,24 @@ int bg_sampler_init(bg_sampler_t *s, const bg_shard_t *shard, gsl_rng *r);
 void bg_sampler_next(bg_sampler_t *s, gsl_rng *r, size_t b, size_t *out);
 void bg_sampler_free(bg_sampler_t *s);
 
+/* --- IDX (MNIST format) images and labels --- */
+
+/* Read an IDX image file (magic 0x00000803: unsigned bytes, n x rows x cols) and its IDX label file (magic 0x00000801:
+ * unsigned bytes, n), plain or gzip. Rows become floats pixel/255 in [0, 1], d = rows*cols, y = the label bytes,
+ * n_classes = largest label + 1 (<= 256 by the format). Errors name the file and the byte offset or item count:
+ * BG_EIO (missing/unreadable), BG_EFORMAT (wrong magic, counts that differ between the files, truncated data,
+ * corrupt gzip, rows*cols = 0 or > 2^24, zero items). On error out is zeroed (safe to free). */
+int bg_dataset_load_idx(const char *images, const char *labels, bg_dataset_t *out, bg_err_t *err);
+/* Seeded random split into two copies: n_first samples chosen uniformly without replacement go to first, the rest
+ * to second; both keep the original sample order and in->n_classes. Errors: BG_ERANGE unless 0 < n_first < n.
+ * On error both outputs are zeroed. */
+int bg_dataset_split(const bg_dataset_t *in, size_t n_first, gsl_rng *r, bg_dataset_t *first, bg_dataset_t *second,
+                     bg_err_t *err);
+/* Fashion-MNIST as installed by the Debian package dataset-fashion-mnist: "/usr/share/datasets/fashion-mnist". */
+const char *bg_fmnist_dir(void);
+/* Load the train (60000) or t10k (10000) split from bg_fmnist_dir(); a missing file is BG_EIO with a message naming
+ * the package. The _dir variant reads {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz from another folder. */
+int bg_dataset_load_fmnist(int train, bg_dataset_t *out, bg_err_t *err);
+int bg_dataset_load_fmnist_dir(const char *dir, int train, bg_dataset_t *out, bg_err_t *err);
+
 #endif
