@@ -492,6 +492,35 @@ static void test_mean_cm_cwtm_vs_reference(void **state)
     gsl_rng_free(r);
 }
 
+/* The median is two order statistics of floats averaged in double, so the network (in registers for the
+ * first 16-row stages on AVX-512, through the L1 block after) must give the reference's bits exactly, not
+ * just within RTOL: a comparator dropped or misordered shows up here even when the value lands close. */
+static void test_cm_exact_bits(void **state)
+{
+    (void)state;
+    static const size_t ns[] = {17, 33, 48, 63, 100, 128, 200};
+    static const size_t ds[] = {64, 300};
+    gsl_rng *r = bg_rng_stream(11, BG_RNG_SERVER, 0);
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
+            size_t n = ns[ni], d = ds[di];
+            mat_t m = mat_new(n, d);
+            float *out = malloc(d * sizeof *out);
+            double *ref = malloc(d * sizeof *ref);
+            for (int kind = 0; kind < 3; kind++) {
+                fill(r, &m, kind);
+                assert_int_equal(run_agg("none", "cm", 0, &m, out), BG_OK);
+                ref_cm((const float *const *)m.rows, n, d, ref);
+                for (size_t j = 0; j < d; j++)
+                    assert_true(out[j] == (float)ref[j]);
+            }
+            free(out);
+            free(ref);
+            mat_free(&m);
+        }
+    gsl_rng_free(r);
+}
+
 static void test_cwtm_trim_rule(void **state)
 {
     (void)state;
@@ -1383,6 +1412,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mean_cm_cwtm_vs_reference),
+        cmocka_unit_test(test_cm_exact_bits),
         cmocka_unit_test(test_cwtm_trim_rule),
         cmocka_unit_test(test_nnm_vs_reference),
         cmocka_unit_test(test_nnm_chunks_and_fallback),
