@@ -1,5 +1,5 @@
-/* Unit tests for the model registry and logreg: loss against a slow double-precision reference, gradient against
- * central finite differences, evaluate() against per-row loss_grad, and a centralised fit on a9a. */
+/* Unit tests for the model registry, logreg and softmax: loss against a slow double-precision reference, gradient
+ * against central finite differences, evaluate() against per-row loss_grad, and a centralised fit on a9a. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -313,6 +313,299 @@ static void test_a9a_fit(void **state)
     bg_dataset_free(&te);
 }
 
+/* ---------------------------------------------------------------- softmax */
+
+/* The obvious formula, in double: logits z = W x + b, loss -log(exp(z_y) / sum_k exp(z_k)) without any shift
+ * (the tests keep logits moderate), plus the regulariser on W only. w holds W (C x d, row-major) then b. */
+static double ref_softmax_loss(const double *w, const float *X, const int *y, const size_t *idx, size_t b,
+                               size_t d, size_t C, double lambda, bg_reg_t reg)
+{
+    double l = 0.0;
+    for (size_t i = 0; i < b; i++) {
+        const float *x = X + idx[i] * d;
+        double s = 0.0, zy = 0.0;
+        for (size_t k = 0; k < C; k++) {
+            double z = w[C * d + k];
+            for (size_t j = 0; j < d; j++)
+                z += w[k * d + j] * (double)x[j];
+            s += exp(z);
+            if ((int)k == y[idx[i]])
+                zy = z;
+        }
+        l += -log(exp(zy) / s);
+    }
+    if (b > 0)
+        l /= (double)b;
+    double r = 0.0;
+    for (size_t j = 0; j < C * d; j++)
+        r += reg == BG_REG_L2 ? 0.5 * w[j] * w[j] : w[j] * w[j] / (1.0 + w[j] * w[j]);
+    return l + lambda * r;
+}
+
+static void make_softmax(bg_model_t *m, size_t d, size_t C, double lambda, bg_reg_t reg)
+{
+    bg_model_cfg_t cfg = {.name = "softmax", .lambda = lambda, .reg = reg};
+    bg_err_t err;
+    assert_int_equal(bg_model_create(&cfg, d, C, m, &err), BG_OK);
+    assert_int_equal(m->dim, C * (d + 1));
+}
+
+static void relabel(gsl_rng *r, rdata_t *D, size_t C)
+{
+    for (size_t i = 0; i < D->n; i++)
+        D->y[i] = (int)gsl_rng_uniform_int(r, C);
+}
+
+static void check_softmax_grad(bg_reg_t reg, double lambda, size_t b, size_t C)
+{
+    gsl_rng *r = bg_rng_stream(29 + b + 100 * C, BG_RNG_INIT, (uint64_t)reg);
+    const size_t n = 40, d = 13;
+    rdata_t D = make_data(r, n, d, 0.7);
+    relabel(r, &D, C);
+    bg_model_t m;
+    make_softmax(&m, d, C, lambda, reg);
+    size_t dim = m.dim;
+
+    float *w = malloc(dim * sizeof *w), *g = malloc(dim * sizeof *g);
+    double *wd = malloc(dim * sizeof *wd);
+    size_t *idx = malloc(b * sizeof *idx);
+    assert_true(w && g && wd && idx);
+    for (int trial = 0; trial < 4; trial++) {
+        for (size_t j = 0; j < dim; j++) {
+            w[j] = (float)gsl_ran_gaussian(r, reg == BG_REG_L2 ? 0.4 : 1.0);
+            wd[j] = w[j];
+        }
+        for (size_t i = 0; i < b; i++)
+            idx[i] = gsl_rng_uniform_int(r, n);
+
+        double l = m.ops->loss_grad(&m, w, D.X, D.y, idx, b, g);
+        double lr = ref_softmax_loss(wd, D.X, D.y, idx, b, d, C, lambda, reg);
+        /* logits are float sums of 13 products (sgemm), the reference sums in double */
+        if (fabs(l - lr) > 1e-5 * (1.0 + fabs(lr)))
+            print_error("softmax loss %.10g vs reference %.10g\n", l, lr);
+        assert_true(fabs(l - lr) <= 1e-5 * (1.0 + fabs(lr)));
+        assert_true(m.ops->loss_grad(&m, w, D.X, D.y, idx, b, NULL) == l);
+
+        double num = 0.0, den = 0.0;
+        for (size_t j = 0; j < dim; j++) {
+            const double h = 1e-5;
+            double keep = wd[j];
+            wd[j] = keep + h;
+            double lp = ref_softmax_loss(wd, D.X, D.y, idx, b, d, C, lambda, reg);
+            wd[j] = keep - h;
+            double lm = ref_softmax_loss(wd, D.X, D.y, idx, b, d, C, lambda, reg);
+            wd[j] = keep;
+            double fd = (lp - lm) / (2.0 * h);
+            num += (g[j] - fd) * (g[j] - fd);
+            den += fd * fd;
+        }
+        double rel = sqrt(num) / sqrt(den);
+        if (rel >= 1e-3)
+            print_error("softmax reg=%d b=%zu C=%zu rel=%g\n", (int)reg, b, C, rel);
+        assert_true(rel < 1e-3);
+    }
+    free(w);
+    free(g);
+    free(wd);
+    free(idx);
+    bg_model_destroy(&m);
+    free_data(&D);
+    gsl_rng_free(r);
+}
+
+static void test_softmax_grad_l2(void **state)
+{
+    (void)state;
+    const size_t bs[2] = {1, 7}, Cs[2] = {3, 10};
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            check_softmax_grad(BG_REG_L2, 0.3, bs[i], Cs[k]);
+    check_softmax_grad(BG_REG_L2, 0.0, 7, 3);
+    check_softmax_grad(BG_REG_L2, 0.00056, 7, 2);
+}
+
+static void test_softmax_grad_nonconvex(void **state)
+{
+    (void)state;
+    const size_t bs[2] = {1, 7}, Cs[2] = {3, 10};
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            check_softmax_grad(BG_REG_NONCONVEX, 0.5, bs[i], Cs[k]);
+}
+
+/* A batch larger than the model's internal block of rows must give the sample-weighted mean of its parts. */
+static void test_softmax_blocks(void **state)
+{
+    (void)state;
+    gsl_rng *r = bg_rng_stream(3, BG_RNG_INIT, 1);
+    const size_t n = 300, d = 9, C = 4, b = 2100, b1 = 700;
+    rdata_t D = make_data(r, n, d, 0.6);
+    relabel(r, &D, C);
+    bg_model_t m;
+    make_softmax(&m, d, C, 0.0, BG_REG_L2);
+    size_t dim = m.dim, *idx = malloc(b * sizeof *idx);
+    float *w = malloc(dim * sizeof *w), *g = malloc(dim * sizeof *g), *g1 = malloc(dim * sizeof *g1),
+          *g2 = malloc(dim * sizeof *g2);
+    assert_true(idx && w && g && g1 && g2);
+    for (size_t j = 0; j < dim; j++)
+        w[j] = (float)gsl_ran_gaussian(r, 0.5);
+    for (size_t i = 0; i < b; i++)
+        idx[i] = gsl_rng_uniform_int(r, n);
+    double l = m.ops->loss_grad(&m, w, D.X, D.y, idx, b, g);
+    double l1 = m.ops->loss_grad(&m, w, D.X, D.y, idx, b1, g1);
+    double l2 = m.ops->loss_grad(&m, w, D.X, D.y, idx + b1, b - b1, g2);
+    double lm = (l1 * (double)b1 + l2 * (double)(b - b1)) / (double)b;
+    assert_true(fabs(l - lm) <= 1e-9 * fabs(lm));
+    double num = 0.0, den = 0.0;
+    for (size_t j = 0; j < dim; j++) {
+        double gm = ((double)g1[j] * (double)b1 + (double)g2[j] * (double)(b - b1)) / (double)b;
+        num += (g[j] - gm) * (g[j] - gm);
+        den += gm * gm;
+    }
+    assert_true(den > 0.0 && sqrt(num / den) < 1e-5);
+    free(idx);
+    free(w);
+    free(g);
+    free(g1);
+    free(g2);
+    bg_model_destroy(&m);
+    free_data(&D);
+    gsl_rng_free(r);
+}
+
+/* Logits of +-1000 must neither overflow nor lose the linear part of the loss; bad labels give NaN, not a number. */
+static void test_softmax_extreme_logits(void **state)
+{
+    (void)state;
+    bg_model_t m;
+    make_softmax(&m, 1, 3, 0.0, BG_REG_L2);
+    const float X[1] = {1.0f};
+    int y[1] = {2};
+    const float w[6] = {1000.0f, 0.0f, -1000.0f, 0.0f, 0.0f, 0.0f};   /* W = (1000, 0, -1000)^T, b = 0 */
+    float g[6];
+    size_t i0 = 0;
+    /* z = (1000, 0, -1000), y = 2: loss = 2000 + log(1 + e^-1000 + e^-2000) = 2000 */
+    double l = m.ops->loss_grad(&m, w, X, y, &i0, 1, g);
+    assert_true(fabs(l - 2000.0) <= 1e-9);
+    const float want[6] = {1.0f, 0.0f, -1.0f, 1.0f, 0.0f, -1.0f};
+    for (int j = 0; j < 6; j++)
+        assert_true(fabs(g[j] - want[j]) <= 1e-7f);
+    y[0] = 0;
+    l = m.ops->loss_grad(&m, w, X, y, &i0, 1, g);
+    assert_true(l >= 0.0 && l < 1e-300);
+    y[0] = 3;
+    assert_true(isnan(m.ops->loss_grad(&m, w, X, y, &i0, 1, g)));
+    for (int j = 0; j < 6; j++)
+        assert_true(isnan(g[j]));
+    y[0] = -1;
+    assert_true(isnan(m.ops->loss_grad(&m, w, X, y, &i0, 1, NULL)));
+    bg_model_destroy(&m);
+
+    /* empty batch: only the regulariser, on W and not on b */
+    make_softmax(&m, 1, 2, 2.0, BG_REG_L2);
+    const float w2[4] = {1.0f, -3.0f, 5.0f, 7.0f};
+    assert_true(fabs(m.ops->loss_grad(&m, w2, X, y, NULL, 0, g) - 10.0) <= 1e-12);
+    assert_true(g[0] == 2.0f && g[1] == -6.0f && g[2] == 0.0f && g[3] == 0.0f);
+    bg_model_destroy(&m);
+}
+
+static void test_softmax_evaluate(void **state)
+{
+    (void)state;
+    gsl_rng *r = bg_rng_stream(17, BG_RNG_INIT, 0);
+    const size_t n = 2500, d = 19, C = 5;   /* n spans several of evaluate's blocks, the last one partial */
+    rdata_t D = make_data(r, n, d, 0.5);
+    relabel(r, &D, C);
+    for (int reg = 0; reg < 2; reg++) {
+        bg_model_t m;
+        make_softmax(&m, d, C, 0.01, (bg_reg_t)reg);
+        float *w = malloc(m.dim * sizeof *w);
+        assert_non_null(w);
+        for (size_t j = 0; j < m.dim; j++)
+            w[j] = (float)gsl_ran_gaussian(r, 0.5);
+        bg_dataset_t ds = {.n = n, .d = d, .n_classes = C, .X = D.X, .y = D.y};
+        double loss, acc;
+        m.ops->evaluate(&m, w, &ds, &loss, &acc);
+
+        double sl = 0.0;
+        size_t correct = 0;
+        for (size_t i = 0; i < n; i++) {
+            sl += m.ops->loss_grad(&m, w, D.X, D.y, &i, 1, NULL);
+            size_t am = 0;
+            double zmax = -INFINITY;
+            for (size_t k = 0; k < C; k++) {
+                double z = w[C * d + k];
+                for (size_t j = 0; j < d; j++)
+                    z += (double)w[k * d + j] * (double)D.X[i * d + j];
+                if (z > zmax) {
+                    zmax = z;
+                    am = k;
+                }
+            }
+            correct += am == (size_t)D.y[i];
+        }
+        sl /= (double)n;
+        assert_true(fabs(loss - sl) <= 1e-6 * fabs(sl));
+        /* a near-tie may be decided differently by float and double logits */
+        assert_true(fabs(acc - (double)correct / (double)n) <= 2.0 / (double)n + 1e-12);
+        assert_true(acc > 0.05 && acc < 0.5);   /* random labels: near 1/C */
+
+        ds.d = d - 1;
+        m.ops->evaluate(&m, w, &ds, &loss, &acc);
+        assert_true(isnan(loss) && isnan(acc));
+        ds.d = d;
+        D.y[n - 1] = (int)C;
+        m.ops->evaluate(&m, w, &ds, &loss, &acc);
+        assert_true(isnan(loss) && isnan(acc));
+        D.y[n - 1] = 0;
+        free(w);
+        bg_model_destroy(&m);
+    }
+    free_data(&D);
+    gsl_rng_free(r);
+}
+
+static void test_softmax_create(void **state)
+{
+    (void)state;
+    assert_non_null(bg_model_find("softmax"));
+    assert_non_null(bg_model_find("softmax")->summary);
+    bg_model_t m;
+    bg_err_t err;
+    bg_model_cfg_t cfg = {.name = "softmax", .lambda = 0.00056, .reg = BG_REG_L2};
+    assert_int_equal(bg_model_create(&cfg, 20, 1, &m, &err), BG_EINVAL);
+    assert_non_null(strstr(err.msg, "softmax"));
+    assert_non_null(strstr(err.msg, "at least 2 classes"));
+    assert_null(m.ops);
+    assert_int_equal(bg_model_create(&cfg, 20, 0, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_create(&cfg, 0, 3, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_create(&cfg, (size_t)1 << 40, 3, &m, &err), BG_ERANGE);
+    /* the registry's unknown-name message lists every model */
+    snprintf(cfg.name, sizeof cfg.name, "mlp9");
+    assert_int_equal(bg_model_create(&cfg, 20, 3, &m, &err), BG_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "softmax"));
+    snprintf(cfg.name, sizeof cfg.name, "softmax");
+
+    const size_t Cs[3] = {2, 3, 10};
+    for (int t = 0; t < 3; t++) {
+        size_t C = Cs[t], d = 784;
+        assert_int_equal(bg_model_create(&cfg, d, C, &m, &err), BG_OK);
+        assert_int_equal(m.dim, C * (d + 1));
+        assert_int_equal(m.d_in, d);
+        assert_int_equal(m.n_classes, C);
+        assert_int_equal(m.n_layers, 2);
+        assert_non_null(m.layers);
+        assert_int_equal(m.layers[0], C * d);
+        assert_int_equal(m.layers[1], C);
+        assert_int_equal(m.layers[0] + m.layers[1], m.dim);
+        double f = m.ops->flops_per_sample(&m);
+        assert_true(f >= 4.0 * (double)(C * d) && f <= 4.0 * (double)(C * d) + 20.0 * (double)C);
+        bg_model_destroy(&m);
+        assert_null(m.ops);
+        assert_null(m.layers);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +615,12 @@ int main(void)
         cmocka_unit_test(test_evaluate),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_a9a_fit),
+        cmocka_unit_test(test_softmax_create),
+        cmocka_unit_test(test_softmax_grad_l2),
+        cmocka_unit_test(test_softmax_grad_nonconvex),
+        cmocka_unit_test(test_softmax_blocks),
+        cmocka_unit_test(test_softmax_extreme_logits),
+        cmocka_unit_test(test_softmax_evaluate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
