@@ -11,6 +11,7 @@ typedef struct bg_dataset {
     size_t n_classes;   /* labels are 0..n_classes-1 */
     float *X;           /* n*d, row-major */
     int *y;             /* n labels */
+    size_t shape[3];    /* image data: channels, height, width (IDX: 1, rows, cols); all 0 for tabular data */
     char source[512];   /* file it came from */
 } bg_dataset_t;
 
@@ -19,6 +20,14 @@ typedef struct bg_dataset {
  * Binary labels are mapped like the reference code: y = 1 if label == max label, else 0 (n_classes = 2).
  * Errors: BG_EIO (missing/unreadable), BG_EFORMAT (malformed line, truncated gzip, empty file). */
 int bg_dataset_load_libsvm(const char *path, size_t n_features, bg_dataset_t *out, bg_err_t *err);
+/* The same with declared classes. n_classes = 0 or 2 with binary labels: the mapping above, and a third distinct
+ * label value is a BG_EFORMAT error at its file:line. n_classes = 0 with labels that are not two distinct values:
+ * class ids, n_classes = largest + 1. n_classes = 2 with one distinct value: positive = 1, else 0 (the max-label rule
+ * would make an all -1 test file positive). n_classes >= 3: labels must be integers 0..n_classes-1 (anything else
+ * is BG_EFORMAT at file:line naming the label and the allowed range) and out->n_classes = n_classes.
+ * n_classes = 1 is BG_EINVAL. */
+int bg_dataset_load_libsvm_classes(const char *path, size_t n_features, size_t n_classes, bg_dataset_t *out,
+                                   bg_err_t *err);
 /* Scale every row to unit L2 norm (rows of norm 0 are left alone). */
 void bg_dataset_normalize_rows(bg_dataset_t *ds);
 void bg_dataset_free(bg_dataset_t *ds);
@@ -33,6 +42,52 @@ typedef struct bg_shard {
  * at most one. shards must point to n_shards zeroed structs. Errors: BG_ERANGE when a shard would be empty. */
 int bg_partition_iid(size_t n_samples, size_t n_shards, gsl_rng *r, bg_shard_t *shards, bg_err_t *err);
 void bg_shard_free(bg_shard_t *s);
+
+/* Partitions of a labelled dataset over n_shards workers (all seeded by r; same seed, same shards):
+ *  "iid"        a seeded permutation cut into pieces; sizes equal (differ by <= 1) or, with size_sigma > 0,
+ *               proportional to lognormal(0, size_sigma) draws (FedLab's unbalanced split), each >= min_size;
+ *  "dirichlet"  label skew: for every class, proportions over workers ~ Dirichlet(alpha), redrawn (bounded
+ *               number of tries, then BG_ERANGE) until every shard has >= min_size samples;
+ *  "shards"     k distinct classes per worker (classes assigned round-robin over a seeded class order so every
+ *               class is held), each class's samples split evenly among the workers holding it; needs
+ *               k * n_shards >= n_classes (else BG_EINVAL). A worker holds fewer than k classes only when a class
+ *               has fewer samples than holders;
+ *  "cifar-ref"  the reference code's split (ALGORITHMS.md 10.2): per = n_samples / n_shards, half = per / 2;
+ *               sort indices by label (stable), shard i gets the sorted block [i*half, (i+1)*half) plus half
+ *               samples drawn without replacement from the seeded shuffle of the remainder [n_shards*half, n)
+ *               (shard i takes shuffled positions [i*half, (i+1)*half)); samples beyond 2*n_shards*half are unused;
+ *  "contiguous" unshuffled equal contiguous blocks (synthetic data generated group by group).
+ * y may be NULL for "iid" and "contiguous". min_size 0 counts as 1. Every other partition uses each sample exactly
+ * once. shards: n_shards zeroed structs; indices in each shard are sorted ascending. Errors (one sentence, with the
+ * key in err via bg_err_key by the caller): BG_EINVAL unknown name or bad parameter, BG_ERANGE a shard would be
+ * empty or below min_size (message names the worker). */
+typedef struct bg_partition_cfg {
+    char name[32];       /* default "iid" */
+    double alpha;        /* dirichlet concentration, > 0; default 0.5 */
+    size_t k;            /* shards: classes per worker, 1..n_classes; default 2 */
+    double size_sigma;   /* iid: lognormal sigma of unequal sizes; 0 (default) = equal */
+    size_t min_size;     /* smallest allowed shard; default 1 */
+} bg_partition_cfg_t;
+void bg_partition_cfg_default(bg_partition_cfg_t *c);
+int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, size_t n_classes, size_t n_shards,
+                 gsl_rng *r, bg_shard_t *shards, bg_err_t *err);
+/* counts: n_shards x n_classes, row-major; counts[s*n_classes + c] = samples of class c in shard s. */
+void bg_partition_histogram(const bg_shard_t *shards, size_t n_shards, const int *y, size_t n_classes,
+                            size_t *counts);
+
+/* Synthetic binary classification with a controllable heterogeneity: n_groups groups of per_group samples each,
+ * generated group by group (so "contiguous" gives worker g group g). Labels are +-1 with probability 1/2 (stored
+ * 0/1); x = y_pm * mu + zeta * s_g + noise, with mu a fixed random direction of norm separation/2, s_g a random
+ * unit direction per group, noise N(0, I_d). zeta = 0 is IID. The test set draws n_test samples from the same
+ * mixture (group chosen uniformly); test may be NULL (n_test ignored). Draw order, fixed: mu, the group directions,
+ * train, test. Errors: BG_EINVAL for zero sizes or negative/non-finite parameters. */
+typedef struct bg_synth_cfg {
+    size_t n_groups, per_group, n_test, d;
+    double separation;   /* default 2 */
+    double zeta;         /* heterogeneity, default 0 */
+} bg_synth_cfg_t;
+int bg_dataset_synthetic(const bg_synth_cfg_t *c, gsl_rng *r, bg_dataset_t *train, bg_dataset_t *test,
+                         bg_err_t *err);
 
 /* Minibatches drawn without replacement from a shard, reshuffled each epoch (a DataLoader with shuffle=True).
  * The sampler keeps its own copy of the shard's indices. */
@@ -56,6 +111,10 @@ void bg_sampler_free(bg_sampler_t *s);
  * BG_EIO (missing/unreadable), BG_EFORMAT (wrong magic, counts that differ between the files, truncated data,
  * corrupt gzip, rows*cols = 0 or > 2^24, zero items). On error out is zeroed (safe to free). */
 int bg_dataset_load_idx(const char *images, const char *labels, bg_dataset_t *out, bg_err_t *err);
+/* The same with declared classes (n_classes >= 2): a label byte >= n_classes is BG_EFORMAT naming the label file,
+ * the item index and its byte offset. n_classes = 0 behaves as bg_dataset_load_idx. */
+int bg_dataset_load_idx_classes(const char *images, const char *labels, size_t n_classes, bg_dataset_t *out,
+                                bg_err_t *err);
 /* Seeded random split into two copies: n_first samples chosen uniformly without replacement go to first, the rest
  * to second; both keep the original sample order and in->n_classes. Errors: BG_ERANGE unless 0 < n_first < n.
  * On error both outputs are zeroed. */

@@ -188,6 +188,7 @@ typedef struct {
     long third_line;       /* line where a third distinct label appeared */
     double third;
     double max;
+    double limit;          /* largest class id allowed */
 } labels_t;
 
 static void labels_see(labels_t *L, double y, long lineno)
@@ -207,7 +208,7 @@ static void labels_see(labels_t *L, double y, long lineno)
             L->n_distinct++;
         }
     }
-    if (L->all_class_ids && !(y >= 0 && y == floor(y) && y <= (double)(INT_MAX - 1))) {
+    if (L->all_class_ids && !(y >= 0 && y == floor(y) && y <= L->limit)) {
         L->all_class_ids = 0;
         L->first_bad_line = lineno;
         L->first_bad = y;
@@ -291,12 +292,60 @@ static int read_sparse(const char *path, size_t n_features, sparse_t *s, labels_
 
 int bg_dataset_load_libsvm(const char *path, size_t n_features, bg_dataset_t *out, bg_err_t *err)
 {
+    return bg_dataset_load_libsvm_classes(path, n_features, 0, out, err);
+}
+
+/* Check the labels seen against the declared classes; *binary tells whether the reference 0/1 mapping applies. */
+static int check_labels(const labels_t *L, size_t n_classes, const char *path, int *binary, bg_err_t *err)
+{
+    if (n_classes == 0) {
+        /* Undeclared: two distinct values are binary, anything else must already be class ids. */
+        *binary = L->n_distinct == 2;
+        if (L->n_distinct != 2 && !L->all_class_ids) {
+            /* Point at the first line from which the labels can no longer be read either way. */
+            long line = L->first_bad_line;
+            double bad = L->first_bad;
+            if (L->n_distinct > 2 && L->third_line > line) {
+                line = L->third_line;
+                bad = L->third;
+            }
+            return bg_err_set(err, BG_EFORMAT, path, line,
+                              "label %g is not allowed here: labels must take exactly two distinct values or be "
+                              "class ids 0, 1, 2, ...", bad);
+        }
+        return BG_OK;
+    }
+    if (n_classes == 2) {
+        *binary = 1;
+        if (L->n_distinct > 2)
+            return bg_err_set(err, BG_EFORMAT, path, L->third_line,
+                              "label %g is a third distinct value (after %g and %g): a binary dataset allows only "
+                              "two label values", L->third, L->v[0], L->v[1]);
+        return BG_OK;
+    }
+    *binary = 0;
+    if (L->first_bad_line > 0)
+        return bg_err_set(err, BG_EFORMAT, path, L->first_bad_line,
+                          "label %g is not a class id: with %zu declared classes labels must be integers 0 .. %zu",
+                          L->first_bad, n_classes, n_classes - 1);
+    return BG_OK;
+}
+
+int bg_dataset_load_libsvm_classes(const char *path, size_t n_features, size_t n_classes, bg_dataset_t *out,
+                                   bg_err_t *err)
+{
     if (!out || !path)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "bg_dataset_load_libsvm: path and out must not be NULL");
     memset(out, 0, sizeof *out);
+    if (n_classes == 1 || n_classes > (size_t)INT_MAX)
+        return bg_err_set(err, BG_EINVAL, path, 0,
+                          "cannot read with %zu declared classes: n_classes must be 0 (from the labels), 2 (binary) "
+                          "or 3 .. %d", n_classes, INT_MAX);
 
     sparse_t s = {0};
-    labels_t L = {.all_class_ids = 1, .max = -HUGE_VAL};
+    /* A declared class count makes the class-id check stricter: ids must also stay below it. */
+    labels_t L = {.all_class_ids = 1, .max = -HUGE_VAL,
+                  .limit = n_classes >= 3 ? (double)(n_classes - 1) : (double)(INT_MAX - 1)};
     int rc = read_sparse(path, n_features, &s, &L, err);
     if (rc)
         goto done;
@@ -310,19 +359,10 @@ int bg_dataset_load_libsvm(const char *path, size_t n_features, bg_dataset_t *ou
                         "no sample has a feature: give n_features or add 'index:value' pairs");
         goto done;
     }
-    if (L.n_distinct != 2 && !L.all_class_ids) {
-        /* Point at the first line from which the labels can no longer be read either way. */
-        long line = L.first_bad_line;
-        double bad = L.first_bad;
-        if (L.n_distinct > 2 && L.third_line > line) {
-            line = L.third_line;
-            bad = L.third;
-        }
-        rc = bg_err_set(err, BG_EFORMAT, path, line,
-                        "label %g is not allowed here: labels must take exactly two distinct values or be class "
-                        "ids 0, 1, 2, ...", bad);
+    int binary;
+    rc = check_labels(&L, n_classes, path, &binary, err);
+    if (rc)
         goto done;
-    }
     if (s.n > SIZE_MAX / sizeof(float) / d) {
         rc = bg_err_set(err, BG_ENOMEM, path, 0, "a dense %zu x %zu matrix does not fit in memory", s.n, d);
         goto done;
@@ -338,15 +378,21 @@ int bg_dataset_load_libsvm(const char *path, size_t n_features, bg_dataset_t *ou
         for (size_t k = s.row_ptr[i]; k < s.row_ptr[i + 1]; k++)
             row[s.col[k]] = s.val[k];
     }
-    if (L.n_distinct == 2) {
+    if (binary && L.n_distinct == 2) {
         double hi = L.v[0] > L.v[1] ? L.v[0] : L.v[1];
         for (size_t i = 0; i < s.n; i++)
             out->y[i] = s.label[i] == hi;
         out->n_classes = 2;
+    } else if (binary) {
+        /* One value only (e.g. a test file holding one class): "is the max" would make -1 the positive class,
+         * so a positive value is class 1 and anything else class 0. */
+        for (size_t i = 0; i < s.n; i++)
+            out->y[i] = s.label[i] > 0;
+        out->n_classes = 2;
     } else {
         for (size_t i = 0; i < s.n; i++)
             out->y[i] = (int)s.label[i];
-        out->n_classes = (size_t)L.max + 1;
+        out->n_classes = n_classes ? n_classes : (size_t)L.max + 1;
     }
     out->n = s.n;
     out->d = d;

@@ -177,9 +177,18 @@ done:
 
 int bg_dataset_load_idx(const char *images, const char *labels, bg_dataset_t *out, bg_err_t *err)
 {
+    return bg_dataset_load_idx_classes(images, labels, 0, out, err);
+}
+
+int bg_dataset_load_idx_classes(const char *images, const char *labels, size_t n_classes, bg_dataset_t *out,
+                                bg_err_t *err)
+{
     if (!out || !images || !labels)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "bg_dataset_load_idx: images, labels and out must not be NULL");
     memset(out, 0, sizeof *out);
+    if (n_classes == 1)
+        return bg_err_set(err, BG_EINVAL, labels, 0,
+                          "cannot read with 1 declared class: n_classes must be 0 (from the labels) or at least 2");
 
     uint32_t n_lab = 0;
     unsigned char *lab = NULL, *stage = NULL;
@@ -188,6 +197,15 @@ int bg_dataset_load_idx(const char *images, const char *labels, bg_dataset_t *ou
     int rc = read_labels(labels, &n_lab, &lab, err);
     if (rc)
         return rc;
+    /* Checked before the images are read: a bad label file should not cost a 50 MB decompression first. */
+    if (n_classes > 0)
+        for (size_t i = 0; i < n_lab; i++)
+            if (lab[i] >= n_classes) {
+                rc = bg_err_set(err, BG_EFORMAT, labels, 0,
+                                "label %u of item %zu (byte offset %zu) is out of range: with %zu declared classes "
+                                "labels must be 0 .. %zu", (unsigned)lab[i], i, i + 8, n_classes, n_classes - 1);
+                goto done;
+            }
 
     rc = open_idx(images, "images", &f, err);
     if (rc)
@@ -274,11 +292,14 @@ int bg_dataset_load_idx(const char *images, const char *labels, bg_dataset_t *ou
             max = lab[i];
     }
     /* Unsigned-byte labels cannot exceed 255, so n_classes <= 256 holds by construction. */
-    out->n_classes = (size_t)max + 1;
+    out->n_classes = n_classes ? n_classes : (size_t)max + 1;
     out->X = X;
     X = NULL;
     out->n = n;
     out->d = d;
+    out->shape[0] = 1;
+    out->shape[1] = dims[1];
+    out->shape[2] = dims[2];
     snprintf(out->source, sizeof out->source, "%s", images);
 
 done:
@@ -334,6 +355,8 @@ int bg_dataset_split(const bg_dataset_t *in, size_t n_first, gsl_rng *r, bg_data
     second->n = n2;
     first->d = second->d = d;
     first->n_classes = second->n_classes = in->n_classes;
+    memcpy(first->shape, in->shape, sizeof first->shape);
+    memcpy(second->shape, in->shape, sizeof second->shape);
     memcpy(first->source, in->source, sizeof first->source);
     memcpy(second->source, in->source, sizeof second->source);
 done:

@@ -283,6 +283,79 @@ static void test_bad_input(void **state)
     expect_fail(write_str("\n  \n\n", p, sizeof p), 0, BG_EFORMAT, 0);
 }
 
+/* Load with declared classes expecting failure at a line; the message must name the label and what is allowed. */
+static void expect_fail_classes(const char *path, size_t nc, long line, const char *n1, const char *n2)
+{
+    bg_dataset_t ds;
+    bg_err_t err;
+    bg_err_clear(&err);
+    memset(&ds, 0x5a, sizeof ds);
+    int rc = bg_dataset_load_libsvm_classes(path, 0, nc, &ds, &err);
+    char msg[1400];
+    if (rc != BG_EFORMAT || err.line != line || !strstr(err.msg, n1) || (n2 && !strstr(err.msg, n2)))
+        print_error("got rc=%d line=%ld: %s\n", rc, err.line, bg_err_format(&err, msg, sizeof msg));
+    assert_int_equal(rc, BG_EFORMAT);
+    assert_int_equal(err.line, line);
+    assert_string_equal(err.file, path);
+    assert_non_null(strstr(err.msg, n1));
+    if (n2)
+        assert_non_null(strstr(err.msg, n2));
+    assert_null(strchr(err.msg, '\n'));
+    assert_null(ds.X);
+    assert_null(ds.y);
+}
+
+static void test_declared_classes(void **state)
+{
+    (void)state;
+    char p[300];
+    bg_dataset_t ds;
+    bg_err_t err;
+
+    /* binary: the reference mapping, a third distinct value is an error at its line */
+    write_str("+1 1:1\n-1 2:1\n-1 1:2\n", p, sizeof p);
+    assert_int_equal(bg_dataset_load_libsvm_classes(p, 0, 2, &ds, &err), BG_OK);
+    assert_int_equal(ds.n_classes, 2);
+    assert_int_equal(ds.y[0], 1);
+    assert_int_equal(ds.y[1], 0);
+    bg_dataset_free(&ds);
+    expect_fail_classes(write_str("1 1:1\n-1 1:1\n\n0 2:1\n", p, sizeof p), 2, 4, "third", "two label values");
+    /* in auto mode 0/1/2 are class ids; declared binary, the 2 is a third value */
+    write_str("0 1:1\n1 1:1\n2 2:1\n", p, sizeof p);
+    assert_int_equal(bg_dataset_load_libsvm_classes(p, 0, 0, &ds, &err), BG_OK);
+    assert_int_equal(ds.n_classes, 3);
+    bg_dataset_free(&ds);
+    expect_fail_classes(p, 2, 3, "label 2", NULL);
+    /* a single value: positive is class 1, anything else class 0 (not the max-label rule) */
+    write_str("-1 1:1\n-1 2:1\n", p, sizeof p);
+    assert_int_equal(bg_dataset_load_libsvm_classes(p, 0, 2, &ds, &err), BG_OK);
+    assert_int_equal(ds.y[0], 0);
+    assert_int_equal(ds.y[1], 0);
+    bg_dataset_free(&ds);
+
+    /* multi-class: class ids 0..C-1 only; the declared count wins even when the top class is absent */
+    write_str("0 1:1\n1 2:1\n1 1:1\n", p, sizeof p);
+    assert_int_equal(bg_dataset_load_libsvm_classes(p, 0, 5, &ds, &err), BG_OK);
+    assert_int_equal(ds.n_classes, 5);
+    assert_int_equal(ds.y[2], 1);
+    bg_dataset_free(&ds);
+    expect_fail_classes(write_str("0 1:1\n3 2:1\n", p, sizeof p), 3, 2, "label 3", "0 .. 2");
+    expect_fail_classes(write_str("0 1:1\n1 2:1\n1.5 2:1\n", p, sizeof p), 3, 3, "label 1.5", "0 .. 2");
+    expect_fail_classes(write_str("-1 1:1\n", p, sizeof p), 4, 1, "label -1", "0 .. 3");
+
+    /* a feature index beyond the declared count, in the classes variant too */
+    write_str("0 1:1\n2 5:1\n", p, sizeof p);
+    assert_int_equal(bg_dataset_load_libsvm_classes(p, 4, 3, &ds, &err), BG_EFORMAT);
+    assert_int_equal(err.line, 2);
+    assert_non_null(strstr(err.msg, "5"));
+    assert_non_null(strstr(err.msg, "declared number of features 4"));
+
+    /* one class is not a classification problem */
+    assert_int_equal(bg_dataset_load_libsvm_classes(p, 0, 1, &ds, &err), BG_EINVAL);
+    assert_non_null(strstr(err.msg, "n_classes"));
+    assert_null(ds.X);
+}
+
 /* A gzip file cut in half must be reported as corrupt, never read as a shorter dataset. */
 static void test_truncated_gz(void **state)
 {
@@ -444,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_plain_equals_gz),
         cmocka_unit_test(test_small_formats),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_declared_classes),
         cmocka_unit_test(test_truncated_gz),
         cmocka_unit_test(test_partition),
         cmocka_unit_test(test_sampler),

@@ -605,6 +605,70 @@ static void test_fmnist_locator(void **state)
     assert_true(is_zeroed(&ds));
 }
 
+/* Declared classes: a label byte at or above the count names the labels file, the item and its byte offset. */
+static void test_declared_classes(void **state)
+{
+    (void)state;
+    gsl_rng *r = bg_rng_stream(8, 1, 0);
+    pair_t p;
+    make_pair(&p, r, 50, 4, 3, 5, 0);
+    bg_dataset_t ds;
+    bg_err_t err;
+    assert_int_equal(bg_dataset_load_idx_classes(p.img, p.lab, 10, &ds, &err), BG_OK);
+    assert_int_equal(ds.n_classes, 10);
+    assert_int_equal(ds.shape[0], 1);
+    assert_int_equal(ds.shape[1], 4);
+    assert_int_equal(ds.shape[2], 3);
+    bg_dataset_free(&ds);
+    assert_int_equal(bg_dataset_load_idx_classes(p.img, p.lab, 6, &ds, &err), BG_OK);
+    bg_dataset_free(&ds);
+    /* the first label >= 5: its item index and byte offset (8-byte header) */
+    size_t first = 0;
+    while (p.labels[first] < 5)
+        first++;
+    memset(&ds, 0xab, sizeof ds);
+    assert_int_equal(bg_dataset_load_idx_classes(p.img, p.lab, 5, &ds, &err), BG_EFORMAT);
+    assert_true(is_zeroed(&ds));
+    assert_string_equal(err.file, p.lab);
+    assert_null(strchr(err.msg, '\n'));
+    char want[96];
+    snprintf(want, sizeof want, "item %zu (byte offset %zu)", first, first + 8);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "0 .. 4"));
+    /* 0 declared classes: from the labels, as bg_dataset_load_idx */
+    assert_int_equal(bg_dataset_load_idx_classes(p.img, p.lab, 0, &ds, &err), BG_OK);
+    assert_int_equal(ds.n_classes, 6);
+    bg_dataset_free(&ds);
+    assert_int_equal(bg_dataset_load_idx_classes(p.img, p.lab, 1, &ds, &err), BG_EINVAL);
+    assert_true(is_zeroed(&ds));
+    free_pair(&p);
+    gsl_rng_free(r);
+}
+
+/* The image shape survives a split. */
+static void test_split_shape(void **state)
+{
+    (void)state;
+    gsl_rng *r = bg_rng_stream(9, 1, 0);
+    pair_t p;
+    make_pair(&p, r, 40, 5, 2, 3, 1);
+    bg_dataset_t ds, a, b;
+    bg_err_t err;
+    assert_int_equal(bg_dataset_load_idx(p.img, p.lab, &ds, &err), BG_OK);
+    assert_int_equal(bg_dataset_split(&ds, 10, r, &a, &b, &err), BG_OK);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(a.shape[k], ds.shape[k]);
+        assert_int_equal(b.shape[k], ds.shape[k]);
+    }
+    assert_int_equal(a.shape[1], 5);
+    assert_int_equal(a.shape[2], 2);
+    bg_dataset_free(&a);
+    bg_dataset_free(&b);
+    bg_dataset_free(&ds);
+    free_pair(&p);
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +688,8 @@ int main(void)
         cmocka_unit_test(test_split_errors),
         cmocka_unit_test(test_split_mnist),
         cmocka_unit_test(test_fmnist_locator),
+        cmocka_unit_test(test_declared_classes),
+        cmocka_unit_test(test_split_shape),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
