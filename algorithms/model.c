@@ -1,6 +1,7 @@
 /* Model registry, the binary logistic-regression model (no bias) used for the a9a experiments and multinomial
  * logistic regression (softmax); both take a batch mean loss plus an L2 or non-convex regulariser on the weights. */
 #include "bg_model.h"
+#include "model_internal.h"
 
 #include <limits.h>
 #include <math.h>
@@ -26,7 +27,7 @@ static int logreg_init(bg_model_t *m, size_t d_in, size_t n_classes, bg_err_t *e
  * L2: (lambda/2) sum w^2. NONCONVEX: lambda * sum w^2/(1+w^2), gradient lambda * 2w/(1+w^2)^2. ALGORITHMS.md
  * section 4.6 writes (lambda/2) sum w^2/(1+w^2) with gradient lambda w/(1+w^2)^2: the same function with lambda
  * halved. We follow bg_model.h, so a scenario porting the notebook's lambda = 0.1 must pass 0.05. */
-static double weights_reg(const bg_model_cfg_t *cfg, const float *w, size_t d, float *grad)
+double bg_weights_reg(const bg_model_cfg_t *cfg, const float *w, size_t d, float *grad)
 {
     double lambda = cfg->lambda, r = 0.0;
     if (lambda == 0.0)
@@ -47,7 +48,7 @@ static double weights_reg(const bg_model_cfg_t *cfg, const float *w, size_t d, f
 
 static double logreg_reg(const bg_model_t *m, const float *w, float *grad)
 {
-    return weights_reg(&m->cfg, w, m->dim, grad);
+    return bg_weights_reg(&m->cfg, w, m->dim, grad);
 }
 
 /* BCE with logits written so that neither exp nor log can overflow: with e = exp(-|z|),
@@ -274,7 +275,7 @@ static double softmax_loss_grad(const bg_model_t *m, const float *w, const float
         loss /= (double)b;
     }
     /* An empty batch carries only the regulariser (mean over no samples is taken as 0), as for logreg. */
-    return loss + weights_reg(&m->cfg, w, nW, grad);
+    return loss + bg_weights_reg(&m->cfg, w, nW, grad);
 }
 
 /* Logits come straight from the dataset's rows (already contiguous) in blocks. Accuracy takes the first maximal
@@ -311,7 +312,7 @@ static void softmax_evaluate(const bg_model_t *m, const float *w, const bg_datas
                 }
             }
             if (!bad) {
-                l = sl / (double)ds->n + weights_reg(&m->cfg, w, C * d, NULL);
+                l = sl / (double)ds->n + bg_weights_reg(&m->cfg, w, C * d, NULL);
                 a = (double)correct / (double)ds->n;
             }
             free(z);
@@ -359,6 +360,9 @@ static const bg_model_ops_t softmax_ops = {
 const bg_model_ops_t *const bg_model_registry[] = {
     &logreg_ops,
     &softmax_ops,
+    &bg_mlp_ops,
+    &bg_cnn_ops,
+    &bg_lenet5_ops,
     NULL,
 };
 
@@ -415,9 +419,16 @@ void bg_model_destroy(bg_model_t *m)
     memset(m, 0, sizeof *m);
 }
 
-/* Zero start, as the reference code's a9a runs do; r is reserved for models that need a random init. */
+/* Zero start, as the reference code's a9a runs do, unless the model draws its own. */
 void bg_model_init_params(const bg_model_t *m, gsl_rng *r, float *w)
 {
-    (void)r;
-    memset(w, 0, m->dim * sizeof *w);
+    if (m->ops->init_params)
+        m->ops->init_params(m, r, w);
+    else
+        memset(w, 0, m->dim * sizeof *w);
+}
+
+size_t bg_model_workspace_bytes(const bg_model_t *m, size_t b)
+{
+    return m->ops && m->ops->workspace_bytes ? m->ops->workspace_bytes(m, b) : 0;
 }
