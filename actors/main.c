@@ -17,7 +17,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: byzgrid run SCENARIO.ini [--out DIR] [--set section.key=value]... [--driver]\n"
             "                   [--progress | --quiet] [--cfg=simgrid/option:value]... [--log=...]\n"
-            "       byzgrid list            components: models, methods, compressors, aggregators, attacks\n"
+            "       byzgrid list            components: models, methods, compressors, aggregators, attacks, datasets\n"
             "       byzgrid keys            every scenario key with its default and meaning\n"
             "       byzgrid aggregate --rule R --f F [--pre P] < vectors.csv     one aggregation\n"
             "       byzgrid compress --name C [--k K] < vectors.csv               bytes + decoded vector\n"
@@ -71,7 +71,16 @@ static int cmd_list(void)
                a->kind == BG_ATK_OMNISCIENT ? "omniscient" : a->kind == BG_ATK_BLIND ? "blind" : "data");
         printf("  %-16s reads: %s\n", "", a->reads);
     }
-    printf("datasets:\n  %-16s %s\n", "a9a", "LIBSVM a9a (UCI Adult), 32561 train / 16281 test, 123 features, bundled");
+    printf("datasets (data.dataset; or data.train = a LIBSVM file, or IDX images with data.train_labels):\n");
+    for (size_t i = 0; bg_dataset_names[i]; i++)
+        printf("  %-16s %s\n", bg_dataset_names[i], bg_dataset_summaries[i]);
+    printf("partitions (partition.name):\n"
+           "  %-16s seeded equal shards; partition.size_sigma > 0 gives lognormal unequal sizes\n"
+           "  %-16s label skew: class proportions over workers ~ Dirichlet(partition.alpha)\n"
+           "  %-16s partition.k classes per worker, each class split evenly among its holders\n"
+           "  %-16s the reference code's CIFAR split: half one sorted class block, half IID\n"
+           "  %-16s unshuffled contiguous blocks (synthetic data: worker g gets group g)\n",
+           "iid", "dirichlet", "shards", "cifar-ref", "contiguous");
     return 0;
 }
 

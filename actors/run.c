@@ -134,6 +134,48 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_num(&j, "downlink_bytes_per_worker", bg_engine_downlink_bytes(e));
     bg_json_bool(&j, "attack_omniscient", bg_engine_attack_omniscient(e));
     bg_json_end(&j);
+    const bg_model_t *mi = bg_engine_model_info(e);
+    bg_json_begin(&j, "model");
+    bg_json_str(&j, "name", mi->ops->name);
+    bg_json_int(&j, "parameters", (long long)mi->dim);
+    bg_json_num(&j, "flops_per_sample", bg_engine_flops_per_sample(e));
+    bg_json_begin_array(&j, "layers");
+    for (size_t l = 0; l < (mi->n_layers ? mi->n_layers : 1); l++) {
+        bg_json_begin(&j, NULL);
+        bg_json_str(&j, "name", mi->layer_names ? mi->layer_names[l] : mi->n_layers ? "" : "weights");
+        bg_json_int(&j, "size", (long long)(mi->n_layers ? mi->layers[l] : mi->dim));
+        bg_json_end(&j);
+    }
+    bg_json_end_array(&j);
+    bg_json_end(&j);
+    /* Samples and label histogram per data-holding worker. */
+    size_t ns;
+    const bg_shard_t *sh = bg_engine_shards(e, &ns);
+    const bg_dataset_t *tr = bg_engine_train(e);
+    size_t C = tr->n_classes;
+    size_t *counts = calloc(ns * (C ? C : 1), sizeof *counts);
+    bg_json_begin(&j, "partition");
+    bg_json_str(&j, "name", c->partition.name[0] ? c->partition.name
+                                                 : strcmp(c->dataset, "synthetic") ? "iid" : "contiguous");
+    bg_json_str(&j, "holders", c->data_all ? "all" : "honest");
+    bg_json_int(&j, "classes", (long long)C);
+    if (counts) {
+        bg_partition_histogram(sh, ns, tr->y, C, counts);
+        bg_json_begin_array(&j, "workers");
+        for (size_t w = 0; w < ns; w++) {
+            bg_json_begin(&j, NULL);
+            bg_json_int(&j, "worker", (long long)w);
+            bg_json_int(&j, "samples", (long long)sh[w].n);
+            bg_json_begin_array(&j, "labels");
+            for (size_t k = 0; k < C; k++)
+                bg_json_int(&j, NULL, (long long)counts[w * C + k]);
+            bg_json_end_array(&j);
+            bg_json_end(&j);
+        }
+        bg_json_end_array(&j);
+        free(counts);
+    }
+    bg_json_end(&j);
     bg_json_begin(&j, "platform");
     bg_json_str(&j, "file", sc->platform);
     bg_json_str(&j, "network_model", strcmp(mode, "simulated") ? "none (in-process driver)" : sc->network_model);
@@ -164,6 +206,8 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_num(&j, "bytes_up", res->final.bytes_up);
     bg_json_num(&j, "bytes_down", res->final.bytes_down);
     bg_json_int(&j, "dropped_inputs", (long long)res->final.dropped);
+    bg_json_num(&j, "grad_norm_sq", res->final.grad_norm_sq);
+    bg_json_num(&j, "dist_to_opt", res->final.dist_to_opt);
     bg_json_end(&j);
     bg_json_begin(&j, "time");
     bg_json_num(&j, "sim_time_s", res->sim_time);
@@ -171,6 +215,16 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_num(&j, "setup_time_s", res->setup_time);
     bg_json_num(&j, "rounds_per_wall_second", res->wall_time > 0 ? (double)res->rounds / res->wall_time : NAN);
     bg_json_int(&j, "peak_rss_kib", peak_rss_kib());
+    bg_json_end(&j);
+    bg_memory_t mem;
+    bg_engine_memory(e, &mem);
+    double rss = (double)peak_rss_kib() * 1024.0;
+    bg_json_begin(&j, "memory");
+    bg_json_num(&j, "peak_rss_bytes", rss);
+    bg_json_num(&j, "state_bytes", mem.state_bytes);
+    bg_json_num(&j, "dataset_bytes", mem.dataset_bytes);
+    bg_json_num(&j, "model_workspace_bytes", mem.workspace_bytes);
+    bg_json_num(&j, "rss_over_state", mem.state_bytes > 0 ? rss / mem.state_bytes : NAN);
     bg_json_end(&j);
     bg_json_end(&j);
     return bg_json_commit(&j, err);

@@ -34,12 +34,36 @@ static const key_def_t keys[] = {
     {"run", "eval_every", K_SIZE, F(learn.eval_every), "100", "evaluate every this many rounds (and at 0, end)"},
     {"run", "eval_train", K_BOOL, F(learn.eval_train), "true", "also evaluate on the full training set"},
     {"run", "progress", K_SPECIAL, NOF, "auto", "progress on stderr: auto (runs over ~2 s), on, off"},
-    {"data", "dataset", K_SPECIAL, NOF, "", "bundled dataset name (a9a): sets train, test and features"},
-    {"data", "train", K_PATH, F(learn.train_path), "", "LIBSVM training file (plain or .gz)"},
-    {"data", "test", K_PATH, F(learn.test_path), "", "LIBSVM test file (plain or .gz)"},
-    {"data", "features", K_SIZE, F(learn.n_features), "0", "feature count (0: largest index in train)"},
-    {"data", "normalize", K_BOOL, F(learn.normalize), "true", "scale every row to unit L2 norm"},
+    {"run", "grad_norm", K_SPECIAL, NOF, "auto",
+     "grad_norm_sq column (full honest gradient): auto (on when one pass costs <= 2e10 flops), true, false"},
+    {"run", "dist_to_opt", K_SPECIAL, NOF, "auto",
+     "dist_to_opt column (|x - x*|, logreg + L2 only): auto (on for synthetic data), true, false"},
+    {"data", "dataset", K_SPECIAL, NOF, "",
+     "built-in dataset: a9a, w8a, mnist, fmnist, synthetic (see byzgrid list); or give data.train"},
+    {"data", "train", K_PATH, F(learn.train_path), "", "training file: LIBSVM (plain or .gz), or IDX images"},
+    {"data", "train_labels", K_PATH, F(learn.train_labels), "", "IDX label file of data.train (makes it IDX)"},
+    {"data", "test", K_PATH, F(learn.test_path), "", "test file (none: hold out data.test_fraction)"},
+    {"data", "test_labels", K_PATH, F(learn.test_labels), "", "IDX label file of data.test"},
+    {"data", "test_fraction", K_DOUBLE, F(learn.test_fraction), "0.2", "share held out as test set when there is no test file"},
+    {"data", "features", K_SIZE, F(learn.n_features), "0", "LIBSVM feature count (0: largest index in train)"},
+    {"data", "classes", K_SIZE, F(learn.n_classes), "0",
+     "declared classes (0: from the data; LIBSVM with 0 or 2: binary +-1/0-1 labels)"},
+    {"data", "normalize", K_SPECIAL, NOF, "auto", "scale rows to unit L2 norm: auto (LIBSVM yes, images no), true, false"},
+    {"data", "holders", K_SPECIAL, NOF, "honest",
+     "who holds data: honest (Byzantine data attacks reuse honest shards) or all (Byzantine get their own)"},
+    {"data", "synth_per_worker", K_SIZE, F(learn.synth.per_group), "1000", "synthetic: training samples per worker"},
+    {"data", "synth_test", K_SIZE, F(learn.synth.n_test), "2000", "synthetic: test samples"},
+    {"data", "synth_dim", K_SIZE, F(learn.synth.d), "20", "synthetic: features"},
+    {"data", "synth_separation", K_DOUBLE, F(learn.synth.separation), "2", "synthetic: distance between class means"},
+    {"data", "synth_zeta", K_DOUBLE, F(learn.synth.zeta), "0", "synthetic: heterogeneity (spread of worker shifts; 0 = IID)"},
+    {"partition", "name", K_SPECIAL, NOF, "auto",
+     "iid, dirichlet, shards, cifar-ref, contiguous (auto: contiguous for synthetic, iid otherwise)"},
+    {"partition", "alpha", K_DOUBLE, F(learn.partition.alpha), "0.5", "dirichlet: concentration (small = skewed)"},
+    {"partition", "k", K_SIZE, F(learn.partition.k), "2", "shards: classes per worker"},
+    {"partition", "size_sigma", K_DOUBLE, F(learn.partition.size_sigma), "0", "iid: lognormal sigma of unequal sizes (0: equal)"},
+    {"partition", "min_size", K_SIZE, F(learn.partition.min_size), "1", "smallest shard allowed"},
     {"model", "name", K_STR, F(learn.model.name), "logreg", "model (see byzgrid list)"},
+    {"model", "hidden", K_SPECIAL, NOF, "", "mlp: hidden layer widths, e.g. 128 or 256,128"},
     {"model", "lambda", K_DOUBLE, F(learn.model.lambda), "0.00056", "regularisation weight"},
     {"model", "reg", K_SPECIAL, NOF, "l2", "l2: (lambda/2)|w|^2; nonconvex: lambda sum w^2/(1+w^2)"},
     {"method", "name", K_STR, F(learn.method.name), "byz-ef21-sgdm", "method (see byzgrid list)"},
@@ -101,15 +125,6 @@ static const key_def_t keys[] = {
     {"platform", "tcp_gamma", K_DOUBLE, F(tcp_gamma), "default", "TCP window bound in bytes (0: no bound)"},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
-
-typedef struct named_dataset {
-    const char *name, *train, *test;
-    size_t features;
-} named_dataset_t;
-
-static const named_dataset_t datasets[] = {
-    {"a9a", "a9a.gz", "a9a.t.gz", 123},
-};
 
 const char *bg_data_dir(void)
 {
@@ -264,15 +279,78 @@ static int set_special(parse_ctx_t *c, const key_def_t *k, const char *v)
             sc->progress = b;
         else
             return fail(c, BG_EINVAL, "run.progress = '%s': expected auto, on or off", v);
+    } else if (!strcmp(k->section, "run") && (!strcmp(n, "grad_norm") || !strcmp(n, "dist_to_opt"))) {
+        int b, *dst = n[0] == 'g' ? &sc->learn.grad_norm : &sc->learn.dist_opt;
+        if (!strcasecmp(v, "auto"))
+            *dst = -1;
+        else if (parse_bool(v, &b) == 0)
+            *dst = b;
+        else
+            return fail(c, BG_EINVAL, "run.%s = '%s': expected auto, true or false", n, v);
     } else if (!strcmp(n, "dataset")) {
-        for (size_t i = 0; i < sizeof datasets / sizeof datasets[0]; i++)
-            if (!strcmp(datasets[i].name, v)) {
-                snprintf(sc->learn.train_path, sizeof sc->learn.train_path, "%s/%s", bg_data_dir(), datasets[i].train);
-                snprintf(sc->learn.test_path, sizeof sc->learn.test_path, "%s/%s", bg_data_dir(), datasets[i].test);
-                sc->learn.n_features = datasets[i].features;
+        char known[256] = "";
+        size_t len = 0;
+        for (size_t i = 0; bg_dataset_names[i]; i++) {
+            if (!strcmp(v, bg_dataset_names[i])) {
+                snprintf(sc->learn.dataset, sizeof sc->learn.dataset, "%s", v);
                 return 1;
             }
-        return fail(c, BG_ENOTFOUND, "unknown dataset '%s' (bundled: a9a; or give data.train and data.test paths)", v);
+            if (len < sizeof known)
+                len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", bg_dataset_names[i]);
+        }
+        return fail(c, BG_ENOTFOUND, "unknown dataset '%s' (built-in: %s; or give data.train and data.test paths)", v,
+                    known);
+    } else if (!strcmp(n, "normalize")) {
+        int b;
+        if (!strcasecmp(v, "auto"))
+            sc->learn.normalize = -1;
+        else if (parse_bool(v, &b) == 0)
+            sc->learn.normalize = b;
+        else
+            return fail(c, BG_EINVAL, "data.normalize = '%s': expected auto, true or false", v);
+    } else if (!strcmp(n, "holders")) {
+        if (!strcasecmp(v, "honest"))
+            sc->learn.data_all = 0;
+        else if (!strcasecmp(v, "all"))
+            sc->learn.data_all = 1;
+        else
+            return fail(c, BG_EINVAL, "data.holders = '%s': expected honest or all", v);
+    } else if (!strcmp(k->section, "partition") && !strcmp(n, "name")) {
+        static const char *const parts[] = {"iid", "dirichlet", "shards", "cifar-ref", "contiguous"};
+        if (!strcasecmp(v, "auto")) {
+            sc->learn.partition.name[0] = '\0';
+            return 1;
+        }
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+            if (!strcmp(v, parts[i])) {
+                snprintf(sc->learn.partition.name, sizeof sc->learn.partition.name, "%s", v);
+                return 1;
+            }
+        return fail(c, BG_ENOTFOUND, "unknown partition '%s' (known: auto, iid, dirichlet, shards, cifar-ref, contiguous)",
+                    v);
+    } else if (!strcmp(n, "hidden")) {
+        size_t nh = 0;
+        const char *p = v;
+        while (*p) {
+            char *end;
+            errno = 0;
+            unsigned long long w = strtoull(p, &end, 10);
+            if (end == p || errno || w == 0 || w > (1u << 24) || *p == '-')
+                return fail(c, BG_EINVAL, "model.hidden = '%s': expected widths >= 1 separated by commas, e.g. 256,128", v);
+            if (nh == BG_MODEL_MAX_HIDDEN)
+                return fail(c, BG_ERANGE, "model.hidden = '%s': at most %d hidden layers", v, BG_MODEL_MAX_HIDDEN);
+            sc->learn.model.hidden[nh++] = (size_t)w;
+            p = end;
+            while (*p == ' ')
+                p++;
+            if (*p == ',')
+                p++;
+            else if (*p)
+                return fail(c, BG_EINVAL, "model.hidden = '%s': expected widths >= 1 separated by commas, e.g. 256,128", v);
+            while (*p == ' ')
+                p++;
+        }
+        sc->learn.model.n_hidden = nh;
     } else if (!strcmp(n, "reg")) {
         if (!strcasecmp(v, "l2"))
             sc->learn.model.reg = BG_REG_L2;
@@ -440,6 +518,7 @@ static void scenario_defaults(bg_scenario_t *sc)
 {
     memset(sc, 0, sizeof *sc);
     bg_config_default(&sc->learn);
+    snprintf(sc->learn.data_dir, sizeof sc->learn.data_dir, "%s", bg_data_dir());
     snprintf(sc->network_model, sizeof sc->network_model, "LV08");
     snprintf(sc->server_host, sizeof sc->server_host, "server");
     sc->crosstraffic = -1;
@@ -568,8 +647,8 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
     const bg_method_ops_t *mops = bg_method_find(sc->learn.method.name);
     if (!comp_named && mops && mops->default_compressor)
         snprintf(sc->learn.comp.name, sizeof sc->learn.comp.name, "%s", mops->default_compressor);
-    if (!sc->learn.train_path[0] || !sc->learn.test_path[0])
-        return bg_err_set(err, BG_EINVAL, path, 0, "no data: set data.dataset = a9a, or data.train and data.test");
+    if (!sc->learn.dataset[0] && !sc->learn.train_path[0])
+        return bg_err_set(err, BG_EINVAL, path, 0, "no data: set data.dataset (a9a, w8a, mnist, fmnist, synthetic) or data.train");
     if (!sc->platform[0])
         return bg_err_set(err, BG_EINVAL, path, 0, "no platform: set platform.file (e.g. ../platforms/star-hetero.xml)");
     int r = expand_hosts(sc, err);

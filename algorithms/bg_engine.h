@@ -18,10 +18,24 @@ typedef struct bg_config {
     size_t eval_every;       /* evaluate every this many rounds (and at 0 and at the end) */
     int eval_train;          /* also evaluate on the full training set */
     size_t n, f;             /* workers, of which the last f are Byzantine */
-    char train_path[512];
-    char test_path[512];
-    size_t n_features;       /* 0: infer */
-    int normalize;           /* L2-normalise rows */
+    /* Data. dataset names a built-in (a9a, w8a, mnist, fmnist, synthetic; see bg_dataset_names) whose files are
+     * looked up in data_dir; "" means the paths below. */
+    char dataset[32];
+    char data_dir[1024];     /* bundled data files (a9a.gz, w8a.gz, mnist-t10k-*.gz) */
+    char train_path[512];    /* LIBSVM file, or IDX images with train_labels */
+    char test_path[512];     /* "" : hold out test_fraction of the training set (seeded) */
+    char train_labels[512];  /* IDX label files: set these to read IDX */
+    char test_labels[512];
+    size_t n_features;       /* LIBSVM: 0 infers; an index beyond a declared count is an error */
+    size_t n_classes;        /* declared classes (0: from the data); a label outside is an error */
+    double test_fraction;    /* hold-out share when there is no test file (default 0.2) */
+    int normalize;           /* L2-normalise rows: 1, 0, or -1 = auto (LIBSVM yes, images and synthetic no) */
+    bg_synth_cfg_t synth;    /* dataset = synthetic (n_groups and n_test are set from the run) */
+    bg_partition_cfg_t partition;
+    int data_all;            /* 0: the honest workers hold the data (data-attack Byzantine j reuses shard
+                              * j mod n_honest); 1: all n workers get shards, Byzantine ones their own */
+    int grad_norm;           /* grad_norm_sq metric: 1, 0, -1 = auto (on when one pass costs <= 2e10 flops) */
+    int dist_opt;            /* dist_to_opt metric: 1, 0, -1 = auto (on for synthetic data) */
     bg_model_cfg_t model;
     bg_method_cfg_t method;
     bg_comp_cfg_t comp;
@@ -40,7 +54,22 @@ typedef struct bg_metrics {
     double train_loss, train_acc;    /* NAN when not evaluated on the training set */
     double test_loss, test_acc;
     size_t dropped;                  /* non-finite inputs dropped by the aggregation so far */
+    double grad_norm_sq;             /* |mean over honest workers of their full local gradients|^2, or NAN */
+    double dist_to_opt;              /* |x - x*| for tasks with a known optimum, or NAN */
 } bg_metrics_t;
+
+/* Built-in dataset names, NULL-terminated, with a one-line description each. */
+extern const char *const bg_dataset_names[];
+extern const char *const bg_dataset_summaries[];
+
+/* Memory accounting of a run, measured (glibc mallinfo2 deltas) while the engine was built. */
+typedef struct bg_memory {
+    double state_bytes;      /* per-worker vectors: method worker and server states, aggregation inputs and
+                              * buffers, attack views (message buffers are not counted: sparse messages
+                              * touch only their k entries) */
+    double dataset_bytes;    /* train + test rows and labels */
+    double workspace_bytes;  /* the model's scratch for one minibatch */
+} bg_memory_t;
 
 typedef struct bg_engine bg_engine_t;
 
@@ -58,6 +87,11 @@ int bg_engine_attack_runs_method(const bg_engine_t *e);   /* Byzantine workers r
 double bg_engine_flops_per_sample(const bg_engine_t *e);
 size_t bg_engine_train_size(const bg_engine_t *e);
 size_t bg_engine_test_size(const bg_engine_t *e);
+const bg_dataset_t *bg_engine_train(const bg_engine_t *e);
+const bg_model_t *bg_engine_model_info(const bg_engine_t *e);
+/* The shards (one per data-holding worker: n_honest, or n with data_all) in worker order. */
+const bg_shard_t *bg_engine_shards(const bg_engine_t *e, size_t *n_shards);
+void bg_engine_memory(const bg_engine_t *e, bg_memory_t *m);
 
 /* Server, at the start of a round: the broadcast message (the model, dense unless the method compresses the
  * downlink). Engine-owned; valid until the next round's broadcast. *flops: the server's compute for it. */

@@ -6,8 +6,9 @@
 #include <stdio.h>
 #include "bg_engine.h"
 
-/* The columns, in order. The first seven are the stable interface (never renamed). */
-#define BG_TRACE_HEADER "round,sim_time_s,bytes_up,bytes_down,train_loss,test_loss,test_acc,train_acc,dropped"
+/* The columns, in order. The first seven are the stable interface (never renamed); new ones are appended.
+ * grad_norm_sq and dist_to_opt are nan when not computed (see run.grad_norm, run.dist_to_opt). */
+#define BG_TRACE_HEADER "round,sim_time_s,bytes_up,bytes_down,train_loss,test_loss,test_acc,train_acc,dropped,grad_norm_sq,dist_to_opt"
 
 typedef struct bg_trace {
     FILE *fp;

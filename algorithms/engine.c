@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 void bg_config_default(bg_config_t *c)
 {
@@ -18,7 +22,17 @@ void bg_config_default(bg_config_t *c)
     c->eval_train = 1;
     c->n = 20;
     c->f = 0;
-    c->normalize = 1;
+    c->normalize = -1;
+    c->test_fraction = 0.2;
+    c->synth.per_group = 1000;
+    c->synth.n_test = 2000;
+    c->synth.d = 20;
+    c->synth.separation = 2.0;
+    c->synth.zeta = 0.0;
+    bg_partition_cfg_default(&c->partition);
+    c->partition.name[0] = '\0';     /* auto: contiguous for synthetic data, iid otherwise */
+    c->grad_norm = -1;
+    c->dist_opt = -1;
     snprintf(c->model.name, sizeof c->model.name, "logreg");
     c->model.lambda = 0.00056;
     c->model.reg = BG_REG_L2;
@@ -74,7 +88,12 @@ struct bg_engine {
     const bg_method_ops_t *method;
     const bg_attack_ops_t *attack;
     bg_attack_args_t attack_args;
-    bg_shard_t *shards;       /* nh shards; data-attack Byzantine j reuses shard j mod nh */
+    bg_shard_t *shards;       /* nd shards, worker order; with nd = nh data-attack Byzantine j reuses j mod nh */
+    size_t nd;                /* data-holding workers: nh, or n with data_all */
+    float *scratch;           /* d: shared by all workers (their calls never overlap) */
+    double *xopt;             /* d: the honest optimum when known (dist_to_opt), else NULL */
+    int grad_norm;            /* compute grad_norm_sq at evaluation points */
+    bg_memory_t mem;
     int *flipped;             /* labels for label flipping, NULL otherwise */
     worker_t *w;              /* n workers (omniscient Byzantine ones have no method state) */
     bg_msg_t *msgs;           /* n messages of the current round */
@@ -108,12 +127,12 @@ struct bg_engine {
 static int setup_worker(bg_engine_t *e, size_t i, bg_err_t *err)
 {
     worker_t *w = &e->w[i];
-    const bg_shard_t *shard = &e->shards[i % e->nh];
+    const bg_shard_t *shard = &e->shards[i < e->nd ? i : i % e->nh];
     w->rng = bg_rng_stream(e->cfg.seed, BG_RNG_WORKER, i);
     w->crng = bg_rng_stream(e->cfg.seed, BG_RNG_COMPRESS, i);
     w->srng = bg_rng_stream(e->cfg.seed, BG_RNG_SHARED, 0);
     w->batch_idx = malloc(e->cfg.method.batch * sizeof(size_t));
-    w->scratch = calloc(e->d, sizeof(float));
+    w->scratch = e->scratch;
     if (e->method->worker_models)
         w->model = calloc(e->d, sizeof(float));
     if (!w->rng || !w->crng || !w->srng || !w->batch_idx || !w->scratch ||
@@ -138,25 +157,149 @@ static int setup_worker(bg_engine_t *e, size_t i, bg_err_t *err)
     return BG_OK;
 }
 
+const char *const bg_dataset_names[] = {"a9a", "w8a", "mnist", "fmnist", "synthetic", NULL};
+const char *const bg_dataset_summaries[] = {
+    "LIBSVM a9a (bundled): 32,561 train / 16,281 test, 123 binary features, 2 classes",
+    "LIBSVM w8a (bundled): 49,749 samples, 300 features, 2 classes; no test file, so test_fraction is held out",
+    "MNIST test split (bundled, the train split is not available offline): 10,000 28x28 digits held out 8k/2k",
+    "Fashion-MNIST from the Debian package dataset-fashion-mnist: 60,000 train / 10,000 test 28x28, 10 classes",
+    "Gaussian-mixture binary task with group heterogeneity zeta and a computable optimum (data.synth_*)",
+    NULL,
+};
+
+static int data_path(char *out, size_t len, const char *dir, const char *file, bg_err_t *err)
+{
+    int k = snprintf(out, len, "%s/%s", dir, file);
+    if (k < 0 || (size_t)k >= len)
+        return cfg_err(err, "data.dir", BG_EINVAL, NULL, 0, "the data directory path is too long");
+    return BG_OK;
+}
+
+static int load_file(const bg_config_t *c, const char *path, const char *labels, size_t nf, bg_dataset_t *out,
+                     bg_err_t *err)
+{
+    if (labels && *labels)
+        return bg_dataset_load_idx_classes(path, labels, c->n_classes, out, err);
+    return bg_dataset_load_libsvm_classes(path, nf, c->n_classes, out, err);
+}
+
+/* Hold out a seeded share of the training set as the test set (datasets without a test file). */
+static int hold_out(bg_engine_t *e, bg_err_t *err)
+{
+    double fr = e->cfg.test_fraction;
+    if (!(fr > 0 && fr < 1))
+        return cfg_err(err, "data.test_fraction", BG_EINVAL, NULL, 0,
+                       "data.test_fraction = %g: with no test file it must be in (0, 1)", fr);
+    size_t n_test = (size_t)llround(fr * (double)e->train.n);
+    if (n_test == 0 || n_test >= e->train.n)
+        return cfg_err(err, "data.test_fraction", BG_ERANGE, NULL, 0,
+                       "data.test_fraction = %g of %zu samples leaves an empty train or test set", fr, e->train.n);
+    gsl_rng *r = bg_rng_stream(e->cfg.seed, BG_RNG_PARTITION, 1);
+    if (!r)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    bg_dataset_t all = e->train;
+    memset(&e->train, 0, sizeof e->train);
+    int rc = bg_dataset_split(&all, all.n - n_test, r, &e->train, &e->test, err);
+    gsl_rng_free(r);
+    bg_dataset_free(&all);
+    return rc;
+}
+
 static int load_data(bg_engine_t *e, bg_err_t *err)
 {
-    int rc = bg_dataset_load_libsvm(e->cfg.train_path, e->cfg.n_features, &e->train, err);
-    if (rc)
+    bg_config_t *c = &e->cfg;
+    const char *ds = c->dataset;
+    int rc, is_libsvm = 0;
+    char tr[1200], te[1200], trl[1200];
+    if (!strcmp(ds, "synthetic")) {
+        bg_synth_cfg_t sy = c->synth;
+        sy.n_groups = e->nd;
+        gsl_rng *r = bg_rng_stream(c->seed, BG_RNG_PARTITION, 2);
+        if (!r)
+            return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+        rc = bg_dataset_synthetic(&sy, r, &e->train, &e->test, err);
+        gsl_rng_free(r);
+        if (rc)
+            bg_err_key(err, "data.synth_zeta");
         return rc;
-    size_t nf = e->cfg.n_features ? e->cfg.n_features : e->train.d;
-    rc = bg_dataset_load_libsvm(e->cfg.test_path, nf, &e->test, err);
-    if (rc)
-        return rc;
+    } else if (!strcmp(ds, "a9a") || !strcmp(ds, "w8a")) {
+        const int a9a = ds[0] == 'a';
+        /* Paths given next to a built-in name replace its files (same width). */
+        if ((rc = data_path(tr, sizeof tr, c->data_dir, a9a ? "a9a.gz" : "w8a.gz", err)))
+            return rc;
+        size_t nf = c->n_features ? c->n_features : a9a ? 123 : 300;
+        if ((rc = bg_dataset_load_libsvm_classes(c->train_path[0] ? c->train_path : tr, nf, c->n_classes, &e->train,
+                                                 err)))
+            return rc;
+        if (a9a || c->test_path[0]) {
+            if ((rc = data_path(te, sizeof te, c->data_dir, "a9a.t.gz", err)) ||
+                (rc = bg_dataset_load_libsvm_classes(c->test_path[0] ? c->test_path : te, nf, c->n_classes,
+                                                     &e->test, err)))
+                return rc;
+        } else if ((rc = hold_out(e, err))) {
+            return rc;
+        }
+        is_libsvm = 1;
+    } else if (!strcmp(ds, "mnist")) {
+        if ((rc = data_path(tr, sizeof tr, c->data_dir, "mnist-t10k-images-idx3-ubyte.gz", err)) ||
+            (rc = data_path(trl, sizeof trl, c->data_dir, "mnist-t10k-labels-idx1-ubyte.gz", err)) ||
+            (rc = bg_dataset_load_idx_classes(tr, trl, c->n_classes ? c->n_classes : 10, &e->train, err)) ||
+            (rc = hold_out(e, err)))
+            return rc;
+    } else if (!strcmp(ds, "fmnist")) {
+        if ((rc = bg_dataset_load_fmnist(1, &e->train, err)) || (rc = bg_dataset_load_fmnist(0, &e->test, err)))
+            return rc;
+    } else if (*ds) {
+        char known[256] = "";
+        size_t len = 0;
+        for (size_t i = 0; bg_dataset_names[i] && len < sizeof known; i++)
+            len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", bg_dataset_names[i]);
+        return cfg_err(err, "data.dataset", BG_ENOTFOUND, NULL, 0,
+                       "unknown dataset '%s'; built-in: %s (or give data.train and data.test paths)", ds, known);
+    } else {
+        if (!c->train_path[0])
+            return cfg_err(err, "data.train", BG_EINVAL, NULL, 0,
+                           "no data: set data.dataset, or data.train (and data.test)");
+        if ((rc = load_file(c, c->train_path, c->train_labels, c->n_features, &e->train, err)))
+            return rc;
+        is_libsvm = !c->train_labels[0];
+        if (c->test_path[0]) {
+            if (!is_libsvm && !c->test_labels[0])
+                return cfg_err(err, "data.test_labels", BG_EINVAL, NULL, 0,
+                               "data.test is an IDX image file: set data.test_labels too");
+            size_t nf = c->n_features ? c->n_features : e->train.d;
+            if ((rc = load_file(c, c->test_path, is_libsvm ? NULL : c->test_labels, nf, &e->test, err)))
+                return rc;
+        } else if ((rc = hold_out(e, err))) {
+            return rc;
+        }
+    }
     if (e->test.d != e->train.d)
-        return bg_err_set(err, BG_EFORMAT, e->cfg.test_path, 0,
+        return bg_err_set(err, BG_EFORMAT, e->test.source, 0,
                           "test set has %zu features but the training set has %zu (set data.features)",
                           e->test.d, e->train.d);
-    if (e->cfg.normalize) {
+    /* Labels inferred from each file separately may disagree (a class missing from one): the larger wins. */
+    size_t C = e->train.n_classes > e->test.n_classes ? e->train.n_classes : e->test.n_classes;
+    e->train.n_classes = e->test.n_classes = C;
+    if (c->normalize == 1 || (c->normalize < 0 && is_libsvm)) {
         bg_dataset_normalize_rows(&e->train);
         bg_dataset_normalize_rows(&e->test);
     }
     return BG_OK;
 }
+
+/* Bytes the C library currently hands out (small blocks and mmapped ones): the memory accounting's ruler. */
+static double heap_in_use(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct mallinfo2 mi = mallinfo2();
+    return (double)mi.uordblks + (double)mi.hblkhd;
+#else
+    return NAN;
+#endif
+}
+
+static int setup_metrics(bg_engine_t *e, bg_err_t *err);
 
 int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
 {
@@ -195,14 +338,24 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     e->method = method;
     e->target_round = SIZE_MAX;
     e->views_round = SIZE_MAX;
+    e->nd = cfg->data_all ? e->n : e->nh;
     int rc;
     if ((rc = load_data(e, err)))
         goto fail;
-    if ((rc = bg_model_create(&cfg->model, e->train.d, e->train.n_classes, &e->model, err))) {
+    e->mem.dataset_bytes = (double)(e->train.n + e->test.n) * ((double)e->train.d * sizeof(float) + sizeof(int));
+    bg_model_cfg_t mc = cfg->model;
+    if (!mc.in_shape[0] && !mc.in_shape[1] && !mc.in_shape[2])
+        memcpy(mc.in_shape, e->train.shape, sizeof mc.in_shape);   /* images: C x H x W from the IDX header */
+    if ((rc = bg_model_create(&mc, e->train.d, e->train.n_classes, &e->model, err))) {
         bg_err_key(err, "model.name");
         goto fail;
     }
     e->d = e->model.dim;
+    e->mem.workspace_bytes = (double)bg_model_workspace_bytes(&e->model, cfg->method.batch);
+    if (!(e->scratch = calloc(e->d, sizeof(float)))) {
+        rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+        goto fail;
+    }
     if ((rc = bg_compressor_create(&cfg->comp, e->d, e->model.layers, e->model.n_layers, &e->comp, err))) {
         bg_err_key(err, rc == BG_ENOTFOUND ? "compressor.name" : cfg->comp.k ? "compressor.k" : "compressor.ratio");
         goto fail;
@@ -238,24 +391,39 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         goto fail;
     }
     e->cfg.agg_args.rng = e->server_rng;
+    double heap0 = heap_in_use();
     if ((rc = bg_robust_init(&e->robust, cfg->pre, cfg->agg, &e->cfg.agg_args, e->n, e->d, err))) {
         bg_err_key(err, rc == BG_ENOTFOUND ? (bg_preagg_find(cfg->pre) ? "aggregator.name" : "aggregator.pre")
                                            : "attack.f");
         goto fail;
     }
 
+    double heap1 = heap_in_use();
     gsl_rng *prng = bg_rng_stream(cfg->seed, BG_RNG_PARTITION, 0);
-    e->shards = calloc(e->nh, sizeof *e->shards);
+    e->shards = calloc(e->nd, sizeof *e->shards);
     if (!prng || !e->shards) {
         if (prng)
             gsl_rng_free(prng);
         rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
         goto fail;
     }
-    rc = bg_partition_iid(e->train.n, e->nh, prng, e->shards, err);
+    bg_partition_cfg_t pc = cfg->partition;
+    if (!pc.name[0])
+        snprintf(pc.name, sizeof pc.name, "%s", strcmp(cfg->dataset, "synthetic") ? "iid" : "contiguous");
+    /* Equal IID shards keep the original cut (a seeded permutation in contiguous pieces, the reference code's
+     * DistributedSampler), so runs from before partitions existed give the same numbers. */
+    if (!strcmp(pc.name, "iid") && pc.size_sigma == 0 && pc.min_size <= 1)
+        rc = bg_partition_iid(e->train.n, e->nd, prng, e->shards, err);
+    else
+        rc = bg_partition(&pc, e->train.y, e->train.n, e->train.n_classes, e->nd, prng, e->shards, err);
     gsl_rng_free(prng);
-    if (rc)
+    if (rc) {
+        const char *m = err ? err->msg : "";
+        bg_err_key(err, strstr(m, "alpha") ? "partition.alpha" : strstr(m, "shards k") ? "partition.k"
+                      : strstr(m, "size_sigma") ? "partition.size_sigma" : strstr(m, "min_size") ? "partition.min_size"
+                      : cfg->partition.name[0] ? "partition.name" : "workers.n");
         goto fail;
+    }
 
     if (e->cfg.method.p == 0) {
         /* PAGE/MARINA's p = b / m_i ([R] notebooks), with the smallest shard so every worker's p <= 1. */
@@ -275,6 +443,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
             e->flipped[k] = (int)e->train.n_classes - 1 - e->train.y[k];
     }
 
+    double heap2 = heap_in_use();
     e->w = calloc(e->n, sizeof *e->w);
     e->msgs = calloc(e->n, sizeof *e->msgs);
     e->views = malloc(e->n * e->d * sizeof(float));
@@ -294,6 +463,9 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for n = %zu, d = %zu", e->n, e->d);
         goto fail;
     }
+    /* Message buffers have room for a dense message but sparse ones touch only their k entries, so they are
+     * left out of the state accounting (they would flatter the RSS ratio). */
+    double heap_msgs = heap_in_use();
     for (size_t i = 0; i < e->n; i++) {
         e->view_rows[i] = e->views + i * e->d;
         if (bg_msg_init(&e->msgs[i], e->d)) {
@@ -301,6 +473,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
             goto fail;
         }
     }
+    heap_msgs = heap_in_use() - heap_msgs;
     for (size_t i = 0; i < e->nh; i++)
         e->hrows[i] = e->hviews + i * e->d;
     e->down_round = SIZE_MAX;
@@ -328,6 +501,9 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         bg_err_set(err, rc, NULL, 0, "out of memory for the server state");
         goto fail;
     }
+    e->mem.state_bytes = (heap1 - heap0) + (heap_in_use() - heap2) - heap_msgs;
+    if ((rc = setup_metrics(e, err)))
+        goto fail;
     *out = e;
     return BG_OK;
 fail:
@@ -352,7 +528,6 @@ void bg_engine_free(bg_engine_t *e)
             if (w->srng)
                 gsl_rng_free(w->srng);
             free(w->batch_idx);
-            free(w->scratch);
             free(w->model);
         }
         free(e->w);
@@ -365,7 +540,7 @@ void bg_engine_free(bg_engine_t *e)
     if (e->server)
         e->method->server_free(e->server);
     if (e->shards) {
-        for (size_t i = 0; i < e->nh; i++)
+        for (size_t i = 0; i < e->nd; i++)
             bg_shard_free(&e->shards[i]);
         free(e->shards);
     }
@@ -374,6 +549,8 @@ void bg_engine_free(bg_engine_t *e)
         bg_model_destroy(&e->model);
     bg_dataset_free(&e->train);
     bg_dataset_free(&e->test);
+    free(e->scratch);
+    free(e->xopt);
     free(e->flipped);
     free(e->views);
     free(e->view_rows);
@@ -417,6 +594,14 @@ double bg_engine_flops_per_sample(const bg_engine_t *e) { return e->model.ops->f
 size_t bg_engine_train_size(const bg_engine_t *e) { return e->train.n; }
 size_t bg_engine_test_size(const bg_engine_t *e) { return e->test.n; }
 size_t bg_engine_round(const bg_engine_t *e) { return e->round; }
+const bg_dataset_t *bg_engine_train(const bg_engine_t *e) { return &e->train; }
+const bg_model_t *bg_engine_model_info(const bg_engine_t *e) { return &e->model; }
+void bg_engine_memory(const bg_engine_t *e, bg_memory_t *m) { *m = e->mem; }
+const bg_shard_t *bg_engine_shards(const bg_engine_t *e, size_t *n_shards)
+{
+    *n_shards = e->nd;
+    return e->shards;
+}
 
 /* The server half's view of the round's shared randomness (MARINA's coin) must exist before anyone asks for a
  * server-side vector: omniscient attackers do, before the server collects. */
@@ -546,8 +731,65 @@ int bg_engine_server_round(bg_engine_t *e, double *flops)
     return BG_OK;
 }
 
+/* The metrics that need set-up: whether grad_norm_sq is affordable, and the honest optimum x* when the task
+ * has one we can compute (logreg + L2, by Newton). Neither is charged to simulated time. */
+static int setup_metrics(bg_engine_t *e, bg_err_t *err)
+{
+    double honest = 0.0;
+    for (size_t i = 0; i < e->nh; i++)
+        honest += (double)e->shards[i].n;
+    double pass = honest * e->model.ops->flops_per_sample(&e->model);
+    e->grad_norm = e->cfg.grad_norm > 0 || (e->cfg.grad_norm < 0 && pass <= 2e10);
+    int want = e->cfg.dist_opt > 0 || (e->cfg.dist_opt < 0 && !strcmp(e->cfg.dataset, "synthetic") &&
+                                       !strcmp(e->model.ops->name, "logreg") && e->cfg.model.reg == BG_REG_L2 &&
+                                       e->cfg.model.lambda > 0);
+    if (!want)
+        return BG_OK;
+    if (!(e->xopt = malloc(e->d * sizeof *e->xopt)))
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    int rc = bg_logreg_optimum(&e->model, &e->train, e->shards, e->nh, e->xopt, err);
+    if (rc)
+        bg_err_key(err, "run.dist_to_opt");
+    return rc;
+}
+
+/* |(1/nh) sum_i grad f_i(x)|^2 over the honest workers' own shards (unweighted by shard size: the quantity the
+ * theory bounds), accumulated in double. */
+static double honest_grad_norm_sq(bg_engine_t *e)
+{
+    double *acc = calloc(e->d, sizeof *acc);
+    float *g = malloc(e->d * sizeof *g);
+    double r = NAN;
+    if (acc && g) {
+        for (size_t i = 0; i < e->nh; i++) {
+            bg_model_loss_grad_all(&e->model, e->x, e->train.X, e->train.y, e->shards[i].idx, e->shards[i].n, g,
+                                   e->scratch);
+            for (size_t j = 0; j < e->d; j++)
+                acc[j] += g[j];
+        }
+        r = 0.0;
+        for (size_t j = 0; j < e->d; j++) {
+            double v = acc[j] / (double)e->nh;
+            r += v * v;
+        }
+    }
+    free(acc);
+    free(g);
+    return r;
+}
+
 int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m)
 {
+    m->grad_norm_sq = e->grad_norm ? honest_grad_norm_sq(e) : NAN;
+    m->dist_to_opt = NAN;
+    if (e->xopt) {
+        double s2 = 0.0;
+        for (size_t j = 0; j < e->d; j++) {
+            double v = (double)e->x[j] - e->xopt[j];
+            s2 += v * v;
+        }
+        m->dist_to_opt = sqrt(s2);
+    }
     m->round = e->round;
     m->bytes_up = e->bytes_up;
     m->bytes_down = e->bytes_down;

@@ -26,7 +26,8 @@ void bg_worker_stoch_grad2(bg_worker_ctx_t *ctx, const float *x, const float *x_
 void bg_worker_full_grad(bg_worker_ctx_t *ctx, const float *x, float *grad)
 {
     const bg_model_t *m = ctx->model;
-    ctx->last_loss = m->ops->loss_grad(m, x, ctx->ds->X, ctx->labels, ctx->shard->idx, ctx->shard->n, grad);
+    ctx->last_loss = bg_model_loss_grad_all(m, x, ctx->ds->X, ctx->labels, ctx->shard->idx, ctx->shard->n, grad,
+                                            ctx->scratch);
     ctx->flops += (double)ctx->shard->n * m->ops->flops_per_sample(m);
 }
 

@@ -28,14 +28,16 @@ static void fmt_num(char *buf, size_t len, double v, const char *fmt)
 
 void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_time)
 {
-    char st[40], trl[40], tel[40], tea[40], tra[40];
+    char st[40], trl[40], tel[40], tea[40], tra[40], gn[40], dx[40];
     fmt_num(st, sizeof st, sim_time, "%.9f");
     fmt_num(trl, sizeof trl, m->train_loss, "%.9g");
     fmt_num(tel, sizeof tel, m->test_loss, "%.9g");
     fmt_num(tea, sizeof tea, m->test_acc, "%.6f");
     fmt_num(tra, sizeof tra, m->train_acc, "%.6f");
-    snprintf(buf, len, "%zu,%s,%.0f,%.0f,%s,%s,%s,%s,%zu", m->round, st, m->bytes_up, m->bytes_down, trl, tel, tea,
-             tra, m->dropped);
+    fmt_num(gn, sizeof gn, m->grad_norm_sq, "%.9g");
+    fmt_num(dx, sizeof dx, m->dist_to_opt, "%.9g");
+    snprintf(buf, len, "%zu,%s,%.0f,%.0f,%s,%s,%s,%s,%zu,%s,%s", m->round, st, m->bytes_up, m->bytes_down, trl, tel,
+             tea, tra, m->dropped, gn, dx);
 }
 
 int bg_trace_row(bg_trace_t *t, const bg_metrics_t *m, double sim_time)
@@ -178,13 +180,44 @@ void bg_json_config(bg_json_t *j, const bg_config_t *c)
     bg_json_int(j, "n", (long long)c->n);
     bg_json_int(j, "f", (long long)c->f);
     bg_json_begin(j, "data");
+    bg_json_str(j, "dataset", c->dataset);
     bg_json_str(j, "train", c->train_path);
     bg_json_str(j, "test", c->test_path);
+    if (c->train_labels[0])
+        bg_json_str(j, "train_labels", c->train_labels);
+    if (c->test_labels[0])
+        bg_json_str(j, "test_labels", c->test_labels);
+    bg_json_num(j, "test_fraction", c->test_fraction);
     bg_json_int(j, "features", (long long)c->n_features);
-    bg_json_bool(j, "normalize", c->normalize);
+    bg_json_int(j, "classes", (long long)c->n_classes);
+    if (c->normalize < 0)
+        bg_json_str(j, "normalize", "auto");
+    else
+        bg_json_bool(j, "normalize", c->normalize);
+    bg_json_str(j, "holders", c->data_all ? "all" : "honest");
+    if (!strcmp(c->dataset, "synthetic")) {
+        bg_json_int(j, "synth_per_worker", (long long)c->synth.per_group);
+        bg_json_int(j, "synth_test", (long long)c->synth.n_test);
+        bg_json_int(j, "synth_dim", (long long)c->synth.d);
+        bg_json_num(j, "synth_separation", c->synth.separation);
+        bg_json_num(j, "synth_zeta", c->synth.zeta);
+    }
+    bg_json_end(j);
+    bg_json_begin(j, "partition");
+    bg_json_str(j, "name", c->partition.name[0] ? c->partition.name : "auto");
+    bg_json_num(j, "alpha", c->partition.alpha);
+    bg_json_int(j, "k", (long long)c->partition.k);
+    bg_json_num(j, "size_sigma", c->partition.size_sigma);
+    bg_json_int(j, "min_size", (long long)c->partition.min_size);
     bg_json_end(j);
     bg_json_begin(j, "model");
     bg_json_str(j, "name", c->model.name);
+    if (c->model.n_hidden) {
+        bg_json_begin_array(j, "hidden");
+        for (size_t l = 0; l < c->model.n_hidden; l++)
+            bg_json_int(j, NULL, (long long)c->model.hidden[l]);
+        bg_json_end_array(j);
+    }
     bg_json_num(j, "lambda", c->model.lambda);
     bg_json_str(j, "reg", c->model.reg == BG_REG_L2 ? "l2" : "nonconvex");
     bg_json_end(j);

@@ -379,10 +379,209 @@ static void test_components(void **state)
     assert_int_equal(run_cli_io("in.csv", "out.csv", "err.txt", data_attack), 2);
 }
 
+
+/* The value after "key": in a JSON text (the first occurrence after from), as a number. */
+static double json_num_after(const char *text, const char *from, const char *key)
+{
+    const char *p = from ? strstr(text, from) : text;
+    if (!p)
+        return NAN;
+    char pat[96];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *q = strstr(p, pat);
+    return q ? atof(q + strlen(pat)) : NAN;
+}
+
+/* Last row of a trace, columns split in place (the buffer is returned for freeing). */
+static char *last_row(const char *path, char **cols, int max, int *n)
+{
+    char *t = slurp(path, NULL);
+    assert_non_null(t);
+    char *last = NULL, *save = NULL;
+    for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        last = l;
+    assert_non_null(last);
+    *n = split(last, cols, max);
+    return t;
+}
+
+#define TAIL_STAR "[workers]\nn = 20\n[platform]\nfile = " BG_SOURCE_DIR "/platforms/star-hetero.xml\n"
+
+/* Every built-in dataset runs end to end (in-process driver, short), each with its partition summary. */
+static void test_datasets(void **state)
+{
+    (void)state;
+    char *cols[16];
+    int n;
+    /* w8a: bundled, no test file, so 20 % is held out (seeded): 49749 -> 39799 / 9950 */
+    write_file("w8a.ini", "[run]\nrounds = 60\neval_every = 30\n[data]\ndataset = w8a\n[model]\nname = logreg\n"
+                          "[method]\nlr = 4\nbatch = 64\n[compressor]\nk = 30\n[attack]\nname = alie\nf = 4\n" TAIL_STAR);
+    must_run((const char *const[]){"run", "w8a.ini", "--out", "w8a", "--driver", "--quiet", NULL});
+    char *s = slurp("w8a/summary.json", NULL);
+    assert_non_null(s);
+    assert_true(json_num_after(s, "\"resolved\"", "train_samples") == 39799);
+    assert_true(json_num_after(s, "\"resolved\"", "test_samples") == 9950);
+    free(s);
+    char *t = last_row("w8a/trace.csv", cols, 16, &n);
+    assert_int_equal(n, 11);
+    printf("w8a: test acc %s after 60 rounds, grad_norm_sq %s\n", cols[6], cols[9]);
+    assert_true(atof(cols[6]) > 0.96);          /* 97 % of w8a is one class: the model must at least find it */
+    assert_true(atof(cols[9]) > 0 && isfinite(atof(cols[9])));
+    free(t);
+
+    /* MNIST (bundled test split, held out 8k/2k) with softmax and a Dirichlet(0.5) partition */
+    write_file("mnist.ini", "[run]\nrounds = 100\neval_every = 50\n[data]\ndataset = mnist\n[partition]\n"
+                            "name = dirichlet\nalpha = 0.5\n[model]\nname = softmax\nlambda = 0\n[method]\nlr = 0.5\n"
+                            "batch = 32\n[compressor]\nratio = 0.1\nscope = layer\n[attack]\nname = ipm\nf = 4\n" TAIL_STAR);
+    must_run((const char *const[]){"run", "mnist.ini", "--out", "mnist", "--driver", "--quiet", NULL});
+    s = slurp("mnist/summary.json", NULL);
+    assert_non_null(s);
+    assert_true(json_num_after(s, "\"resolved\"", "train_samples") == 8000);
+    assert_true(json_num_after(s, "\"resolved\"", "test_samples") == 2000);
+    /* the partition block: 16 honest workers, 10 classes, samples adding up to 8000, label-skewed */
+    const char *pb = strstr(s, "\"partition\": {\n");
+    assert_non_null(pb);
+    pb = strstr(pb + 1, "\"partition\": {");   /* the second one is the resolved partition (the first: config) */
+    assert_non_null(pb);
+    assert_non_null(strstr(pb, "\"name\": \"dirichlet\""));
+    double total = 0;
+    int workers = 0;
+    for (const char *q = strstr(pb, "\"samples\": "); q; q = strstr(q + 1, "\"samples\": ")) {
+        total += atof(q + 11);
+        workers++;
+    }
+    assert_int_equal(workers, 16);
+    assert_true(total == 8000);
+    free(s);
+    t = last_row("mnist/trace.csv", cols, 16, &n);
+    printf("mnist softmax dirichlet(0.5): test acc %s after 100 rounds\n", cols[6]);
+    assert_true(atof(cols[6]) > 0.75);
+    free(t);
+
+    /* synthetic: the distance to the known optimum shrinks */
+    write_file("syn.ini", "[run]\nrounds = 300\neval_every = 150\n[data]\ndataset = synthetic\nsynth_zeta = 1\n"
+                          "[model]\nname = logreg\nlambda = 0.01\n[method]\nlr = 0.5\nbatch = 32\n[compressor]\nk = 4\n"
+                          "[attack]\nname = ipm\nf = 4\n" TAIL_STAR);
+    must_run((const char *const[]){"run", "syn.ini", "--out", "syn", "--driver", "--quiet", NULL});
+    char *all = slurp("syn/trace.csv", NULL);
+    assert_non_null(all);
+    char *save = NULL, *rows[8];
+    int nr = 0;
+    for (char *l = strtok_r(all, "\n", &save); l && nr < 8; l = strtok_r(NULL, "\n", &save))
+        rows[nr++] = l;
+    assert_int_equal(nr, 4);     /* header, rounds 0, 150, 300 */
+    split(rows[1], cols, 16);
+    double d0 = atof(cols[10]);
+    split(rows[3], cols, 16);
+    double d1 = atof(cols[10]);
+    printf("synthetic: dist_to_opt %.4g -> %.4g, grad_norm_sq %s\n", d0, d1, cols[9]);
+    assert_true(d0 > 0 && d1 < 0.5 * d0);
+    free(all);
+}
+
+/* Bad data gives one line naming the file and the position, exit 2. */
+static void test_data_errors(void **state)
+{
+    (void)state;
+    unsigned char hdr_img[16] = {0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 4, 0, 0, 0, 4};
+    unsigned char hdr_lab[8] = {0, 0, 8, 1, 0, 0, 0, 10};
+    unsigned char pix[10 * 16], lab[10];
+    for (size_t i = 0; i < sizeof pix; i++)
+        pix[i] = (unsigned char)(i * 37);
+    for (int i = 0; i < 10; i++)
+        lab[i] = (unsigned char)(i % 3);
+    FILE *f = fopen("img.idx", "wb");
+    fwrite(hdr_img, 1, 16, f);
+    fwrite(pix, 1, sizeof pix, f);
+    fclose(f);
+    f = fopen("trunc.idx", "wb");          /* header promises 10 images, 6.5 follow */
+    fwrite(hdr_img, 1, 16, f);
+    fwrite(pix, 1, 6 * 16 + 8, f);
+    fclose(f);
+    f = fopen("lab.idx", "wb");
+    fwrite(hdr_lab, 1, 8, f);
+    fwrite(lab, 1, 10, f);
+    fclose(f);
+    lab[7] = 12;                            /* item 7 at byte offset 15 */
+    f = fopen("badlab.idx", "wb");
+    fwrite(hdr_lab, 1, 8, f);
+    fwrite(lab, 1, 10, f);
+    fclose(f);
+    write_file("few.svm", "1 1:1 2:1\n-1 2:1 3:1\n1 1:1\n-1 3:1\n");
+    write_file("wide.svm", "1 1:1 2:1\n-1 2:1 7:1\n1 1:1\n");
+    write_file("three.svm", "1 1:1 2:1\n-1 2:1 3:1\n2 1:1\n");
+#define TAIL_SMALL "[model]\nname = softmax\n[compressor]\nname = identity\n[aggregator]\npre = none\nname = mean\n" \
+                   "[workers]\nn = 2\n[platform]\nfile = " BG_SOURCE_DIR "/platforms/star-hetero.xml\n"
+    /* sanity: the good IDX pair runs, so each error below is caused by its own change */
+    write_file("good.ini", "[run]\nrounds = 2\n[data]\ntrain = img.idx\ntrain_labels = lab.idx\n" TAIL_SMALL);
+    must_run((const char *const[]){"run", "good.ini", "--out", "good", "--quiet", NULL});
+    expect_error("[run]\nrounds = 2\n[data]\ntrain = trunc.idx\ntrain_labels = lab.idx\n" TAIL_SMALL, NULL,
+                 "trunc.idx");
+    expect_error("[run]\nrounds = 2\n[data]\ntrain = img.idx\ntrain_labels = badlab.idx\nclasses = 10\n" TAIL_SMALL,
+                 NULL, "badlab.idx");
+    expect_error("[run]\nrounds = 2\n[data]\ntrain = img.idx\ntrain_labels = badlab.idx\nclasses = 10\n" TAIL_SMALL,
+                 NULL, "12");
+    expect_error("[run]\nrounds = 2\n[data]\ntrain = wide.svm\ntest = few.svm\nfeatures = 5\n" TAIL_SMALL, NULL,
+                 "wide.svm:2");
+    expect_error("[run]\nrounds = 2\n[data]\ntrain = three.svm\ntest = few.svm\n" TAIL_SMALL, NULL, "three.svm:3");
+    /* more data-holding workers than samples: an empty shard */
+    expect_error("[run]\nrounds = 2\n[data]\ntrain = few.svm\ntest = few.svm\n[model]\nname = logreg\n"
+                 "[workers]\nn = 6\n[platform]\nfile = " BG_SOURCE_DIR "/platforms/star-hetero.xml\n",
+                 NULL, "bad.ini:");
+    expect_error("[run]\nrounds = 2\n[data]\ndataset = mnist\n[partition]\nname = shards\nk = 11\n"
+                 "[model]\nname = softmax\n" TAIL_STAR, NULL, "bad.ini:");
+    expect_error("[run]\nrounds = 2\n[data]\ndataset = mnist\n[partition]\nname = dirichlet\nalpha = 0\n"
+                 "[model]\nname = softmax\n" TAIL_STAR, NULL, "bad.ini:");
+    expect_error("[data]\ndataset = cifar\n" TAIL_STAR, NULL, "bad.ini:2: unknown dataset 'cifar'");
+    expect_error("[data]\ndataset = mnist\n[model]\nname = mlp\n" TAIL_STAR, NULL, "model.hidden");
+}
+
+/* 100 workers with an MLP of >= 100k parameters: the summary reports peak RSS, within 1.5x of the per-worker
+ * state vectors the engine holds for the method. */
+static void test_memory(void **state)
+{
+    (void)state;
+    write_file("mem.ini", "[run]\nrounds = 3\neval_every = 3\neval_train = false\n[data]\ndataset = mnist\n"
+                          "[model]\nname = mlp\nhidden = 128\nlambda = 0\n[method]\nname = byz-ef21-sgdm\nlr = 0.1\n"
+                          "batch = 16\n[compressor]\nratio = 0.1\n[attack]\nname = ipm\nf = 20\n[workers]\nn = 100\n"
+                          "hosts = w0..w99\n[platform]\nfile = " BG_SOURCE_DIR "/platforms/star-128.xml\n");
+    must_run((const char *const[]){"run", "mem.ini", "--out", "mem", "--quiet", NULL});
+    char *s = slurp("mem/summary.json", NULL);
+    assert_non_null(s);
+    double dim = json_num_after(s, "\"resolved\"", "dim");
+    double rss = json_num_after(s, "\"memory\"", "peak_rss_bytes");
+    double st = json_num_after(s, "\"memory\"", "state_bytes");
+    double ds = json_num_after(s, "\"memory\"", "dataset_bytes");
+    printf("memory: d = %.0f, peak RSS %.1f MB, per-worker state %.1f MB (%.1f floats per worker per parameter), "
+           "dataset %.1f MB, ratio %.3f\n", dim, rss / 1e6, st / 1e6, st / (100.0 * dim * 4.0), ds / 1e6, rss / st);
+    assert_true(dim >= 100000);
+    /* at least the method's own vectors: worker momentum + EF21 estimate, server estimate, aggregation input */
+    assert_true(st >= 4.0 * 100.0 * dim * 4.0);
+    assert_true(rss > st * 0.5);
+    assert_true(rss <= 1.5 * st);
+    free(s);
+}
+
+/* Fashion-MNIST with the reference CNN, simulated, short: it learns (the full run is scenarios/fmnist-cnn.ini). */
+static void test_fmnist(void **state)
+{
+    (void)state;
+    must_run((const char *const[]){"run", BG_SCEN "/fmnist-cnn.ini", "--out", "fm", "--quiet", "--set",
+                                   "run.rounds=200", "--set", "run.eval_every=100", NULL});
+    char *cols[16];
+    int n;
+    char *t = last_row("fm/trace.csv", cols, 16, &n);
+    printf("fmnist-cnn, 200 rounds under IPM: test acc %s, simulated %s s\n", cols[6], cols[1]);
+    assert_true(atof(cols[6]) > 0.74);
+    assert_true(atof(cols[1]) > 0);
+    free(t);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|determinism|quickstart|errors\n");
+        fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
+                        "components|datasets|data_errors|memory|fmnist\n");
         return 2;
     }
     const char *which = argv[1];
@@ -410,6 +609,14 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_errors);
     else if (!strcmp(which, "components"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_components);
+    else if (!strcmp(which, "datasets"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_datasets);
+    else if (!strcmp(which, "data_errors"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_data_errors);
+    else if (!strcmp(which, "memory"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_memory);
+    else if (!strcmp(which, "fmnist"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_fmnist);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);
