@@ -64,6 +64,8 @@ static const key_def_t keys[] = {
     {"partition", "min_size", K_SIZE, F(learn.partition.min_size), "1", "smallest shard allowed"},
     {"model", "name", K_STR, F(learn.model.name), "logreg", "model (see byzgrid list)"},
     {"model", "hidden", K_SPECIAL, NOF, "", "mlp: hidden layer widths, e.g. 128 or 256,128"},
+    {"model", "in_shape", K_SPECIAL, NOF, "auto",
+     "cnn/lenet5: input channels,height,width (auto: the IDX shape, or 1,s,s for s*s features)"},
     {"model", "lambda", K_DOUBLE, F(learn.model.lambda), "0.00056", "regularisation weight"},
     {"model", "reg", K_SPECIAL, NOF, "l2", "l2: (lambda/2)|w|^2; nonconvex: lambda sum w^2/(1+w^2)"},
     {"method", "name", K_STR, F(learn.method.name), "byz-ef21-sgdm", "method (see byzgrid list)"},
@@ -328,6 +330,23 @@ static int set_special(parse_ctx_t *c, const key_def_t *k, const char *v)
             }
         return fail(c, BG_ENOTFOUND, "unknown partition '%s' (known: auto, iid, dirichlet, shards, cifar-ref, contiguous)",
                     v);
+    } else if (!strcmp(n, "in_shape")) {
+        size_t v3[3] = {0, 0, 0};
+        if (strcasecmp(v, "auto")) {
+            const char *p = v;
+            for (int i = 0; i < 3; i++) {
+                char *end;
+                errno = 0;
+                unsigned long long x = strtoull(p, &end, 10);
+                if (end == p || errno || x == 0 || x > (1u << 20) || *p == '-' ||
+                    (i < 2 ? *end != ',' : *end != '\0'))
+                    return fail(c, BG_EINVAL, "model.in_shape = '%s': expected auto or channels,height,width, e.g. 1,28,28",
+                                v);
+                v3[i] = (size_t)x;
+                p = end + 1;
+            }
+        }
+        memcpy(sc->learn.model.in_shape, v3, sizeof v3);
     } else if (!strcmp(n, "hidden")) {
         size_t nh = 0;
         const char *p = v;

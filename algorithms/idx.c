@@ -159,8 +159,9 @@ static int read_labels(const char *path, uint32_t *n_out, unsigned char **lab_ou
             goto done;
         }
         if (have < cap) {
-            rc = bg_err_set(err, BG_EFORMAT, path, 0, "truncated: expected %u labels of 1 byte, got %zu",
-                            (unsigned)n, have);
+            rc = bg_err_set(err, BG_EFORMAT, path, 0,
+                            "truncated: the header promises %u labels but the data ends at byte %zu (label %zu)",
+                            (unsigned)n, (size_t)8 + have, have);
             goto done;
         }
     }
@@ -274,8 +275,9 @@ int bg_dataset_load_idx_classes(const char *images, const char *labels, size_t n
             goto done;
         }
         if (got < want * d) {
-            rc = bg_err_set(err, BG_EFORMAT, images, 0, "truncated: expected %u images of %zu bytes, got %zu",
-                            (unsigned)n, d, have);
+            rc = bg_err_set(err, BG_EFORMAT, images, 0,
+                            "truncated: the header promises %u images of %zu bytes but the data ends at byte %zu, "
+                            "inside image %zu", (unsigned)n, d, (size_t)16 + have * d + (got - whole * d), have);
             goto done;
         }
     }

@@ -15,6 +15,7 @@
 #include "model_internal.h"
 
 void openblas_set_num_threads(int n);
+char *openblas_get_corename(void);
 
 #define MAX_REPS 400
 
@@ -286,7 +287,8 @@ int main(int argc, char **argv)
     }
     openblas_set_num_threads(1);   /* one worker core, as the simulator charges it */
     double roof_med, roof = sgemm_roofline(2048, 7, &roof_med);
-    printf("# one core (OpenBLAS 1 thread); random inputs in [0,1), fixed seed; median of %d after 10 warm-up\n", reps);
+    printf("# one core (OpenBLAS 1 thread, %s kernels; OPENBLAS_CORETYPE picks them); random inputs in [0,1), "
+           "fixed seed; median of %d after 10 warm-up\n", openblas_get_corename(), reps);
     printf("sgemm 2048^3: %.1f GFLOP/s best of 7 (median %.1f): the roofline below\n", roof, roof_med);
 
     const size_t d = 784, n = B;

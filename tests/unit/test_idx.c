@@ -293,8 +293,8 @@ static void test_truncated_plain(void **state)
     write_idx(lb, sizeof lb, 0x801, &n, 1, lab, sizeof lab, 0);
     write_idx(img_short, sizeof img_short, 0x803, di, 3, pix, 4 * 12 + 5, 0);   /* 4 whole images and a bit */
     write_idx(lab_short, sizeof lab_short, 0x801, &n, 1, lab, 7, 0);
-    expect_fail(img_short, lb, BG_EFORMAT, img_short, "truncated: expected 10 images of 12 bytes, got 4");
-    expect_fail(img, lab_short, BG_EFORMAT, lab_short, "truncated: expected 10 labels of 1 byte, got 7");
+    expect_fail(img_short, lb, BG_EFORMAT, img_short, "the header promises 10 images of 12 bytes but the data ends at byte 69, inside image 4");
+    expect_fail(img, lab_short, BG_EFORMAT, lab_short, "the header promises 10 labels but the data ends at byte 15 (label 7)");
     /* a header cut inside the dimensions */
     write_idx(hdr, sizeof hdr, 0x803, di, 1, NULL, 0, 0);
     expect_fail(hdr, lb, BG_EFORMAT, hdr, "truncated IDX header: expected 16 bytes");
@@ -372,7 +372,7 @@ static void test_absurd_dims(void **state)
     /* exactly 2^24 pixels is allowed: it fails only because the data is missing */
     uint32_t edge[3] = {2, 4096, 4096};
     write_idx(img, sizeof img, 0x803, edge, 3, pix, 8, 0);
-    expect_fail(img, lb, BG_EFORMAT, img, "truncated: expected 2 images of 16777216 bytes, got 0");
+    expect_fail(img, lb, BG_EFORMAT, img, "the header promises 2 images of 16777216 bytes but the data ends at byte 24, inside image 0");
     /* zero items */
     uint32_t z = 0, zd[3] = {0, 2, 2};
     char lb0[300], img0[300];
@@ -390,7 +390,7 @@ static void test_lying_count(void **state)
     char lb[300], img[300];
     write_idx(lb, sizeof lb, 0x801, &big, 1, lab, sizeof lab, 1);
     write_idx(img, sizeof img, 0x803, di, 3, pix, sizeof pix, 1);
-    expect_fail(img, lb, BG_EFORMAT, lb, "truncated: expected 4000000000 labels of 1 byte, got 100");
+    expect_fail(img, lb, BG_EFORMAT, lb, "the header promises 4000000000 labels but the data ends at byte 108 (label 100)");
 }
 
 static void test_mnist_t10k(void **state)
