@@ -41,6 +41,7 @@ static void usage(FILE *out)
             "\n"
             "example:\n"
             "  byzgrid run scenarios/quickstart.ini\n"
+            "  byzgrid run scenarios/fmnist-cnn.ini --set partition.name=dirichlet --set attack.name=alie\n"
             "  /usr/bin/python3 analysis/plot_trace.py out/quickstart/trace.csv\n"
             "\n"
             "exit status: 0 success, 2 bad usage/scenario/data/platform, 1 failure during the run\n");

@@ -70,6 +70,9 @@ static const key_def_t keys[] = {
     {"model", "reg", K_SPECIAL, NOF, "l2", "l2: (lambda/2)|w|^2; nonconvex: lambda sum w^2/(1+w^2)"},
     {"method", "name", K_STR, F(learn.method.name), "byz-ef21-sgdm", "method (see byzgrid list)"},
     {"method", "lr", K_DOUBLE, F(learn.method.lr), "0.05", "server step size gamma"},
+    {"method", "lr_schedule", K_SPECIAL, NOF, "constant",
+     "constant, or cosine: anneal lr to lr * lr_min_ratio over run.rounds (PyTorch's CosineAnnealingLR)"},
+    {"method", "lr_min_ratio", K_DOUBLE, F(learn.method.lr_min_ratio), "0", "cosine: final lr as a fraction of lr"},
     {"method", "eta", K_DOUBLE, F(learn.method.eta), "0.1", "momentum weight on the new gradient (beta = 1 - eta)"},
     {"method", "batch", K_SIZE, F(learn.method.batch), "32", "minibatch size per worker and round"},
     {"method", "p", K_DOUBLE, F(learn.method.p), "0", "MARINA/DASHA-PAGE: full-gradient probability (0: auto)"},
@@ -330,6 +333,13 @@ static int set_special(parse_ctx_t *c, const key_def_t *k, const char *v)
             }
         return fail(c, BG_ENOTFOUND, "unknown partition '%s' (known: auto, iid, dirichlet, shards, cifar-ref, contiguous)",
                     v);
+    } else if (!strcmp(n, "lr_schedule")) {
+        if (!strcasecmp(v, "constant"))
+            sc->learn.method.lr_schedule = 0;
+        else if (!strcasecmp(v, "cosine"))
+            sc->learn.method.lr_schedule = 1;
+        else
+            return fail(c, BG_EINVAL, "method.lr_schedule = '%s': expected constant or cosine", v);
     } else if (!strcmp(n, "in_shape")) {
         size_t v3[3] = {0, 0, 0};
         if (strcasecmp(v, "auto")) {

@@ -107,6 +107,8 @@ int bg_engine_server_round(bg_engine_t *e, double *flops);
 /* Metrics at the current round (not charged to anyone's time). */
 int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m);
 size_t bg_engine_round(const bg_engine_t *e);   /* rounds completed */
+/* The server step size of round t (method.lr under method.lr_schedule). */
+double bg_engine_lr(const bg_engine_t *e, size_t t);
 
 /* The in-process driver: all rounds, calling cb at every evaluation point. cb returning non-zero stops. */
 typedef int (*bg_eval_cb)(const bg_metrics_t *m, void *ud);

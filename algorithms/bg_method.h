@@ -15,7 +15,9 @@ typedef enum { BG_INIT_CLEAN = 0, BG_INIT_SIDE_CHANNEL = 1, BG_INIT_SCALED = 2 }
 
 typedef struct bg_method_cfg {
     char name[32];      /* see bg_method_registry */
-    double lr;          /* server step size gamma */
+    double lr;          /* server step size gamma (server_step receives the round's value under lr_schedule) */
+    int lr_schedule;    /* 0: constant; 1: cosine from lr to lr * lr_min_ratio over the run's rounds */
+    double lr_min_ratio;/* cosine: final lr as a fraction of lr (default 0) */
     double eta;         /* momentum weight on the new gradient (beta = 1 - eta) */
     size_t batch;       /* minibatch size */
     double p;           /* MARINA / DASHA-PAGE: probability of a full-gradient round (0: auto = b / shard) */

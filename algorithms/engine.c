@@ -301,6 +301,19 @@ static double heap_in_use(void)
 
 static int setup_metrics(bg_engine_t *e, bg_err_t *err);
 
+/* The server step of round t (0-based): constant, or cosine annealing from lr at t = 0 to lr * lr_min_ratio at the
+ * last round (t = rounds - 1), as PyTorch's CosineAnnealingLR with T_max = rounds - 1. */
+double bg_engine_lr(const bg_engine_t *e, size_t t)
+{
+    const bg_config_t *c = &e->cfg;
+    double lr = c->method.lr;
+    if (c->method.lr_schedule != 1 || c->rounds < 2)
+        return lr;
+    double tt = (double)(t < c->rounds ? t : c->rounds - 1) / (double)(c->rounds - 1);
+    double lo = lr * c->method.lr_min_ratio;
+    return lo + 0.5 * (lr - lo) * (1.0 + cos(3.14159265358979323846 * tt));
+}
+
 int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
 {
     *out = NULL;
@@ -321,6 +334,10 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         return cfg_err(err, "method.server_beta", BG_EINVAL, NULL, 0, "method.server_beta must be in [0, 1)");
     if (!(cfg->method.alpha >= 0 && cfg->method.alpha <= 1))
         return cfg_err(err, "method.alpha", BG_EINVAL, NULL, 0, "method.alpha must be in [0, 1] (0: automatic)");
+    if (cfg->method.lr_schedule != 0 && cfg->method.lr_schedule != 1)
+        return cfg_err(err, "method.lr_schedule", BG_EINVAL, NULL, 0, "method.lr_schedule must be constant or cosine");
+    if (!(cfg->method.lr_min_ratio >= 0 && cfg->method.lr_min_ratio <= 1))
+        return cfg_err(err, "method.lr_min_ratio", BG_EINVAL, NULL, 0, "method.lr_min_ratio must be in [0, 1]");
     if (!(cfg->method.eta > 0 && cfg->method.eta <= 1))
         return cfg_err(err, "method.eta", BG_EINVAL, NULL, 0, "method.eta must be in (0, 1]");
     const bg_method_ops_t *method = bg_method_find(cfg->method.name);
@@ -722,7 +739,9 @@ int bg_engine_server_round(bg_engine_t *e, double *flops)
     e->dropped += dropped;
     e->have_agg = 1;
     fl += bg_robust_flops(&e->robust);
-    e->method->server_step(&e->cfg.method, e->server, e->agg, e->x, e->d);
+    bg_method_cfg_t mc = e->cfg.method;
+    mc.lr = bg_engine_lr(e, e->round);
+    e->method->server_step(&mc, e->server, e->agg, e->x, e->d);
     fl += 2.0 * (double)e->d;
     e->bytes_up += up;
     e->bytes_down += (double)e->n * e->down.bytes;

@@ -224,6 +224,9 @@ void bg_json_config(bg_json_t *j, const bg_config_t *c)
     bg_json_begin(j, "method");
     bg_json_str(j, "name", c->method.name);
     bg_json_num(j, "lr", c->method.lr);
+    bg_json_str(j, "lr_schedule", c->method.lr_schedule ? "cosine" : "constant");
+    if (c->method.lr_schedule)
+        bg_json_num(j, "lr_min_ratio", c->method.lr_min_ratio);
     bg_json_num(j, "eta", c->method.eta);
     bg_json_int(j, "batch", (long long)c->method.batch);
     bg_json_end(j);

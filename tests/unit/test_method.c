@@ -188,6 +188,50 @@ static void test_momentum_recursion(void **state)
     bg_engine_free(e1);
 }
 
+/* Cosine annealing: lr at the first round, lr * lr_min_ratio at the last, the mean of the two half-way, never
+ * increasing; with lr_min_ratio = 1 the run is the constant-lr run bit for bit, with 0 it is not. */
+static void test_lr_schedule(void **state)
+{
+    (void)state;
+    bg_config_t c;
+    base_config(&c);
+    c.rounds = 21;
+    c.method.lr_schedule = 1;
+    c.method.lr_min_ratio = 0.1;
+    bg_engine_t *e;
+    bg_err_t err;
+    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_true(fabs(bg_engine_lr(e, 0) - 0.5) < 1e-15);
+    assert_true(fabs(bg_engine_lr(e, 20) - 0.05) < 1e-15);
+    assert_true(fabs(bg_engine_lr(e, 10) - 0.275) < 1e-12);
+    for (size_t t = 1; t < 21; t++)
+        assert_true(bg_engine_lr(e, t) <= bg_engine_lr(e, t - 1));
+    bg_engine_free(e);
+
+    size_t d;
+    base_config(&c);
+    float *x_const = run_to_end(&c, &d);
+    c.method.lr_schedule = 1;
+    c.method.lr_min_ratio = 1.0;
+    float *x_one = run_to_end(&c, &d);
+    assert_memory_equal(x_const, x_one, d * sizeof(float));
+    c.method.lr_min_ratio = 0.0;
+    float *x_cos = run_to_end(&c, &d);
+    assert_memory_not_equal(x_const, x_cos, d * sizeof(float));
+    free(x_const);
+    free(x_one);
+    free(x_cos);
+
+    base_config(&c);
+    c.method.lr_schedule = 2;
+    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EINVAL);
+    assert_string_equal(err.key, "method.lr_schedule");
+    c.method.lr_schedule = 1;
+    c.method.lr_min_ratio = 1.5;
+    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EINVAL);
+    assert_string_equal(err.key, "method.lr_min_ratio");
+}
+
 /* Bytes are the real encoding: Top-1 on d = 10 uplink is header + 4 + 1 per worker, downlink header + 4d. */
 static void test_bytes_accounting(void **state)
 {
@@ -335,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_mom_sgd_inverse),
         cmocka_unit_test(test_momentum_recursion),
         cmocka_unit_test(test_bytes_accounting),
+        cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_ipm_lands_on_target),
         cmocka_unit_test(test_ipm_on_increments_with_last_honest),
         cmocka_unit_test(test_config_errors),
