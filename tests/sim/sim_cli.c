@@ -458,6 +458,23 @@ static void test_datasets(void **state)
     assert_true(atof(cols[6]) > 0.75);
     free(t);
 
+    /* data on all 20 workers (label flippers hold their own shards), the reference code's CIFAR split */
+    write_file("all.ini", "[run]\nrounds = 20\neval_every = 20\n[data]\ndataset = mnist\nholders = all\n[partition]\n"
+                          "name = cifar-ref\n[model]\nname = softmax\nlambda = 0\n[method]\nlr = 0.5\nbatch = 16\n"
+                          "[attack]\nname = lf\nf = 4\n" TAIL_STAR);
+    must_run((const char *const[]){"run", "all.ini", "--out", "all", "--driver", "--quiet", NULL});
+    s = slurp("all/summary.json", NULL);
+    assert_non_null(s);
+    pb = strstr(s, "\"holders\": \"all\"");
+    assert_non_null(pb);
+    workers = 0;
+    for (const char *q = strstr(s, "\"samples\": "); q; q = strstr(q + 1, "\"samples\": ")) {
+        assert_int_equal((int)atof(q + 11), 400);      /* 8000 / 20: half a sorted block, half IID */
+        workers++;
+    }
+    assert_int_equal(workers, 20);
+    free(s);
+
     /* synthetic: the distance to the known optimum shrinks */
     write_file("syn.ini", "[run]\nrounds = 300\neval_every = 150\n[data]\ndataset = synthetic\nsynth_zeta = 1\n"
                           "[model]\nname = logreg\nlambda = 0.01\n[method]\nlr = 0.5\nbatch = 32\n[compressor]\nk = 4\n"
