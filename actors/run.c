@@ -155,8 +155,7 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     size_t C = tr->n_classes;
     size_t *counts = calloc(ns * (C ? C : 1), sizeof *counts);
     bg_json_begin(&j, "partition");
-    bg_json_str(&j, "name", c->partition.name[0] ? c->partition.name
-                                                 : strcmp(c->dataset, "synthetic") ? "iid" : "contiguous");
+    bg_json_str(&j, "name", bg_engine_partition_name(e));
     bg_json_str(&j, "holders", c->data_all ? "all" : "honest");
     bg_json_int(&j, "classes", (long long)C);
     if (counts) {

@@ -38,7 +38,7 @@ static const key_def_t keys[] = {
      "grad_norm_sq column (full honest gradient): auto (on when one pass costs <= 2e10 flops), true, false"},
     {"run", "dist_to_opt", K_SPECIAL, NOF, "auto",
      "dist_to_opt column (|x - x*|, logreg + L2 only): auto (on for synthetic data), true, false"},
-    {"data", "dataset", K_SPECIAL, NOF, "",
+    {"data", "dataset", K_STR, F(learn.dataset), "",
      "built-in dataset: a9a, w8a, mnist, fmnist, synthetic (see byzgrid list); or give data.train"},
     {"data", "train", K_PATH, F(learn.train_path), "", "training file: LIBSVM (plain or .gz), or IDX images"},
     {"data", "train_labels", K_PATH, F(learn.train_labels), "", "IDX label file of data.train (makes it IDX)"},
@@ -245,6 +245,15 @@ static int check_component(parse_ctx_t *c, const char *section, const char *name
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", reg[i]->name);        \
         }                                                                                                           \
     } while (0)
+    if (!strcmp(section, "data") && !strcmp(name, "dataset") && *v) {   /* "": the data.train/test paths */
+        for (size_t i = 0; bg_dataset_names[i]; i++) {
+            if (!strcmp(bg_dataset_names[i], v))
+                return 1;
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", bg_dataset_names[i]);
+        }
+        return fail(c, BG_ENOTFOUND, "unknown dataset '%s' (built-in: %s; or give data.train and data.test paths)", v,
+                    list);
+    }
     if (strcmp(name, "name") && strcmp(name, "pre"))
         return 1;
     if (!strcmp(section, "model")) {
@@ -292,19 +301,6 @@ static int set_special(parse_ctx_t *c, const key_def_t *k, const char *v)
             *dst = b;
         else
             return fail(c, BG_EINVAL, "run.%s = '%s': expected auto, true or false", n, v);
-    } else if (!strcmp(n, "dataset")) {
-        char known[256] = "";
-        size_t len = 0;
-        for (size_t i = 0; bg_dataset_names[i]; i++) {
-            if (!strcmp(v, bg_dataset_names[i])) {
-                snprintf(sc->learn.dataset, sizeof sc->learn.dataset, "%s", v);
-                return 1;
-            }
-            if (len < sizeof known)
-                len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", bg_dataset_names[i]);
-        }
-        return fail(c, BG_ENOTFOUND, "unknown dataset '%s' (built-in: %s; or give data.train and data.test paths)", v,
-                    known);
     } else if (!strcmp(n, "normalize")) {
         int b;
         if (!strcasecmp(v, "auto"))
@@ -321,18 +317,8 @@ static int set_special(parse_ctx_t *c, const key_def_t *k, const char *v)
         else
             return fail(c, BG_EINVAL, "data.holders = '%s': expected honest or all", v);
     } else if (!strcmp(k->section, "partition") && !strcmp(n, "name")) {
-        static const char *const parts[] = {"iid", "dirichlet", "shards", "cifar-ref", "contiguous"};
-        if (!strcasecmp(v, "auto")) {
-            sc->learn.partition.name[0] = '\0';
-            return 1;
-        }
-        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-            if (!strcmp(v, parts[i])) {
-                snprintf(sc->learn.partition.name, sizeof sc->learn.partition.name, "%s", v);
-                return 1;
-            }
-        return fail(c, BG_ENOTFOUND, "unknown partition '%s' (known: auto, iid, dirichlet, shards, cifar-ref, contiguous)",
-                    v);
+        /* auto is resolved by the engine; other names are checked there (bg_partition names its key) */
+        snprintf(sc->learn.partition.name, sizeof sc->learn.partition.name, "%s", strcasecmp(v, "auto") ? v : "");
     } else if (!strcmp(n, "lr_schedule")) {
         if (!strcasecmp(v, "constant"))
             sc->learn.method.lr_schedule = 0;

@@ -91,6 +91,7 @@ const bg_dataset_t *bg_engine_train(const bg_engine_t *e);
 const bg_model_t *bg_engine_model_info(const bg_engine_t *e);
 /* The shards (one per data-holding worker: n_honest, or n with data_all) in worker order. */
 const bg_shard_t *bg_engine_shards(const bg_engine_t *e, size_t *n_shards);
+const char *bg_engine_partition_name(const bg_engine_t *e);   /* partition.name, auto resolved */
 void bg_engine_memory(const bg_engine_t *e, bg_memory_t *m);
 
 /* Server, at the start of a round: the broadcast message (the model, dense unless the method compresses the

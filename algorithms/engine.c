@@ -90,6 +90,7 @@ struct bg_engine {
     bg_attack_args_t attack_args;
     bg_shard_t *shards;       /* nd shards, worker order; with nd = nh data-attack Byzantine j reuses j mod nh */
     size_t nd;                /* data-holding workers: nh, or n with data_all */
+    char partition[32];       /* the partition used (partition.name, or what auto resolved to) */
     float *scratch;           /* d: shared by all workers (their calls never overlap) */
     double *xopt;             /* d: the honest optimum when known (dist_to_opt), else NULL */
     int grad_norm;            /* compute grad_norm_sq at evaluation points */
@@ -427,6 +428,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     bg_partition_cfg_t pc = cfg->partition;
     if (!pc.name[0])
         snprintf(pc.name, sizeof pc.name, "%s", strcmp(cfg->dataset, "synthetic") ? "iid" : "contiguous");
+    snprintf(e->partition, sizeof e->partition, "%s", pc.name);
     /* Equal IID shards keep the original cut (a seeded permutation in contiguous pieces, the reference code's
      * DistributedSampler), so runs from before partitions existed give the same numbers. */
     if (!strcmp(pc.name, "iid") && pc.size_sigma == 0 && pc.min_size <= 1)
@@ -435,10 +437,8 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         rc = bg_partition(&pc, e->train.y, e->train.n, e->train.n_classes, e->nd, prng, e->shards, err);
     gsl_rng_free(prng);
     if (rc) {
-        const char *m = err ? err->msg : "";
-        bg_err_key(err, strstr(m, "alpha") ? "partition.alpha" : strstr(m, "shards k") ? "partition.k"
-                      : strstr(m, "size_sigma") ? "partition.size_sigma" : strstr(m, "min_size") ? "partition.min_size"
-                      : cfg->partition.name[0] ? "partition.name" : "workers.n");
+        /* parameter errors carry their key; the rest (too few samples for the workers) is the partition's or n's */
+        bg_err_key(err, cfg->partition.name[0] ? "partition.name" : "workers.n");
         goto fail;
     }
 
@@ -614,6 +614,7 @@ size_t bg_engine_round(const bg_engine_t *e) { return e->round; }
 const bg_dataset_t *bg_engine_train(const bg_engine_t *e) { return &e->train; }
 const bg_model_t *bg_engine_model_info(const bg_engine_t *e) { return &e->model; }
 void bg_engine_memory(const bg_engine_t *e, bg_memory_t *m) { *m = e->mem; }
+const char *bg_engine_partition_name(const bg_engine_t *e) { return e->partition; }
 const bg_shard_t *bg_engine_shards(const bg_engine_t *e, size_t *n_shards)
 {
     *n_shards = e->nd;

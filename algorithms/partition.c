@@ -39,6 +39,13 @@ void bg_partition_histogram(const bg_shard_t *shards, size_t n_shards, const int
         }
 }
 
+/* Errors caused by one configuration key name it, so a scenario loader can point at its line. */
+static int keyed(bg_err_t *err, const char *key, int rc)
+{
+    bg_err_key(err, key);
+    return rc;
+}
+
 static size_t *iota(size_t n)
 {
     size_t *p = malloc((n ? n : 1) * sizeof *p);
@@ -192,10 +199,10 @@ static int part_dirichlet(const bg_partition_cfg_t *cfg, const int *y, size_t n,
         if (count[worst] >= lo)
             goto done;
     }
-    rc = bg_err_set(err, BG_ERANGE, NULL, 0,
+    rc = keyed(err, "partition.alpha", bg_err_set(err, BG_ERANGE, NULL, 0,
                     "dirichlet partition with alpha %g left worker %zu with %zu samples after %d draws: every "
                     "worker needs at least %zu; raise alpha, use fewer workers or lower min_size",
-                    cfg->alpha, worst, count[worst], DIRICHLET_TRIES, lo);
+                    cfg->alpha, worst, count[worst], DIRICHLET_TRIES, lo));
 done:
     free(by_class);
     free(start);
@@ -272,8 +279,10 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
     int iid = !strcmp(name, "iid"), dir = !strcmp(name, "dirichlet"), shd = !strcmp(name, "shards"),
         cif = !strcmp(name, "cifar-ref"), con = !strcmp(name, "contiguous");
     if (!(iid || dir || shd || cif || con))
-        return bg_err_set(err, BG_EINVAL, NULL, 0,
-                          "unknown partition '%.32s': allowed are iid, dirichlet, shards, cifar-ref, contiguous", name);
+        return keyed(err, "partition.name",
+                     bg_err_set(err, BG_EINVAL, NULL, 0,
+                                "unknown partition '%.32s': allowed are iid, dirichlet, shards, cifar-ref, contiguous",
+                                name));
     if (n_shards == 0)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "cannot partition over 0 workers: at least one is needed");
     size_t lo = cfg->min_size ? cfg->min_size : 1;
@@ -282,16 +291,17 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
                           "cannot split %zu samples over %zu workers: every worker needs at least one sample",
                           n_samples, n_shards);
     if (lo > n_samples / n_shards)
-        return bg_err_set(err, BG_ERANGE, NULL, 0,
+        return keyed(err, "partition.min_size", bg_err_set(err, BG_ERANGE, NULL, 0,
                           "min_size %zu is too large: %zu samples over %zu workers allow at most %zu per worker",
-                          lo, n_samples, n_shards, n_samples / n_shards);
+                          lo, n_samples, n_shards, n_samples / n_shards));
     if (iid && !(cfg->size_sigma >= 0 && isfinite(cfg->size_sigma)))
-        return bg_err_set(err, BG_EINVAL, NULL, 0,
+        return keyed(err, "partition.size_sigma", bg_err_set(err, BG_EINVAL, NULL, 0,
                           "size_sigma %g is not allowed: it must be a finite number >= 0 (0 = equal sizes)",
-                          cfg->size_sigma);
+                          cfg->size_sigma));
     if (dir && !(cfg->alpha > 0 && isfinite(cfg->alpha)))
-        return bg_err_set(err, BG_EINVAL, NULL, 0, "dirichlet alpha %g is not allowed: it must be finite and > 0",
-                          cfg->alpha);
+        return keyed(err, "partition.alpha",
+                     bg_err_set(err, BG_EINVAL, NULL, 0, "dirichlet alpha %g is not allowed: it must be finite and > 0",
+                          cfg->alpha));
     if (dir || shd || cif) {
         if (!y || n_classes == 0)
             return bg_err_set(err, BG_EINVAL, NULL, 0, "partition '%s' needs labels and at least one class", name);
@@ -302,14 +312,14 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
     }
     if (shd) {
         if (cfg->k == 0 || cfg->k > n_classes)
-            return bg_err_set(err, BG_EINVAL, NULL, 0,
+            return keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
                               "shards k = %zu classes per worker is not allowed: it must be 1 .. %zu (n_classes)",
-                              cfg->k, n_classes);
+                              cfg->k, n_classes));
         if (cfg->k * n_shards < n_classes)
-            return bg_err_set(err, BG_EINVAL, NULL, 0,
+            return keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
                               "shards k = %zu over %zu workers holds only %zu of %zu classes: k must be at least %zu "
                               "so every sample is used", cfg->k, n_shards, cfg->k * n_shards, n_classes,
-                              (n_classes + n_shards - 1) / n_shards);
+                              (n_classes + n_shards - 1) / n_shards));
     }
     if (cif && n_samples / n_shards / 2 == 0)
         return bg_err_set(err, BG_ERANGE, NULL, 0,

@@ -436,6 +436,19 @@ static void test_errors(void **state)
     y[17] = 10;
     expect_err(run("dirichlet", 0.5, 2, 0, 1, y, n, C, 10, 1, sh, &err), BG_EINVAL, &err, "sample 17", "0 .. 9");
     y[17] = saved;
+    /* parameter errors name their scenario key; a key-less error leaves it to the caller */
+    run("dirichlett", 0.5, 2, 0, 1, y, n, C, 10, 1, sh, &err);
+    assert_string_equal(err.key, "partition.name");
+    run("dirichlet", 0, 2, 0, 1, y, n, C, 10, 1, sh, &err);
+    assert_string_equal(err.key, "partition.alpha");
+    run("shards", 0.5, 11, 0, 1, y, n, C, 10, 1, sh, &err);
+    assert_string_equal(err.key, "partition.k");
+    run("iid", 0.5, 2, -1, 1, y, n, C, 10, 1, sh, &err);
+    assert_string_equal(err.key, "partition.size_sigma");
+    run("iid", 0.5, 2, 0, 61, y, n, C, 10, 1, sh, &err);
+    assert_string_equal(err.key, "partition.min_size");
+    run("iid", 0.5, 2, 0, 1, y, 5, C, 6, 1, sh, &err);
+    assert_string_equal(err.key, "");
     free(y);
 }
 
