@@ -6,11 +6,13 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "bg_aggregate.h"
 #include "bg_attack.h"
 #include "bg_compress.h"
+#include "bg_config.h"
 
 typedef struct rows {
     size_t n, d, cap;
@@ -115,92 +117,134 @@ static void print_row(const float *x, size_t d)
     printf("\n");
 }
 
-static int need_value(int argc, char **argv, int i)
+/* Options of a component command come from the scenario key table: --KEY VALUE for every key of the command's
+ * section (dashes or underscores: --cc-tau 5 is aggregator.cc_tau = 5), plus a few short names. */
+typedef struct alias {
+    const char *opt;    /* option name without the dashes, underscores as dashes */
+    const char *key;    /* section.key */
+    const char *value;  /* a flag's value (the option takes none), or NULL */
+} alias_t;
+
+typedef struct command {
+    const char *name, *section, *usage, *about;
+    const alias_t *aliases;
+} command_t;
+
+static const bg_key_t *find_key(const char *section, const char *name)
 {
-    if (i + 1 >= argc) {
-        fprintf(stderr, "byzgrid: %s needs a value (see byzgrid %s --help)\n", argv[i], argv[1]);
-        return 0;
-    }
-    return 1;
+    return bg_keys_find(bg_config_keys, bg_config_n_keys, section, name);
 }
 
-static int parse_num(const char *opt, const char *v, double *out)
+static void print_help(const command_t *cmd)
 {
-    char *end;
-    errno = 0;
-    *out = strtod(v, &end);
-    if (end == v || *end || errno) {
-        fprintf(stderr, "byzgrid: %s = '%s': expected a number\n", opt, v);
-        return 0;
+    printf("usage: byzgrid %s %s\n%s\noptions (the scenario keys of [%s]; --a-b and --a_b are the same):\n", cmd->name,
+           cmd->usage, cmd->about, cmd->section);
+    for (const alias_t *a = cmd->aliases; a->opt; a++)
+        printf("  --%-18s %s%s\n", a->opt, a->value ? "sets " : "is ", a->key);
+    char allowed[256], opt[64];
+    for (size_t i = 0; i < bg_config_n_keys; i++) {
+        const bg_key_t *k = &bg_config_keys[i];
+        if (strcmp(k->section, cmd->section))
+            continue;
+        snprintf(opt, sizeof opt, "%s", k->name);
+        for (char *p = opt; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        bg_key_allowed(k, allowed, sizeof allowed);
+        printf("  --%-18s %s (default %s%s%s)\n", opt, k->help, k->def[0] ? k->def : "none", allowed[0] ? "; " : "",
+               allowed);
     }
-    return 1;
 }
+
+/* Parse argv[2..] into c. Returns 0, or the exit status (2 after printing the error, 0 after --help: *done). */
+static int parse_options(const command_t *cmd, int argc, char **argv, bg_config_t *c, int *done)
+{
+    *done = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            print_help(cmd);
+            *done = 1;
+            return 0;
+        }
+        if (strncmp(o, "--", 2) || !o[2]) {
+            fprintf(stderr, "byzgrid: %s: unexpected '%s' (options are --KEY VALUE; see byzgrid %s --help)\n",
+                    cmd->name, o, cmd->name);
+            return 2;
+        }
+        char name[64], section[32], key[64];
+        snprintf(name, sizeof name, "%s", o + 2);
+        for (char *p = name; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        const char *value = NULL, *full = NULL;
+        for (const alias_t *a = cmd->aliases; a->opt && !full; a++)
+            if (!strcmp(a->opt, name)) {
+                full = a->key;
+                value = a->value;
+            }
+        if (full) {
+            const char *dot = strchr(full, '.');
+            snprintf(section, sizeof section, "%.*s", (int)(dot - full), full);
+            snprintf(key, sizeof key, "%s", dot + 1);
+        } else {
+            snprintf(section, sizeof section, "%s", cmd->section);
+            snprintf(key, sizeof key, "%s", name);
+            for (char *p = key; *p; p++)
+                if (*p == '-')
+                    *p = '_';
+        }
+        const bg_key_t *k = find_key(section, key);
+        if (!k) {
+            fprintf(stderr, "byzgrid: %s: unknown option '%s' (see byzgrid %s --help)\n", cmd->name, o, cmd->name);
+            return 2;
+        }
+        if (!value) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "byzgrid: %s needs a value (see byzgrid %s --help)\n", o, cmd->name);
+                return 2;
+            }
+            value = argv[++i];
+        }
+        bg_err_t err;
+        bg_err_clear(&err);
+        if (bg_key_set(k, c, value, NULL, &err)) {
+            char buf[1024];
+            fprintf(stderr, "byzgrid: %s: %s: %s\n", cmd->name, o, bg_err_format(&err, buf, sizeof buf));
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static const alias_t agg_aliases[] = {{"rule", "aggregator.name", NULL},
+                                      {"f", "attack.f", NULL},
+                                      {"seed", "run.seed", NULL},
+                                      {NULL, NULL, NULL}};
+static const command_t agg_cmd = {
+    "aggregate", "aggregator", "--rule R --f F [--pre P] [options] < vectors.csv",
+    "Reads n vectors (one comma-separated row each) from stdin and prints the aggregate as one row.\n"
+    "Rows containing NaN or Inf are Byzantine by definition: they are dropped and f is reduced.\n"
+    "Here the pre-aggregator defaults to none (a scenario's default is nnm).",
+    agg_aliases};
 
 static int cmd_aggregate(int argc, char **argv)
 {
-    const char *rule = NULL, *pre = "none";
-    double f = -1, seed = 1, v;
-    bg_agg_args_t a;
-    bg_agg_args_default(&a);
-    for (int i = 2; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help")) {
-            printf("usage: byzgrid aggregate --rule R --f F [--pre P] [--seed S] [--rfa-iters N] [--rfa-nu X]\n"
-                   "       [--rfa-tol X] [--krum-power 2|4] [--krum-m M] [--cc-tau X] [--cc-iters N]\n"
-                   "       [--bucket-s S] [--clip-tau X] [--dnc-iters N] [--dnc-sub-dim N] [--dnc-filter-frac X]\n"
-                   "       [--mda-max-subsets X] < vectors.csv\n"
-                   "Reads n vectors (one comma-separated row each) from stdin and prints the aggregate as one row.\n"
-                   "Rows containing NaN or Inf are Byzantine by definition: they are dropped and f is reduced.\n");
-            return 0;
-        }
-        if (!need_value(argc, argv, i))
-            return 2;
-        const char *val = argv[++i];
-        if (!strcmp(o, "--rule"))
-            rule = val;
-        else if (!strcmp(o, "--pre"))
-            pre = val;
-        else if (!parse_num(o, val, &v))
-            return 2;
-        else if (!strcmp(o, "--f"))
-            f = v;
-        else if (!strcmp(o, "--seed"))
-            seed = v;
-        else if (!strcmp(o, "--rfa-iters"))
-            a.rfa_iters = (size_t)v;
-        else if (!strcmp(o, "--rfa-nu"))
-            a.rfa_nu = v;
-        else if (!strcmp(o, "--rfa-tol"))
-            a.rfa_tol = v;
-        else if (!strcmp(o, "--krum-power"))
-            a.krum_power = (int)v;
-        else if (!strcmp(o, "--krum-m"))
-            a.krum_m = (size_t)v;
-        else if (!strcmp(o, "--cc-tau"))
-            a.cc_tau = v;
-        else if (!strcmp(o, "--cc-iters"))
-            a.cc_iters = (size_t)v;
-        else if (!strcmp(o, "--bucket-s"))
-            a.bucket_s = (size_t)v;
-        else if (!strcmp(o, "--clip-tau"))
-            a.clip_tau = v;
-        else if (!strcmp(o, "--dnc-iters"))
-            a.dnc_iters = (size_t)v;
-        else if (!strcmp(o, "--dnc-sub-dim"))
-            a.dnc_sub_dim = (size_t)v;
-        else if (!strcmp(o, "--dnc-filter-frac"))
-            a.dnc_filter_frac = v;
-        else if (!strcmp(o, "--mda-max-subsets"))
-            a.mda_max_subsets = v;
-        else {
-            fprintf(stderr, "byzgrid: aggregate: unknown option '%s' (see byzgrid aggregate --help)\n", o);
-            return 2;
-        }
-    }
-    if (!rule || f < 0 || f != floor(f)) {
+    bg_config_t c;
+    bg_config_default(&c);
+    snprintf(c.pre, sizeof c.pre, "none");
+    c.agg[0] = '\0';
+    c.f = SIZE_MAX;
+    int done, st = parse_options(&agg_cmd, argc, argv, &c, &done);
+    if (st || done)
+        return st;
+    if (!c.agg[0] || c.f == SIZE_MAX) {
         fprintf(stderr, "byzgrid: aggregate needs --rule NAME and --f N (a non-negative integer); see byzgrid list\n");
         return 2;
     }
+    bg_agg_args_t a = c.agg_args;
+    const char *rule = c.agg, *pre = c.pre;
+    const uint64_t seed = c.seed;
     rows_t r;
     char eb[512];
     int rc = read_rows(stdin, &r, eb, sizeof eb);
@@ -208,8 +252,8 @@ static int cmd_aggregate(int argc, char **argv)
         fprintf(stderr, "byzgrid: %s\n", eb);
         return rc;
     }
-    a.f = (size_t)f;
-    a.rng = bg_rng_stream((uint64_t)seed, BG_RNG_SERVER, 0);
+    a.f = c.f;
+    a.rng = bg_rng_stream(seed, BG_RNG_SERVER, 0);
     bg_robust_t rob;
     bg_err_t err;
     bg_err_clear(&err);
@@ -239,52 +283,26 @@ static int cmd_aggregate(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+static const alias_t comp_aliases[] = {{"seed", "run.seed", NULL},
+                                       {"unscaled", "compressor.scaled", "false"},
+                                       {NULL, NULL, NULL}};
+static const command_t comp_cmd = {
+    "compress", "compressor", "--name C [--k K | --ratio R] [options] < vectors.csv",
+    "For every input row prints one row: the message's wire size in bytes, then the decoded compressed vector\n"
+    "(d values). Random compressors draw from streams derived from --seed (row r uses round r of the shared\n"
+    "stream). Boolean options take a value: --shared-mask true.",
+    comp_aliases};
+
 static int cmd_compress(int argc, char **argv)
 {
-    bg_comp_cfg_t cfg;
-    bg_comp_cfg_default(&cfg);
-    cfg.name[0] = '\0';
-    double seed = 1, v;
-    for (int i = 2; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help")) {
-            printf("usage: byzgrid compress --name C [--k K | --ratio R] [--unscaled] [--shared-mask] [--levels S]\n"
-                   "       [--seed S] < vectors.csv\n"
-                   "For every input row prints one row: the message's wire size in bytes, then the decoded\n"
-                   "compressed vector (d values). Random compressors draw from streams derived from --seed\n"
-                   "(row r uses round r of the shared stream).\n");
-            return 0;
-        }
-        if (!strcmp(o, "--unscaled")) {
-            cfg.scaled = 0;
-            continue;
-        }
-        if (!strcmp(o, "--shared-mask")) {
-            cfg.shared_mask = 1;
-            continue;
-        }
-        if (!need_value(argc, argv, i))
-            return 2;
-        const char *val = argv[++i];
-        if (!strcmp(o, "--name")) {
-            snprintf(cfg.name, sizeof cfg.name, "%s", val);
-            continue;
-        }
-        if (!parse_num(o, val, &v))
-            return 2;
-        if (!strcmp(o, "--k"))
-            cfg.k = (size_t)v;
-        else if (!strcmp(o, "--ratio"))
-            cfg.ratio = v;
-        else if (!strcmp(o, "--levels"))
-            cfg.levels = (size_t)v;
-        else if (!strcmp(o, "--seed"))
-            seed = v;
-        else {
-            fprintf(stderr, "byzgrid: compress: unknown option '%s' (see byzgrid compress --help)\n", o);
-            return 2;
-        }
-    }
+    bg_config_t c;
+    bg_config_default(&c);
+    c.comp.name[0] = '\0';
+    int done, st = parse_options(&comp_cmd, argc, argv, &c, &done);
+    if (st || done)
+        return st;
+    bg_comp_cfg_t cfg = c.comp;
+    const uint64_t seed = c.seed;
     if (!cfg.name[0]) {
         fprintf(stderr, "byzgrid: compress needs --name NAME (see byzgrid list)\n");
         return 2;
@@ -296,10 +314,10 @@ static int cmd_compress(int argc, char **argv)
         fprintf(stderr, "byzgrid: %s\n", eb);
         return rc;
     }
-    bg_compressor_t c;
+    bg_compressor_t comp;
     bg_err_t err;
     bg_err_clear(&err);
-    rc = bg_compressor_create(&cfg, r.d, NULL, 0, &c, &err);
+    rc = bg_compressor_create(&cfg, r.d, NULL, 0, &comp, &err);
     if (rc) {
         char buf[1024];
         fprintf(stderr, "byzgrid: compress: %s\n", bg_err_format(&err, buf, sizeof buf));
@@ -308,13 +326,13 @@ static int cmd_compress(int argc, char **argv)
     }
     bg_msg_t m;
     float *dec = malloc(r.d * sizeof(float));
-    gsl_rng *own = bg_rng_stream((uint64_t)seed, BG_RNG_COMPRESS, 0);
-    gsl_rng *shared = bg_rng_stream((uint64_t)seed, BG_RNG_SHARED, 0);
+    gsl_rng *own = bg_rng_stream(seed, BG_RNG_COMPRESS, 0);
+    gsl_rng *shared = bg_rng_stream(seed, BG_RNG_SHARED, 0);
     rc = bg_msg_init(&m, r.d);
     for (size_t i = 0; !rc && i < r.n; i++) {
-        bg_rng_reseed(shared, (uint64_t)seed, BG_RNG_SHARED, i);
+        bg_rng_reseed(shared, seed, BG_RNG_SHARED, i);
         bg_comp_rngs_t rr = {own, shared};
-        rc = c.ops->compress(&c, r.v + i * r.d, &rr, &m);
+        rc = comp.ops->compress(&comp, r.v + i * r.d, &rr, &m);
         if (rc)
             break;
         bg_msg_decode(&m, dec);
@@ -324,7 +342,7 @@ static int cmd_compress(int argc, char **argv)
     if (rc)
         fprintf(stderr, "byzgrid: compress: failed with code %d\n", rc);
     bg_msg_free(&m);
-    bg_compressor_destroy(&c);
+    bg_compressor_destroy(&comp);
     gsl_rng_free(own);
     gsl_rng_free(shared);
     free(dec);
@@ -332,64 +350,26 @@ static int cmd_compress(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+static const alias_t atk_aliases[] = {{"f", "attack.f", NULL}, {"seed", "run.seed", NULL}, {NULL, NULL, NULL}};
+static const command_t atk_cmd = {
+    "attack", "attack", "--name A --f F [options] < honest.csv",
+    "Reads the honest vectors (one row each) and prints f rows: the vectors the Byzantine workers make the\n"
+    "aggregator see. Omniscient and blind attacks only; data attacks (lf, bf, none) need a dataset and run in a\n"
+    "scenario. There is no previous aggregate here, so rop sends 0.",
+    atk_aliases};
+
 static int cmd_attack(int argc, char **argv)
 {
-    bg_attack_cfg_t cfg;
-    bg_attack_cfg_default(&cfg);
-    cfg.name[0] = '\0';
-    double f = -1, seed = 1, v;
-    const char *agg = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help")) {
-            printf("usage: byzgrid attack --name A --f F [--eps X] [--z X] [--alie-dev std|variance] [--sigma X]\n"
-                   "       [--payload nan|inf|-inf] [--mimic-warmup N] [--aggregator R] [--seed S] < honest.csv\n"
-                   "Reads the honest vectors (one row each) and prints f rows: the vectors the Byzantine workers\n"
-                   "make the aggregator see. Omniscient and blind attacks only; data attacks (lf, bf, none) need a\n"
-                   "dataset and run in a scenario. There is no previous aggregate here, so rop sends 0.\n");
-            return 0;
-        }
-        if (!need_value(argc, argv, i))
-            return 2;
-        const char *val = argv[++i];
-        if (!strcmp(o, "--name")) {
-            snprintf(cfg.name, sizeof cfg.name, "%s", val);
-            continue;
-        }
-        if (!strcmp(o, "--aggregator")) {
-            agg = val;
-            continue;
-        }
-        if (!strcmp(o, "--alie-dev")) {
-            if (strcmp(val, "std") && strcmp(val, "variance")) {
-                fprintf(stderr, "byzgrid: attack: --alie-dev must be std or variance\n");
-                return 2;
-            }
-            cfg.alie_variance = !strcmp(val, "variance");
-            continue;
-        }
-        if (!parse_num(o, val, &v))
-            return 2;
-        if (!strcmp(o, "--f"))
-            f = v;
-        else if (!strcmp(o, "--eps"))
-            cfg.eps = v;
-        else if (!strcmp(o, "--z"))
-            cfg.z = v;
-        else if (!strcmp(o, "--sigma"))
-            cfg.sigma = v;
-        else if (!strcmp(o, "--payload"))
-            cfg.payload = v;
-        else if (!strcmp(o, "--mimic-warmup"))
-            cfg.mimic_warmup = (size_t)v;
-        else if (!strcmp(o, "--seed"))
-            seed = v;
-        else {
-            fprintf(stderr, "byzgrid: attack: unknown option '%s' (see byzgrid attack --help)\n", o);
-            return 2;
-        }
-    }
-    if (!cfg.name[0] || f < 1 || f != floor(f)) {
+    bg_config_t c;
+    bg_config_default(&c);
+    c.attack.name[0] = '\0';
+    c.f = 0;
+    int done, status = parse_options(&atk_cmd, argc, argv, &c, &done);
+    if (status || done)
+        return status;
+    bg_attack_cfg_t cfg = c.attack;
+    const uint64_t seed = c.seed;
+    if (!cfg.name[0] || c.f < 1) {
         fprintf(stderr, "byzgrid: attack needs --name NAME and --f N (a positive integer); see byzgrid list\n");
         return 2;
     }
@@ -406,7 +386,7 @@ static int cmd_attack(int argc, char **argv)
         fprintf(stderr, "byzgrid: %s\n", eb);
         return rc;
     }
-    size_t nf = (size_t)f;
+    size_t nf = c.f;
     bg_attack_args_t a;
     bg_err_t err;
     bg_err_clear(&err);
@@ -417,7 +397,6 @@ static int cmd_attack(int argc, char **argv)
         free(r.v);
         return 2;
     }
-    a.agg_name = agg;
     const float **rows = malloc(r.n * sizeof *rows);
     float *out = malloc(r.d * sizeof(float));
     for (size_t i = 0; i < r.n; i++)
@@ -426,16 +405,16 @@ static int cmd_attack(int argc, char **argv)
     void **st = calloc(ns, sizeof *st);
     gsl_rng **rg = calloc(ns, sizeof *rg);
     for (size_t j = 0; j < ns && !rc; j++) {
-        rg[j] = bg_rng_stream((uint64_t)seed, BG_RNG_ATTACK, r.n + j);
+        rg[j] = bg_rng_stream(seed, BG_RNG_ATTACK, r.n + j);
         if (ops->state_new)
             rc = ops->state_new(&a, r.d, &st[j]);
     }
     for (size_t j = 0; j < nf && !rc; j++) {
         size_t s = ops->per_attacker ? j : 0;
         if (j == 0 || ops->per_attacker) {
-            bg_attack_ctx_t c = {.honest = ops->kind == BG_ATK_OMNISCIENT ? rows : NULL, .nh = r.n, .d = r.d,
+            bg_attack_ctx_t ctx = {.honest = ops->kind == BG_ATK_OMNISCIENT ? rows : NULL, .nh = r.n, .d = r.d,
                                  .prev_agg = NULL, .own = NULL, .round = 0, .rng = rg[s], .state = st[s]};
-            rc = ops->target(&a, &c, out);
+            rc = ops->target(&a, &ctx, out);
         }
         if (!rc)
             print_row(out, r.d);

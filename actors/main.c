@@ -47,24 +47,26 @@ static void usage(FILE *out)
             "exit status: 0 success, 2 bad usage/scenario/data/platform, 1 failure during the run\n");
 }
 
+static void print_registry(const bg_registry_t *r)
+{
+    for (size_t i = 0; r->name_at(i); i++)
+        printf("  %-16s %s\n", r->name_at(i), r->summary_at(i));
+}
+
 static int cmd_list(void)
 {
     printf("models:\n");
-    for (size_t i = 0; bg_model_registry[i]; i++)
-        printf("  %-16s %s\n", bg_model_registry[i]->name, bg_model_registry[i]->summary);
+    print_registry(&bg_models);
     printf("methods:\n");
     for (size_t i = 0; bg_method_registry[i]; i++)
         printf("  %-16s %s%s\n", bg_method_registry[i]->name, bg_method_registry[i]->summary,
                bg_method_registry[i]->reconstructed ? " [reconstructed]" : "");
     printf("compressors:\n");
-    for (size_t i = 0; bg_compressor_registry[i]; i++)
-        printf("  %-16s %s\n", bg_compressor_registry[i]->name, bg_compressor_registry[i]->summary);
+    print_registry(&bg_compressors);
     printf("pre-aggregators:\n");
-    for (size_t i = 0; bg_preagg_registry[i]; i++)
-        printf("  %-16s %s\n", bg_preagg_registry[i]->name, bg_preagg_registry[i]->summary);
+    print_registry(&bg_preaggregators);
     printf("aggregators:\n");
-    for (size_t i = 0; bg_aggregator_registry[i]; i++)
-        printf("  %-16s %s\n", bg_aggregator_registry[i]->name, bg_aggregator_registry[i]->summary);
+    print_registry(&bg_aggregators);
     printf("attacks (kind; what it may read):\n");
     for (size_t i = 0; bg_attack_registry[i]; i++) {
         const bg_attack_ops_t *a = bg_attack_registry[i];
@@ -73,15 +75,9 @@ static int cmd_list(void)
         printf("  %-16s reads: %s\n", "", a->reads);
     }
     printf("datasets (data.dataset; or data.train = a LIBSVM file, or IDX images with data.train_labels):\n");
-    for (size_t i = 0; bg_dataset_names[i]; i++)
-        printf("  %-16s %s\n", bg_dataset_names[i], bg_dataset_summaries[i]);
-    printf("partitions (partition.name):\n"
-           "  %-16s seeded equal shards; partition.size_sigma > 0 gives lognormal unequal sizes\n"
-           "  %-16s label skew: class proportions over workers ~ Dirichlet(partition.alpha)\n"
-           "  %-16s partition.k classes per worker, each class split evenly among its holders\n"
-           "  %-16s the reference code's CIFAR split: half one sorted class block, half IID\n"
-           "  %-16s unshuffled contiguous blocks (synthetic data: worker g gets group g)\n",
-           "iid", "dirichlet", "shards", "cifar-ref", "contiguous");
+    print_registry(&bg_datasets);
+    printf("partitions (partition.name):\n");
+    print_registry(&bg_partitions);
     return 0;
 }
 
@@ -198,7 +194,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "list"))
         return cmd_list();
     if (!strcmp(cmd, "keys")) {
-        printf("scenario keys (INI sections and keys, default, meaning); paths are relative to the scenario file:\n");
+        printf("scenario keys ([section], key, default, meaning [allowed values]); paths are relative to the scenario\n"
+               "file; --set section.key=value overrides any of them; summary.json lists every one as it ran:\n");
         bg_scenario_print_keys(stdout);
         return 0;
     }

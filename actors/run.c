@@ -124,7 +124,7 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     if (o->command_line)
         bg_json_str(&j, "command", o->command_line);
     bg_json_int(&j, "seed", (long long)c->seed);
-    bg_json_config(&j, c);
+    bg_scenario_write_config(&j, sc, c);
     bg_json_begin(&j, "resolved");
     bg_json_int(&j, "dim", (long long)bg_engine_dim(e));
     bg_json_int(&j, "n_honest", (long long)bg_engine_n_honest(e));

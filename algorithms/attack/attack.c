@@ -657,18 +657,6 @@ const bg_attack_ops_t *bg_attack_find(const char *name)
     return NULL;
 }
 
-void bg_attack_cfg_default(bg_attack_cfg_t *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->name, sizeof cfg->name, "none");
-    cfg->eps = 0.1;
-    cfg->z = NAN;
-    cfg->alie_variance = 0;
-    cfg->sigma = 0.5;
-    cfg->mimic_warmup = 1;
-    cfg->payload = NAN;
-}
-
 /* s = floor(n/2 + 1) - f workers must be won over; z is the normal quantile that puts n - f - s honest
  * workers below the attack. The probability is clamped to [1/(2m), 1 - 1/(2m)] with m = n - f honest workers
  * (half a worker, the resolution of an empirical quantile over m values): outside (0, 1) the quantile is

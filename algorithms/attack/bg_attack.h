@@ -61,7 +61,6 @@ typedef struct bg_attack_ops {
 
 extern const bg_attack_ops_t *const bg_attack_registry[];   /* NULL-terminated */
 const bg_attack_ops_t *bg_attack_find(const char *name);
-void bg_attack_cfg_default(bg_attack_cfg_t *cfg);
 int bg_attack_args_init(bg_attack_args_t *a, const bg_attack_cfg_t *cfg, size_t n, size_t f, bg_err_t *err);
 /* ALIE's z from n and f: s = floor(n/2 + 1) - f, z = Phi^-1((n - f - s) / (n - f)). */
 double bg_attack_alie_z(size_t n, size_t f);

@@ -68,7 +68,19 @@ typedef struct bg_partition_cfg {
     double size_sigma;   /* iid: lognormal sigma of unequal sizes; 0 (default) = equal */
     size_t min_size;     /* smallest allowed shard; default 1 */
 } bg_partition_cfg_t;
-void bg_partition_cfg_default(bg_partition_cfg_t *c);
+/* A partition: whether it needs labels, an optional check of its parameters against the data's shape, and the
+ * assignment of every sample to a shard (owner[i] = shard, or (size_t)-1 for unused samples; each shard gets at
+ * least lo samples). The registry is NULL-terminated; `byzgrid list` prints it. */
+typedef struct bg_partition_ops {
+    const char *name;
+    const char *summary;
+    int labels;
+    int (*check)(const bg_partition_cfg_t *cfg, size_t n_samples, size_t n_classes, size_t n_shards, bg_err_t *err);
+    int (*assign)(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, size_t n_classes, size_t n_shards,
+                  size_t lo, gsl_rng *r, size_t *owner, bg_err_t *err);
+} bg_partition_ops_t;
+extern const bg_partition_ops_t *const bg_partition_registry[];
+const bg_partition_ops_t *bg_partition_find(const char *name);
 int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, size_t n_classes, size_t n_shards,
                  gsl_rng *r, bg_shard_t *shards, bg_err_t *err);
 /* counts: n_shards x n_classes, row-major; counts[s*n_classes + c] = samples of class c in shard s. */
@@ -126,5 +138,35 @@ const char *bg_fmnist_dir(void);
  * the package. The _dir variant reads {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz from another folder. */
 int bg_dataset_load_fmnist(int train, bg_dataset_t *out, bg_err_t *err);
 int bg_dataset_load_fmnist_dir(const char *dir, int train, bg_dataset_t *out, bg_err_t *err);
+
+
+/* --- the dataset catalogue --- */
+
+/* What a dataset's loader may use: the folder of bundled files, paths that replace a built-in's files (or give a
+ * custom dataset), declared features and classes, the hold-out share for datasets without a test file, the master
+ * seed of the hold-out split, and the synthetic task's parameters (n_groups: the data-holding workers). */
+typedef struct bg_data_req {
+    const char *dir;
+    const char *train, *test, *train_labels, *test_labels;   /* "" when not given */
+    size_t n_features, n_classes;
+    double test_fraction;
+    uint64_t seed;
+    bg_synth_cfg_t synth;
+} bg_data_req_t;
+
+/* A built-in dataset: loads train and test sets (test held out when it has no test file). libsvm: its rows are
+ * L2-normalised unless the scenario says otherwise. The registry is NULL-terminated; `byzgrid list` prints it. */
+typedef struct bg_dataset_ops {
+    const char *name;
+    const char *summary;
+    int libsvm;
+    int (*load)(const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t *test, bg_err_t *err);
+} bg_dataset_ops_t;
+extern const bg_dataset_ops_t *const bg_dataset_registry[];
+const bg_dataset_ops_t *bg_dataset_find(const char *name);
+/* Load the named built-in, or with name "" the files of r (LIBSVM, or IDX when train_labels is set); check that
+ * train and test agree in width and share one class count. *libsvm tells whether rows are LIBSVM rows. */
+int bg_data_load(const char *name, const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t *test, int *libsvm,
+                 bg_err_t *err);
 
 #endif

@@ -11,18 +11,6 @@
 #define DIRICHLET_TRIES 1000
 #define UNASSIGNED ((size_t)-1)
 
-void bg_partition_cfg_default(bg_partition_cfg_t *c)
-{
-    if (!c)
-        return;
-    memset(c, 0, sizeof *c);
-    strcpy(c->name, "iid");
-    c->alpha = 0.5;
-    c->k = 2;
-    c->size_sigma = 0.0;
-    c->min_size = 1;
-}
-
 void bg_partition_histogram(const bg_shard_t *shards, size_t n_shards, const int *y, size_t n_classes,
                             size_t *counts)
 {
@@ -92,9 +80,17 @@ static void proportional_sizes(const double *w, size_t n, size_t total, size_t l
         size[s] += lo;
 }
 
-/* owner[i] = shard of sample i or UNASSIGNED. */
-static int part_iid(const bg_partition_cfg_t *cfg, size_t n, size_t S, size_t lo, gsl_rng *r, size_t *owner)
+/* Every partition fills owner[i] = shard of sample i (or UNASSIGNED) for n samples of C classes over S shards of at
+ * least lo samples each; bg_partition checks the parameters first, then builds the shards from owner. */
+#define PART_ARGS                                                                                                   \
+    const bg_partition_cfg_t *cfg, const int *y, size_t n, size_t C, size_t S, size_t lo, gsl_rng *r,             \
+        size_t *owner, bg_err_t *err
+
+static int part_iid(PART_ARGS)
 {
+    (void)y;
+    (void)C;
+    (void)err;
     size_t *perm = iota(n), *size = malloc(S * sizeof *size);
     double *w = malloc(2 * S * sizeof *w);
     if (!perm || !size || !w) {
@@ -153,8 +149,7 @@ static int group_by_class(const int *y, size_t n, size_t C, size_t **by_class, s
 
 /* For every class, worker proportions ~ Dirichlet(alpha) cut the shuffled class at floor(n_c * cumsum(p)) (the
  * Hsu et al. / FedLab recipe), redrawn while a worker falls below lo. */
-static int part_dirichlet(const bg_partition_cfg_t *cfg, const int *y, size_t n, size_t C, size_t S, size_t lo,
-                          gsl_rng *r, size_t *owner, bg_err_t *err)
+static int part_dirichlet(PART_ARGS)
 {
     size_t *by_class = NULL, *start = NULL;
     if (group_by_class(y, n, C, &by_class, &start))
@@ -214,8 +209,11 @@ done:
 
 /* Worker s holds classes order[(s*k + j) mod C], j < k: distinct within a worker since k <= C, and every class is
  * held because S*k >= C. A class's shuffled samples are cut evenly (sizes differ by <= 1) among its holders. */
-static int part_shards(size_t k, const int *y, size_t n, size_t C, size_t S, gsl_rng *r, size_t *owner)
+static int part_shards(PART_ARGS)
 {
+    (void)lo;
+    (void)err;
+    const size_t k = cfg->k;
     size_t *by_class = NULL, *start = NULL;
     if (group_by_class(y, n, C, &by_class, &start))
         return BG_ENOMEM;
@@ -251,8 +249,11 @@ static int part_shards(size_t k, const int *y, size_t n, size_t C, size_t S, gsl
 }
 
 /* ALGORITHMS.md 10.2: a label-sorted block of half a shard plus half a shard from the shuffled remainder. */
-static int part_cifar_ref(const int *y, size_t n, size_t C, size_t S, gsl_rng *r, size_t *owner)
+static int part_cifar_ref(PART_ARGS)
 {
+    (void)cfg;
+    (void)lo;
+    (void)err;
     size_t *sorted = NULL, *start = NULL;
     if (group_by_class(y, n, C, &sorted, &start))
         return BG_ENOMEM;
@@ -270,19 +271,99 @@ static int part_cifar_ref(const int *y, size_t n, size_t C, size_t S, gsl_rng *r
     return BG_OK;
 }
 
+static int part_contiguous(PART_ARGS)
+{
+    (void)cfg, (void)y, (void)C, (void)lo, (void)r, (void)err;
+    for (size_t s = 0, pos = 0; s < S; s++)
+        for (size_t k = 0, len = n / S + (s < n % S); k < len; k++)
+            owner[pos++] = s;
+    return BG_OK;
+}
+
+/* Parameter checks that need the data's shape (the scenario's key table has already checked plain ranges). */
+static int check_shards(const bg_partition_cfg_t *cfg, size_t n, size_t C, size_t S, bg_err_t *err)
+{
+    (void)n;
+    if (cfg->k == 0 || cfg->k > C)
+        return keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
+                          "shards k = %zu classes per worker is not allowed: it must be 1 .. %zu (n_classes)",
+                          cfg->k, C));
+    if (cfg->k * S < C)
+        return keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
+                          "shards k = %zu over %zu workers holds only %zu of %zu classes: k must be at least %zu "
+                          "so every sample is used", cfg->k, S, cfg->k * S, C, (C + S - 1) / S));
+    return BG_OK;
+}
+
+static int check_iid(const bg_partition_cfg_t *cfg, size_t n, size_t C, size_t S, bg_err_t *err)
+{
+    (void)n, (void)C, (void)S;
+    if (!(cfg->size_sigma >= 0 && isfinite(cfg->size_sigma)))
+        return keyed(err, "partition.size_sigma", bg_err_set(err, BG_EINVAL, NULL, 0,
+                          "size_sigma %g is not allowed: it must be a finite number >= 0 (0 = equal sizes)",
+                          cfg->size_sigma));
+    return BG_OK;
+}
+
+static int check_dirichlet(const bg_partition_cfg_t *cfg, size_t n, size_t C, size_t S, bg_err_t *err)
+{
+    (void)n, (void)C, (void)S;
+    if (!(cfg->alpha > 0 && isfinite(cfg->alpha)))
+        return keyed(err, "partition.alpha",
+                     bg_err_set(err, BG_EINVAL, NULL, 0, "dirichlet alpha %g is not allowed: it must be finite and > 0",
+                          cfg->alpha));
+    return BG_OK;
+}
+
+static int check_cifar_ref(const bg_partition_cfg_t *cfg, size_t n, size_t C, size_t S, bg_err_t *err)
+{
+    (void)cfg, (void)C;
+    if (n / S / 2 == 0)
+        return bg_err_set(err, BG_ERANGE, NULL, 0,
+                          "cifar-ref needs at least 2 samples per worker: %zu samples over %zu workers", n, S);
+    return BG_OK;
+}
+
+static const bg_partition_ops_t iid_ops = {
+    "iid", "seeded equal shards; partition.size_sigma > 0 gives lognormal unequal sizes", 0, check_iid, part_iid};
+static const bg_partition_ops_t dirichlet_ops = {
+    "dirichlet", "label skew: class proportions over workers ~ Dirichlet(partition.alpha)", 1, check_dirichlet,
+    part_dirichlet};
+static const bg_partition_ops_t shards_ops = {
+    "shards", "partition.k classes per worker, each class split evenly among its holders", 1, check_shards,
+    part_shards};
+static const bg_partition_ops_t cifar_ref_ops = {
+    "cifar-ref", "the reference code's CIFAR split: half one sorted class block, half IID", 1, check_cifar_ref,
+    part_cifar_ref};
+static const bg_partition_ops_t contiguous_ops = {
+    "contiguous", "unshuffled contiguous blocks (synthetic data: worker g gets group g)", 0, NULL, part_contiguous};
+
+const bg_partition_ops_t *const bg_partition_registry[] = {&iid_ops, &dirichlet_ops, &shards_ops, &cifar_ref_ops,
+                                                            &contiguous_ops, NULL};
+
+const bg_partition_ops_t *bg_partition_find(const char *name)
+{
+    for (size_t i = 0; bg_partition_registry[i]; i++)
+        if (!strcmp(bg_partition_registry[i]->name, name))
+            return bg_partition_registry[i];
+    return NULL;
+}
+
 int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, size_t n_classes, size_t n_shards,
                  gsl_rng *r, bg_shard_t *shards, bg_err_t *err)
 {
     if (!cfg || !r || !shards)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "bg_partition: need a configuration, a generator and shards");
     const char *name = cfg->name;
-    int iid = !strcmp(name, "iid"), dir = !strcmp(name, "dirichlet"), shd = !strcmp(name, "shards"),
-        cif = !strcmp(name, "cifar-ref"), con = !strcmp(name, "contiguous");
-    if (!(iid || dir || shd || cif || con))
+    const bg_partition_ops_t *ops = bg_partition_find(name);
+    if (!ops) {
+        char known[256] = "";
+        for (size_t i = 0; bg_partition_registry[i]; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     bg_partition_registry[i]->name);
         return keyed(err, "partition.name",
-                     bg_err_set(err, BG_EINVAL, NULL, 0,
-                                "unknown partition '%.32s': allowed are iid, dirichlet, shards, cifar-ref, contiguous",
-                                name));
+                     bg_err_set(err, BG_EINVAL, NULL, 0, "unknown partition '%.32s': allowed are %s", name, known));
+    }
     if (n_shards == 0)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "cannot partition over 0 workers: at least one is needed");
     size_t lo = cfg->min_size ? cfg->min_size : 1;
@@ -294,15 +375,7 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
         return keyed(err, "partition.min_size", bg_err_set(err, BG_ERANGE, NULL, 0,
                           "min_size %zu is too large: %zu samples over %zu workers allow at most %zu per worker",
                           lo, n_samples, n_shards, n_samples / n_shards));
-    if (iid && !(cfg->size_sigma >= 0 && isfinite(cfg->size_sigma)))
-        return keyed(err, "partition.size_sigma", bg_err_set(err, BG_EINVAL, NULL, 0,
-                          "size_sigma %g is not allowed: it must be a finite number >= 0 (0 = equal sizes)",
-                          cfg->size_sigma));
-    if (dir && !(cfg->alpha > 0 && isfinite(cfg->alpha)))
-        return keyed(err, "partition.alpha",
-                     bg_err_set(err, BG_EINVAL, NULL, 0, "dirichlet alpha %g is not allowed: it must be finite and > 0",
-                          cfg->alpha));
-    if (dir || shd || cif) {
+    if (ops->labels) {
         if (!y || n_classes == 0)
             return bg_err_set(err, BG_EINVAL, NULL, 0, "partition '%s' needs labels and at least one class", name);
         for (size_t i = 0; i < n_samples; i++)
@@ -310,21 +383,9 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
                 return bg_err_set(err, BG_EINVAL, NULL, 0,
                                   "sample %zu has label %d: labels must be 0 .. %zu", i, y[i], n_classes - 1);
     }
-    if (shd) {
-        if (cfg->k == 0 || cfg->k > n_classes)
-            return keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
-                              "shards k = %zu classes per worker is not allowed: it must be 1 .. %zu (n_classes)",
-                              cfg->k, n_classes));
-        if (cfg->k * n_shards < n_classes)
-            return keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
-                              "shards k = %zu over %zu workers holds only %zu of %zu classes: k must be at least %zu "
-                              "so every sample is used", cfg->k, n_shards, cfg->k * n_shards, n_classes,
-                              (n_classes + n_shards - 1) / n_shards));
-    }
-    if (cif && n_samples / n_shards / 2 == 0)
-        return bg_err_set(err, BG_ERANGE, NULL, 0,
-                          "cifar-ref needs at least 2 samples per worker: %zu samples over %zu workers",
-                          n_samples, n_shards);
+    int rc;
+    if (ops->check && (rc = ops->check(cfg, n_samples, n_classes, n_shards, err)))
+        return rc;
 
     size_t *owner = malloc(n_samples * sizeof *owner), *size = calloc(n_shards, sizeof *size);
     if (!owner || !size) {
@@ -334,21 +395,7 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
     }
     for (size_t i = 0; i < n_samples; i++)
         owner[i] = UNASSIGNED;
-    int rc;
-    if (iid)
-        rc = part_iid(cfg, n_samples, n_shards, lo, r, owner);
-    else if (dir)
-        rc = part_dirichlet(cfg, y, n_samples, n_classes, n_shards, lo, r, owner, err);
-    else if (shd)
-        rc = part_shards(cfg->k, y, n_samples, n_classes, n_shards, r, owner);
-    else if (cif)
-        rc = part_cifar_ref(y, n_samples, n_classes, n_shards, r, owner);
-    else {
-        for (size_t s = 0, pos = 0; s < n_shards; s++)
-            for (size_t k = 0, len = n_samples / n_shards + (s < n_samples % n_shards); k < len; k++)
-                owner[pos++] = s;
-        rc = BG_OK;
-    }
+    rc = ops->assign(cfg, y, n_samples, n_classes, n_shards, lo, r, owner, err);
     if (rc == BG_ENOMEM)
         bg_err_set(err, rc, NULL, 0, "out of memory partitioning %zu samples", n_samples);
     if (rc)

@@ -10,43 +10,7 @@
 #include "bg_aggregate.h"
 #include "bg_attack.h"
 #include "bg_method.h"
-
-/* The learning half of a scenario (the simulator adds platform and placement). */
-typedef struct bg_config {
-    uint64_t seed;
-    size_t rounds;           /* rounds to run */
-    size_t eval_every;       /* evaluate every this many rounds (and at 0 and at the end) */
-    int eval_train;          /* also evaluate on the full training set */
-    size_t n, f;             /* workers, of which the last f are Byzantine */
-    /* Data. dataset names a built-in (a9a, w8a, mnist, fmnist, synthetic; see bg_dataset_names) whose files are
-     * looked up in data_dir; "" means the paths below. */
-    char dataset[32];
-    char data_dir[1024];     /* bundled data files (a9a.gz, w8a.gz, mnist-t10k-*.gz) */
-    char train_path[512];    /* LIBSVM file, or IDX images with train_labels */
-    char test_path[512];     /* "" : hold out test_fraction of the training set (seeded) */
-    char train_labels[512];  /* IDX label files: set these to read IDX */
-    char test_labels[512];
-    size_t n_features;       /* LIBSVM: 0 infers; an index beyond a declared count is an error */
-    size_t n_classes;        /* declared classes (0: from the data); a label outside is an error */
-    double test_fraction;    /* hold-out share when there is no test file (default 0.2) */
-    int normalize;           /* L2-normalise rows: 1, 0, or -1 = auto (LIBSVM yes, images and synthetic no) */
-    bg_synth_cfg_t synth;    /* dataset = synthetic (n_groups and n_test are set from the run) */
-    bg_partition_cfg_t partition;
-    int data_all;            /* 0: the honest workers hold the data (data-attack Byzantine j reuses shard
-                              * j mod n_honest); 1: all n workers get shards, Byzantine ones their own */
-    int grad_norm;           /* grad_norm_sq metric: 1, 0, -1 = auto (on when one pass costs <= 2e10 flops) */
-    int dist_opt;            /* dist_to_opt metric: 1, 0, -1 = auto (on for synthetic data) */
-    bg_model_cfg_t model;
-    bg_method_cfg_t method;
-    bg_comp_cfg_t comp;
-    bg_comp_cfg_t down_comp; /* downlink compressor, for methods that compress the broadcast (Byz-EF21-BC) */
-    char pre[32];            /* pre-aggregator: nnm or none */
-    char agg[32];            /* aggregator */
-    bg_agg_args_t agg_args;  /* .f is set from f */
-    bg_attack_cfg_t attack;
-} bg_config_t;
-
-void bg_config_default(bg_config_t *c);
+#include "bg_config.h"
 
 typedef struct bg_metrics {
     size_t round;
@@ -57,10 +21,6 @@ typedef struct bg_metrics {
     double grad_norm_sq;             /* |mean over honest workers of their full local gradients|^2, or NAN */
     double dist_to_opt;              /* |x - x*| for tasks with a known optimum, or NAN */
 } bg_metrics_t;
-
-/* Built-in dataset names, NULL-terminated, with a one-line description each. */
-extern const char *const bg_dataset_names[];
-extern const char *const bg_dataset_summaries[];
 
 /* Memory accounting of a run, measured (glibc mallinfo2 deltas) while the engine was built. */
 typedef struct bg_memory {

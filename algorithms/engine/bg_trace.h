@@ -39,9 +39,7 @@ void bg_json_str(bg_json_t *j, const char *key, const char *v);
 void bg_json_num(bg_json_t *j, const char *key, double v);         /* NaN/Inf written as null */
 void bg_json_int(bg_json_t *j, const char *key, long long v);
 void bg_json_bool(bg_json_t *j, const char *key, int v);
+void bg_json_raw(bg_json_t *j, const char *key, const char *text);   /* text is already JSON (a number, an array) */
 int bg_json_commit(bg_json_t *j, bg_err_t *err);                   /* flush, fsync, rename into place */
-void bg_json_abort(bg_json_t *j);
-/* Write the learning configuration as a "config" object. */
-void bg_json_config(bg_json_t *j, const bg_config_t *c);
 
 #endif

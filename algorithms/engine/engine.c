@@ -13,46 +13,6 @@
 #include <malloc.h>
 #endif
 
-void bg_config_default(bg_config_t *c)
-{
-    memset(c, 0, sizeof *c);
-    c->seed = 1;
-    c->rounds = 1000;
-    c->eval_every = 100;
-    c->eval_train = 1;
-    c->n = 20;
-    c->f = 0;
-    c->normalize = -1;
-    c->test_fraction = 0.2;
-    c->synth.per_group = 1000;
-    c->synth.n_test = 2000;
-    c->synth.d = 20;
-    c->synth.separation = 2.0;
-    c->synth.zeta = 0.0;
-    bg_partition_cfg_default(&c->partition);
-    c->partition.name[0] = '\0';     /* auto: contiguous for synthetic data, iid otherwise */
-    c->grad_norm = -1;
-    c->dist_opt = -1;
-    snprintf(c->model.name, sizeof c->model.name, "logreg");
-    c->model.lambda = 0.00056;
-    c->model.reg = BG_REG_L2;
-    snprintf(c->method.name, sizeof c->method.name, "byz-ef21-sgdm");
-    c->method.lr = 0.05;
-    c->method.eta = 0.1;
-    c->method.batch = 32;
-    bg_comp_cfg_default(&c->comp);
-    snprintf(c->comp.name, sizeof c->comp.name, "topk");
-    c->comp.ratio = 0.1;
-    bg_comp_cfg_default(&c->down_comp);
-    snprintf(c->down_comp.name, sizeof c->down_comp.name, "identity");
-    c->method.server_beta = 0.9;
-    snprintf(c->pre, sizeof c->pre, "nnm");
-    snprintf(c->agg, sizeof c->agg, "cm");
-    bg_agg_args_default(&c->agg_args);
-    bg_attack_cfg_default(&c->attack);
-    snprintf(c->attack.name, sizeof c->attack.name, "none");
-}
-
 /* A configuration error: the message, and the key that caused it so the scenario loader can name its line. */
 static int cfg_err(bg_err_t *err, const char *key, int code, const char *file, long line, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -90,7 +50,6 @@ struct bg_engine {
     bg_attack_args_t attack_args;
     bg_shard_t *shards;       /* nd shards, worker order; with nd = nh data-attack Byzantine j reuses j mod nh */
     size_t nd;                /* data-holding workers: nh, or n with data_all */
-    char partition[32];       /* the partition used (partition.name, or what auto resolved to) */
     float *scratch;           /* d: shared by all workers (their calls never overlap) */
     double *xopt;             /* d: the honest optimum when known (dist_to_opt), else NULL */
     int grad_norm;            /* compute grad_norm_sq at evaluation points */
@@ -158,131 +117,27 @@ static int setup_worker(bg_engine_t *e, size_t i, bg_err_t *err)
     return BG_OK;
 }
 
-const char *const bg_dataset_names[] = {"a9a", "w8a", "mnist", "fmnist", "synthetic", NULL};
-const char *const bg_dataset_summaries[] = {
-    "LIBSVM a9a (bundled): 32,561 train / 16,281 test, 123 binary features, 2 classes",
-    "LIBSVM w8a (bundled): 49,749 samples, 300 features, 2 classes; no test file, so test_fraction is held out",
-    "MNIST test split (bundled, the train split is not available offline): 10,000 28x28 digits held out 8k/2k",
-    "Fashion-MNIST from the Debian package dataset-fashion-mnist: 60,000 train / 10,000 test 28x28, 10 classes",
-    "Gaussian-mixture binary task with group heterogeneity zeta and a computable optimum (data.synth_*)",
-    NULL,
-};
-
-static int data_path(char *out, size_t len, const char *dir, const char *file, bg_err_t *err)
-{
-    int k = snprintf(out, len, "%s/%s", dir, file);
-    if (k < 0 || (size_t)k >= len)
-        return cfg_err(err, "data.dir", BG_EINVAL, NULL, 0, "the data directory path is too long");
-    return BG_OK;
-}
-
-static int load_file(const bg_config_t *c, const char *path, const char *labels, size_t nf, bg_dataset_t *out,
-                     bg_err_t *err)
-{
-    if (labels && *labels)
-        return bg_dataset_load_idx_classes(path, labels, c->n_classes, out, err);
-    return bg_dataset_load_libsvm_classes(path, nf, c->n_classes, out, err);
-}
-
-/* Hold out a seeded share of the training set as the test set (datasets without a test file). */
-static int hold_out(bg_engine_t *e, bg_err_t *err)
-{
-    double fr = e->cfg.test_fraction;
-    if (!(fr > 0 && fr < 1))
-        return cfg_err(err, "data.test_fraction", BG_EINVAL, NULL, 0,
-                       "data.test_fraction = %g: with no test file it must be in (0, 1)", fr);
-    size_t n_test = (size_t)llround(fr * (double)e->train.n);
-    if (n_test == 0 || n_test >= e->train.n)
-        return cfg_err(err, "data.test_fraction", BG_ERANGE, NULL, 0,
-                       "data.test_fraction = %g of %zu samples leaves an empty train or test set", fr, e->train.n);
-    gsl_rng *r = bg_rng_stream(e->cfg.seed, BG_RNG_PARTITION, 1);
-    if (!r)
-        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
-    bg_dataset_t all = e->train;
-    memset(&e->train, 0, sizeof e->train);
-    int rc = bg_dataset_split(&all, all.n - n_test, r, &e->train, &e->test, err);
-    gsl_rng_free(r);
-    bg_dataset_free(&all);
-    return rc;
-}
-
 static int load_data(bg_engine_t *e, bg_err_t *err)
 {
-    bg_config_t *c = &e->cfg;
-    const char *ds = c->dataset;
-    int rc, is_libsvm = 0;
-    char tr[1200], te[1200], trl[1200];
-    if (!strcmp(ds, "synthetic")) {
-        bg_synth_cfg_t sy = c->synth;
-        sy.n_groups = e->nd;
-        gsl_rng *r = bg_rng_stream(c->seed, BG_RNG_PARTITION, 2);
-        if (!r)
-            return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
-        rc = bg_dataset_synthetic(&sy, r, &e->train, &e->test, err);
-        gsl_rng_free(r);
-        if (rc)
-            bg_err_key(err, "data.synth_zeta");
+    const bg_config_t *c = &e->cfg;
+    bg_data_req_t r = {
+        .dir = c->data_dir,
+        .train = c->train_path,
+        .test = c->test_path,
+        .train_labels = c->train_labels,
+        .test_labels = c->test_labels,
+        .n_features = c->n_features,
+        .n_classes = c->n_classes,
+        .test_fraction = c->test_fraction,
+        .seed = c->seed,
+        .synth = c->synth,
+    };
+    r.synth.n_groups = e->nd;
+    int libsvm, rc = bg_data_load(c->dataset, &r, &e->train, &e->test, &libsvm, err);
+    if (rc)
         return rc;
-    } else if (!strcmp(ds, "a9a") || !strcmp(ds, "w8a")) {
-        const int a9a = ds[0] == 'a';
-        /* Paths given next to a built-in name replace its files (same width). */
-        if ((rc = data_path(tr, sizeof tr, c->data_dir, a9a ? "a9a.gz" : "w8a.gz", err)))
-            return rc;
-        size_t nf = c->n_features ? c->n_features : a9a ? 123 : 300;
-        if ((rc = bg_dataset_load_libsvm_classes(c->train_path[0] ? c->train_path : tr, nf, c->n_classes, &e->train,
-                                                 err)))
-            return rc;
-        if (a9a || c->test_path[0]) {
-            if ((rc = data_path(te, sizeof te, c->data_dir, "a9a.t.gz", err)) ||
-                (rc = bg_dataset_load_libsvm_classes(c->test_path[0] ? c->test_path : te, nf, c->n_classes,
-                                                     &e->test, err)))
-                return rc;
-        } else if ((rc = hold_out(e, err))) {
-            return rc;
-        }
-        is_libsvm = 1;
-    } else if (!strcmp(ds, "mnist")) {
-        if ((rc = data_path(tr, sizeof tr, c->data_dir, "mnist-t10k-images-idx3-ubyte.gz", err)) ||
-            (rc = data_path(trl, sizeof trl, c->data_dir, "mnist-t10k-labels-idx1-ubyte.gz", err)) ||
-            (rc = bg_dataset_load_idx_classes(tr, trl, c->n_classes ? c->n_classes : 10, &e->train, err)) ||
-            (rc = hold_out(e, err)))
-            return rc;
-    } else if (!strcmp(ds, "fmnist")) {
-        if ((rc = bg_dataset_load_fmnist(1, &e->train, err)) || (rc = bg_dataset_load_fmnist(0, &e->test, err)))
-            return rc;
-    } else if (*ds) {
-        char known[256] = "";
-        size_t len = 0;
-        for (size_t i = 0; bg_dataset_names[i] && len < sizeof known; i++)
-            len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", bg_dataset_names[i]);
-        return cfg_err(err, "data.dataset", BG_ENOTFOUND, NULL, 0,
-                       "unknown dataset '%s'; built-in: %s (or give data.train and data.test paths)", ds, known);
-    } else {
-        if (!c->train_path[0])
-            return cfg_err(err, "data.train", BG_EINVAL, NULL, 0,
-                           "no data: set data.dataset, or data.train (and data.test)");
-        if ((rc = load_file(c, c->train_path, c->train_labels, c->n_features, &e->train, err)))
-            return rc;
-        is_libsvm = !c->train_labels[0];
-        if (c->test_path[0]) {
-            if (!is_libsvm && !c->test_labels[0])
-                return cfg_err(err, "data.test_labels", BG_EINVAL, NULL, 0,
-                               "data.test is an IDX image file: set data.test_labels too");
-            size_t nf = c->n_features ? c->n_features : e->train.d;
-            if ((rc = load_file(c, c->test_path, is_libsvm ? NULL : c->test_labels, nf, &e->test, err)))
-                return rc;
-        } else if ((rc = hold_out(e, err))) {
-            return rc;
-        }
-    }
-    if (e->test.d != e->train.d)
-        return bg_err_set(err, BG_EFORMAT, e->test.source, 0,
-                          "test set has %zu features but the training set has %zu (set data.features)",
-                          e->test.d, e->train.d);
-    /* Labels inferred from each file separately may disagree (a class missing from one): the larger wins. */
-    size_t C = e->train.n_classes > e->test.n_classes ? e->train.n_classes : e->test.n_classes;
-    e->train.n_classes = e->test.n_classes = C;
-    if (c->normalize == 1 || (c->normalize < 0 && is_libsvm)) {
+    e->cfg.normalize = c->normalize == 1 || (c->normalize < 0 && libsvm);   /* auto, resolved */
+    if (e->cfg.normalize) {
         bg_dataset_normalize_rows(&e->train);
         bg_dataset_normalize_rows(&e->test);
     }
@@ -318,29 +173,12 @@ double bg_engine_lr(const bg_engine_t *e, size_t t)
 int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
 {
     *out = NULL;
-    if (cfg->n == 0)
-        return cfg_err(err, "workers.n", BG_EINVAL, NULL, 0, "workers.n must be at least 1");
+    int rc = bg_config_check(cfg, err);
+    if (rc)
+        return rc;
     if (cfg->f >= cfg->n)
         return cfg_err(err, "attack.f", BG_ERANGE, NULL, 0, "attack.f = %zu must be smaller than workers.n = %zu", cfg->f,
                           cfg->n);
-    if (cfg->method.batch == 0)
-        return cfg_err(err, "method.batch", BG_EINVAL, NULL, 0, "method.batch must be at least 1");
-    if (cfg->eval_every == 0)
-        return cfg_err(err, "run.eval_every", BG_EINVAL, NULL, 0, "run.eval_every must be at least 1");
-    if (!(cfg->method.lr > 0) || !isfinite(cfg->method.lr))
-        return cfg_err(err, "method.lr", BG_EINVAL, NULL, 0, "method.lr must be a positive number");
-    if (!(cfg->method.p >= 0 && cfg->method.p <= 1))
-        return cfg_err(err, "method.p", BG_EINVAL, NULL, 0, "method.p must be in [0, 1] (0: automatic)");
-    if (!(cfg->method.server_beta >= 0 && cfg->method.server_beta < 1))
-        return cfg_err(err, "method.server_beta", BG_EINVAL, NULL, 0, "method.server_beta must be in [0, 1)");
-    if (!(cfg->method.alpha >= 0 && cfg->method.alpha <= 1))
-        return cfg_err(err, "method.alpha", BG_EINVAL, NULL, 0, "method.alpha must be in [0, 1] (0: automatic)");
-    if (cfg->method.lr_schedule != 0 && cfg->method.lr_schedule != 1)
-        return cfg_err(err, "method.lr_schedule", BG_EINVAL, NULL, 0, "method.lr_schedule must be constant or cosine");
-    if (!(cfg->method.lr_min_ratio >= 0 && cfg->method.lr_min_ratio <= 1))
-        return cfg_err(err, "method.lr_min_ratio", BG_EINVAL, NULL, 0, "method.lr_min_ratio must be in [0, 1]");
-    if (!(cfg->method.eta > 0 && cfg->method.eta <= 1))
-        return cfg_err(err, "method.eta", BG_EINVAL, NULL, 0, "method.eta must be in (0, 1]");
     const bg_method_ops_t *method = bg_method_find(cfg->method.name);
     if (!method)
         return cfg_err(err, "method.name", BG_ENOTFOUND, NULL, 0, "unknown method '%s' (see `byzgrid list`)", cfg->method.name);
@@ -357,13 +195,13 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     e->target_round = SIZE_MAX;
     e->views_round = SIZE_MAX;
     e->nd = cfg->data_all ? e->n : e->nh;
-    int rc;
     if ((rc = load_data(e, err)))
         goto fail;
     e->mem.dataset_bytes = (double)(e->train.n + e->test.n) * ((double)e->train.d * sizeof(float) + sizeof(int));
     bg_model_cfg_t mc = cfg->model;
     if (!mc.in_shape[0] && !mc.in_shape[1] && !mc.in_shape[2])
         memcpy(mc.in_shape, e->train.shape, sizeof mc.in_shape);   /* images: C x H x W from the IDX header */
+    memcpy(e->cfg.model.in_shape, mc.in_shape, sizeof mc.in_shape);   /* auto, resolved */
     if ((rc = bg_model_create(&mc, e->train.d, e->train.n_classes, &e->model, err))) {
         bg_err_key(err, "model.name");
         goto fail;
@@ -401,6 +239,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         goto fail;
     }
     e->attack = bg_attack_find(cfg->attack.name);
+    e->cfg.attack.z = e->attack_args.z;   /* auto, resolved */
     e->attack_args.agg_name = cfg->agg;
     e->server_rng = bg_rng_stream(cfg->seed, BG_RNG_SERVER, 0);
     e->server_shared = bg_rng_stream(cfg->seed, BG_RNG_SHARED, 0);
@@ -426,9 +265,9 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         goto fail;
     }
     bg_partition_cfg_t pc = cfg->partition;
-    if (!pc.name[0])
+    if (!strcmp(pc.name, "auto"))
         snprintf(pc.name, sizeof pc.name, "%s", strcmp(cfg->dataset, "synthetic") ? "iid" : "contiguous");
-    snprintf(e->partition, sizeof e->partition, "%s", pc.name);
+    e->cfg.partition = pc;   /* auto, resolved */
     /* Equal IID shards keep the original cut (a seeded permutation in contiguous pieces, the reference code's
      * DistributedSampler), so runs from before partitions existed give the same numbers. */
     if (!strcmp(pc.name, "iid") && pc.size_sigma == 0 && pc.min_size <= 1)
@@ -438,7 +277,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     gsl_rng_free(prng);
     if (rc) {
         /* parameter errors carry their key; the rest (too few samples for the workers) is the partition's or n's */
-        bg_err_key(err, cfg->partition.name[0] ? "partition.name" : "workers.n");
+        bg_err_key(err, strcmp(cfg->partition.name, "auto") ? "partition.name" : "workers.n");
         goto fail;
     }
 
@@ -614,7 +453,7 @@ size_t bg_engine_round(const bg_engine_t *e) { return e->round; }
 const bg_dataset_t *bg_engine_train(const bg_engine_t *e) { return &e->train; }
 const bg_model_t *bg_engine_model_info(const bg_engine_t *e) { return &e->model; }
 void bg_engine_memory(const bg_engine_t *e, bg_memory_t *m) { *m = e->mem; }
-const char *bg_engine_partition_name(const bg_engine_t *e) { return e->partition; }
+const char *bg_engine_partition_name(const bg_engine_t *e) { return e->cfg.partition.name; }
 const bg_shard_t *bg_engine_shards(const bg_engine_t *e, size_t *n_shards)
 {
     *n_shards = e->nd;
@@ -760,9 +599,11 @@ static int setup_metrics(bg_engine_t *e, bg_err_t *err)
         honest += (double)e->shards[i].n;
     double pass = honest * e->model.ops->flops_per_sample(&e->model);
     e->grad_norm = e->cfg.grad_norm > 0 || (e->cfg.grad_norm < 0 && pass <= 2e10);
+    e->cfg.grad_norm = e->grad_norm;   /* auto, resolved */
     int want = e->cfg.dist_opt > 0 || (e->cfg.dist_opt < 0 && !strcmp(e->cfg.dataset, "synthetic") &&
                                        !strcmp(e->model.ops->name, "logreg") && e->cfg.model.reg == BG_REG_L2 &&
                                        e->cfg.model.lambda > 0);
+    e->cfg.dist_opt = want;   /* auto, resolved */
     if (!want)
         return BG_OK;
     if (!(e->xopt = malloc(e->d * sizeof *e->xopt)))

@@ -142,6 +142,12 @@ void bg_json_int(bg_json_t *j, const char *key, long long v)
     fprintf(j->fp, "%lld", v);
 }
 
+void bg_json_raw(bg_json_t *j, const char *key, const char *text)
+{
+    json_sep(j, key);
+    fputs(text, j->fp);
+}
+
 void bg_json_bool(bg_json_t *j, const char *key, int v)
 {
     json_sep(j, key);
@@ -160,92 +166,4 @@ int bg_json_commit(bg_json_t *j, bg_err_t *err)
         return bg_err_set(err, BG_EIO, j->path, 0, "cannot write the summary: %s", strerror(e));
     }
     return BG_OK;
-}
-
-void bg_json_abort(bg_json_t *j)
-{
-    if (j->fp)
-        fclose(j->fp);
-    j->fp = NULL;
-    remove(j->tmp);
-}
-
-void bg_json_config(bg_json_t *j, const bg_config_t *c)
-{
-    bg_json_begin(j, "config");
-    bg_json_int(j, "seed", (long long)c->seed);
-    bg_json_int(j, "rounds", (long long)c->rounds);
-    bg_json_int(j, "eval_every", (long long)c->eval_every);
-    bg_json_bool(j, "eval_train", c->eval_train);
-    bg_json_int(j, "n", (long long)c->n);
-    bg_json_int(j, "f", (long long)c->f);
-    bg_json_begin(j, "data");
-    bg_json_str(j, "dataset", c->dataset);
-    bg_json_str(j, "train", c->train_path);
-    bg_json_str(j, "test", c->test_path);
-    if (c->train_labels[0])
-        bg_json_str(j, "train_labels", c->train_labels);
-    if (c->test_labels[0])
-        bg_json_str(j, "test_labels", c->test_labels);
-    bg_json_num(j, "test_fraction", c->test_fraction);
-    bg_json_int(j, "features", (long long)c->n_features);
-    bg_json_int(j, "classes", (long long)c->n_classes);
-    if (c->normalize < 0)
-        bg_json_str(j, "normalize", "auto");
-    else
-        bg_json_bool(j, "normalize", c->normalize);
-    bg_json_str(j, "holders", c->data_all ? "all" : "honest");
-    if (!strcmp(c->dataset, "synthetic")) {
-        bg_json_int(j, "synth_per_worker", (long long)c->synth.per_group);
-        bg_json_int(j, "synth_test", (long long)c->synth.n_test);
-        bg_json_int(j, "synth_dim", (long long)c->synth.d);
-        bg_json_num(j, "synth_separation", c->synth.separation);
-        bg_json_num(j, "synth_zeta", c->synth.zeta);
-    }
-    bg_json_end(j);
-    bg_json_begin(j, "partition");
-    bg_json_str(j, "name", c->partition.name[0] ? c->partition.name : "auto");
-    bg_json_num(j, "alpha", c->partition.alpha);
-    bg_json_int(j, "k", (long long)c->partition.k);
-    bg_json_num(j, "size_sigma", c->partition.size_sigma);
-    bg_json_int(j, "min_size", (long long)c->partition.min_size);
-    bg_json_end(j);
-    bg_json_begin(j, "model");
-    bg_json_str(j, "name", c->model.name);
-    if (c->model.n_hidden) {
-        bg_json_begin_array(j, "hidden");
-        for (size_t l = 0; l < c->model.n_hidden; l++)
-            bg_json_int(j, NULL, (long long)c->model.hidden[l]);
-        bg_json_end_array(j);
-    }
-    bg_json_num(j, "lambda", c->model.lambda);
-    bg_json_str(j, "reg", c->model.reg == BG_REG_L2 ? "l2" : "nonconvex");
-    bg_json_end(j);
-    bg_json_begin(j, "method");
-    bg_json_str(j, "name", c->method.name);
-    bg_json_num(j, "lr", c->method.lr);
-    bg_json_str(j, "lr_schedule", c->method.lr_schedule ? "cosine" : "constant");
-    if (c->method.lr_schedule)
-        bg_json_num(j, "lr_min_ratio", c->method.lr_min_ratio);
-    bg_json_num(j, "eta", c->method.eta);
-    bg_json_int(j, "batch", (long long)c->method.batch);
-    bg_json_end(j);
-    bg_json_begin(j, "compressor");
-    bg_json_str(j, "name", c->comp.name);
-    bg_json_int(j, "k", (long long)c->comp.k);
-    bg_json_num(j, "ratio", c->comp.ratio);
-    bg_json_end(j);
-    bg_json_begin(j, "aggregator");
-    bg_json_str(j, "pre", c->pre);
-    bg_json_str(j, "name", c->agg);
-    bg_json_int(j, "rfa_iters", (long long)c->agg_args.rfa_iters);
-    bg_json_num(j, "rfa_nu", c->agg_args.rfa_nu);
-    bg_json_num(j, "rfa_tol", c->agg_args.rfa_tol);
-    bg_json_end(j);
-    bg_json_begin(j, "attack");
-    bg_json_str(j, "name", c->attack.name);
-    bg_json_num(j, "eps", c->attack.eps);
-    bg_json_num(j, "z", c->attack.z);
-    bg_json_end(j);
-    bg_json_end(j);
 }

@@ -13,6 +13,7 @@
 #include <gsl/gsl_randist.h>
 
 #include "bg_attack.h"
+#include "bg_config.h"
 
 static bg_attack_cfg_t cfg_of(const char *name, double eps, double z)
 {

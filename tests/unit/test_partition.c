@@ -11,6 +11,7 @@
 #include <string.h>
 #include <gsl/gsl_randist.h>
 
+#include "bg_config.h"
 #include "bg_data.h"
 
 #define MAXS 64
