@@ -109,7 +109,7 @@ static void ref_cm(const float *const *in, size_t n, size_t d, double *out)
 
 static void ref_cwtm(const float *const *in, size_t n, size_t d, size_t f, double *out)
 {
-    size_t t = f < n / 2 ? f : n / 2;   /* ALGORITHMS.md 8: min(floor(n/2), ceil(n f/n)) */
+    size_t t = f < n / 2 ? f : n / 2;   /* [S] cwtm.py: min(floor(n/2), ceil(n f/n)) */
     while (t > 0 && n - 2 * t == 0)
         t--;
     ref_order(in, n, d, t, n - 1 - t, out);

@@ -103,7 +103,7 @@ static void test_a9a(void **state)
     }
     assert_int_equal(ones, 7841);
     assert_int_equal(ds.n - ones, 24720);
-    /* Line 19610 is the only sample with feature 123 (DATA.md). */
+    /* Line 19610 is the only sample with feature 123 (`zcat data/a9a.gz | grep -n ' 123:'`). */
     assert_true(ds.X[(19610 - 1) * ds.d + 122] == 1.0f);
     for (size_t i = 0; i < ds.n; i++)
         if (i != 19609)

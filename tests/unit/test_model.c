@@ -252,7 +252,8 @@ static void test_registry(void **state)
 }
 
 /* Full-batch gradient descent with Nesterov momentum on normalised a9a, as a centralised sanity check of the
- * loader + model together: sklearn reaches 84.60 % test accuracy (DATA.md section 3). */
+ * loader + model together: a centralised scikit-learn fit of the same model (rows L2-normalised, no bias,
+ * lambda = 0.00056) reaches 84.60 % test accuracy. */
 static void test_a9a_fit(void **state)
 {
     (void)state;
