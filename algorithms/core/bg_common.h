@@ -7,15 +7,24 @@
 #include <stdint.h>
 #include <gsl/gsl_rng.h>
 
+/* Error codes: one table gives the enum and the text bg_strerror returns (libuv's habit). */
+#define BG_ERRNO_MAP(X)                                                                                             \
+    X(EINVAL, -1, "invalid argument or configuration value")                                                      \
+    X(ENOMEM, -2, "out of memory")                                                                                  \
+    X(EIO, -3, "file missing, unreadable or unwritable")                                                            \
+    X(EFORMAT, -4, "file readable but corrupt or malformed")                                                        \
+    X(ENOTFOUND, -5, "unknown component, host or key")                                                              \
+    X(ERANGE, -6, "value outside what the component allows")
+
 enum {
     BG_OK = 0,
-    BG_EINVAL = -1,   /* bad argument, bad configuration value */
-    BG_ENOMEM = -2,
-    BG_EIO = -3,      /* file missing or unreadable */
-    BG_EFORMAT = -4,  /* file readable but corrupt or malformed */
-    BG_ENOTFOUND = -5,/* unknown component name, host, key */
-    BG_ERANGE = -6    /* value outside what the component allows (k > d, f >= n/2, ...) */
+#define BG_ERRNO_ENUM(name, value, text) BG_##name = value,
+    BG_ERRNO_MAP(BG_ERRNO_ENUM)
+#undef BG_ERRNO_ENUM
 };
+
+/* The meaning of a BG_E* code ("success" for BG_OK, "unknown error" for anything else). */
+const char *bg_strerror(int code);
 
 /* Where an error comes from: `file` and `line` are filled when a position in a user file is known. */
 typedef struct bg_err {
@@ -56,7 +65,6 @@ uint64_t bg_rng_derive(uint64_t seed, unsigned role, uint64_t index);
 /* Small vector helpers (float storage, double accumulation where it matters). */
 double bg_vec_dot(const float *a, const float *b, size_t d);
 double bg_vec_norm2(const float *a, size_t d);           /* squared Euclidean norm, double accumulation */
-double bg_vec_dist2(const float *a, const float *b, size_t d);
 int bg_vec_all_finite(const float *a, size_t d);
 
 #endif

@@ -22,6 +22,21 @@ int bg_err_set(bg_err_t *e, int code, const char *file, long line, const char *f
     return code;
 }
 
+const char *bg_strerror(int code)
+{
+    switch (code) {
+    case BG_OK:
+        return "success";
+#define BG_ERRNO_TEXT(name, value, text)                                                                            \
+    case BG_##name:                                                                                                 \
+        return text;
+        BG_ERRNO_MAP(BG_ERRNO_TEXT)
+#undef BG_ERRNO_TEXT
+    default:
+        return "unknown error";
+    }
+}
+
 void bg_err_key(bg_err_t *e, const char *key)
 {
     if (e && !e->key[0])
@@ -90,16 +105,6 @@ double bg_vec_dot(const float *a, const float *b, size_t d)
 double bg_vec_norm2(const float *a, size_t d)
 {
     return bg_vec_dot(a, a, d);
-}
-
-double bg_vec_dist2(const float *a, const float *b, size_t d)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < d; i++) {
-        double t = (double)a[i] - b[i];
-        s += t * t;
-    }
-    return s;
 }
 
 int bg_vec_all_finite(const float *a, size_t d)

@@ -52,7 +52,7 @@ void bg_shard_free(bg_shard_t *s);
  *               class is held), each class's samples split evenly among the workers holding it; needs
  *               k * n_shards >= n_classes (else BG_EINVAL). A worker holds fewer than k classes only when a class
  *               has fewer samples than holders;
- *  "cifar-ref"  the reference code's split (ALGORITHMS.md 10.2): per = n_samples / n_shards, half = per / 2;
+ *  "cifar-ref"  the reference code's split ([S] dataloader.py): per = n_samples / n_shards, half = per / 2;
  *               sort indices by label (stable), shard i gets the sorted block [i*half, (i+1)*half) plus half
  *               samples drawn without replacement from the seeded shuffle of the remainder [n_shards*half, n)
  *               (shard i takes shuffled positions [i*half, (i+1)*half)); samples beyond 2*n_shards*half are unused;

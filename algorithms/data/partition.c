@@ -248,7 +248,8 @@ static int part_shards(PART_ARGS)
     return BG_OK;
 }
 
-/* ALGORITHMS.md 10.2: a label-sorted block of half a shard plus half a shard from the shuffled remainder. */
+/* [S]'s non-IID CIFAR split (dataloader/dataloader.py): a label-sorted block of half a shard plus half a shard
+ * from the shuffled remainder. */
 static int part_cifar_ref(PART_ARGS)
 {
     (void)cfg;

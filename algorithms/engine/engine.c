@@ -514,7 +514,7 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
     if (j < e->nh || e->attack->kind == BG_ATK_DATA)
         return BG_EINVAL;
     const int omni = e->attack->kind == BG_ATK_OMNISCIENT;
-    /* The reference code's variant (method.byz_state = last_honest, ALGORITHMS.md 2.3 and 9.1): attacks act on
+    /* The reference code's variant (method.byz_state = last_honest, as in [S] server.py and attacks/): attacks act on
      * the honest *messages* (increments), the attacker sends C(target) with the uplink compressor, and the server
      * adds it to the last honest worker's state. Otherwise attacks act on what the aggregator sees. */
     const int increments = e->cfg.method.byz_state == BG_BYZ_STATE_LAST_HONEST;
@@ -666,63 +666,4 @@ int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m)
 int bg_engine_is_eval_round(const bg_engine_t *e, size_t r)
 {
     return r == 0 || r % e->cfg.eval_every == 0 || r == e->cfg.rounds;
-}
-
-int bg_driver_run(bg_engine_t *e, bg_eval_cb cb, bg_round_cb rcb, void *ud, bg_err_t *err)
-{
-    bg_metrics_t m;
-    const bg_msg_t *msg;
-    double *wf = calloc(e->n, sizeof(double)), *mb = calloc(e->n, sizeof(double));
-    int rc = BG_OK;
-    if (!wf || !mb) {
-        rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
-        goto done;
-    }
-    bg_engine_evaluate(e, &m);
-    if (cb && cb(&m, ud))
-        goto done;
-    const int byz_msgs = e->f > 0 && e->attack->kind != BG_ATK_DATA;
-    for (size_t t = e->round; t < e->cfg.rounds; t++) {
-        const bg_msg_t *down;
-        double bf;
-        if ((rc = bg_engine_broadcast(e, &down, &bf))) {
-            bg_err_set(err, rc, NULL, 0, "broadcast failed in round %zu", t);
-            goto done;
-        }
-        for (size_t i = 0; i < e->n; i++) {
-            if (i >= e->nh && byz_msgs)
-                continue;
-            if ((rc = bg_engine_worker_round(e, i, down, &msg, &wf[i]))) {
-                bg_err_set(err, rc, NULL, 0, "worker %zu failed in round %zu", i, t);
-                goto done;
-            }
-        }
-        if (byz_msgs)
-            for (size_t j = e->nh; j < e->n; j++)
-                if ((rc = bg_engine_byz_round(e, j, &msg, &wf[j]))) {
-                    bg_err_set(err, rc, NULL, 0, "attacker %zu failed in round %zu", j, t);
-                    goto done;
-                }
-        for (size_t i = 0; i < e->n; i++)
-            mb[i] = e->msgs[i].bytes;
-        double sf;
-        if ((rc = bg_engine_server_round(e, &sf))) {
-            bg_err_set(err, rc, NULL, 0, "aggregation failed in round %zu: more than f inputs were non-finite", t);
-            goto done;
-        }
-        if (rcb) {
-            bg_round_cost_t c = {t, wf, mb, sf + bf};
-            if (rcb(&c, ud))
-                goto done;
-        }
-        if (bg_engine_is_eval_round(e, e->round)) {
-            bg_engine_evaluate(e, &m);
-            if (cb && cb(&m, ud))
-                goto done;
-        }
-    }
-done:
-    free(wf);
-    free(mb);
-    return rc;
 }

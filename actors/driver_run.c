@@ -1,0 +1,75 @@
+/* A scenario through the in-process driver (byzgrid run --driver): the same rounds as the simulator, no SimGrid,
+ * no time columns; the same trace.csv and summary.json. */
+#include "bg_sim.h"
+#include "bg_trace.h"
+#include "run_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct driver_ud {
+    const bg_run_opts_t *o;
+    bg_run_result_t *res;
+    bg_trace_t trace;
+    size_t n, rounds;
+    int shown, failed;
+    double start, last;
+    bg_err_t *err;
+} driver_ud_t;
+
+static int driver_eval(const bg_metrics_t *m, void *p)
+{
+    driver_ud_t *u = p;
+    u->res->final = *m;
+    if (u->trace.fp && bg_trace_row(&u->trace, m, NAN) != BG_OK) {
+        bg_err_set(u->err, BG_EIO, u->trace.path, 0, "cannot write the trace");
+        u->failed = 1;
+        return 1;
+    }
+    bg_progress(u->o, &u->shown, u->start, &u->last, m->round, u->rounds, NAN, m);
+    return 0;
+}
+
+static int driver_round(const bg_round_cost_t *c, void *p)
+{
+    driver_ud_t *u = p;
+    u->res->rounds = c->round + 1;
+    if (u->res->worker_flops) {
+        memcpy(u->res->worker_flops + c->round * u->n, c->worker_flops, u->n * sizeof(double));
+        memcpy(u->res->msg_bytes + c->round * u->n, c->msg_bytes, u->n * sizeof(double));
+        u->res->server_flops[c->round] = c->server_flops;
+    }
+    return 0;
+}
+
+int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
+{
+    memset(res, 0, sizeof *res);
+    double t0 = bg_wall_clock();
+    bg_engine_t *e = NULL;
+    int rc = bg_engine_create(&sc->learn, &e, err);
+    if (rc)
+        return rc;
+    driver_ud_t u = {.o = o, .res = res, .n = sc->learn.n, .rounds = sc->learn.rounds, .last = -1, .err = err};
+    if ((rc = bg_result_alloc(res, sc->learn.rounds, sc->learn.n, o->record_rounds))) {
+        bg_engine_free(e);
+        return bg_err_set(err, rc, NULL, 0, "out of memory");
+    }
+    if (o->out_dir && (rc = bg_outputs_open(o, &u.trace, err))) {
+        bg_engine_free(e);
+        return rc;
+    }
+    res->setup_time = bg_wall_clock() - t0;
+    u.start = bg_wall_clock();
+    rc = bg_driver_run(e, driver_eval, driver_round, &u, err);
+    res->wall_time = bg_wall_clock() - u.start;
+    res->sim_time = NAN;
+    bg_trace_close(&u.trace);
+    if (!rc && u.failed)
+        rc = err->code;
+    if (!rc && o->out_dir)
+        rc = bg_summary_write(sc, e, o, res, "driver", err);
+    bg_engine_free(e);
+    return rc;
+}
