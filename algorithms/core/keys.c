@@ -95,7 +95,7 @@ const char *bg_key_allowed(const bg_key_t *k, char *buf, size_t len)
     switch (k->type) {
     case BG_KEY_SIZE:
     case BG_KEY_U64:
-        if (r[0])
+        if (r[0] && !(k->min == 0 && isnan(k->max)))
             snprintf(buf, len, "an integer%s%s%s", r, or, w);
         else
             snprintf(buf, len, "a non-negative integer%s%s", or, w);
@@ -124,14 +124,15 @@ const char *bg_key_allowed(const bg_key_t *k, char *buf, size_t len)
     return buf;
 }
 
-static int parse_size(const char *v, uint64_t *out)
+/* Digits only (no sign, no blanks), at most max. */
+static int parse_uint(const char *v, uint64_t max, uint64_t *out)
 {
     if (!isdigit((unsigned char)v[0]))
         return -1;
     char *end;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (errno || *end || x > (unsigned long long)SIZE_MAX / 2)
+    if (errno || *end || x > max)
         return -1;
     *out = x;
     return 0;
@@ -198,7 +199,8 @@ int bg_key_set(const bg_key_t *k, void *base, const char *v, const char *dir, bg
         uint64_t x;
         if (w)
             x = (uint64_t)w->value;
-        else if (parse_size(v, &x) || !in_range(k, (double)x))
+        else if (parse_uint(v, k->type == BG_KEY_SIZE ? (uint64_t)SIZE_MAX / 2 : UINT64_MAX, &x) ||
+                 !in_range(k, (double)x))
             return bad(k, v, err, NULL);
         if (k->type == BG_KEY_SIZE)
             *(size_t *)dst = (size_t)x;

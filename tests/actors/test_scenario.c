@@ -133,6 +133,55 @@ static void test_locate(void **state)
     bg_scenario_free(&sc);
 }
 
+static int source_of(const bg_scenario_t *sc, const char *section, const char *name)
+{
+    int learning;
+    const bg_key_t *k;
+    for (size_t i = 0; (k = bg_scenario_key(i, &learning)); i++)
+        if (!strcmp(k->section, section) && !strcmp(k->name, name))
+            return sc->src[i].from;
+    fail_msg("no key %s.%s", section, name);
+    return -1;
+}
+
+/* Every key is listed once, the simulator's defaults pass their own checks, and sources are told apart. */
+static void test_keys_and_sources(void **state)
+{
+    (void)state;
+    int learning;
+    const bg_key_t *k;
+    size_t n = 0, n_learn = 0;
+    for (; (k = bg_scenario_key(n, &learning)); n++) {
+        n_learn += (size_t)learning;
+        for (size_t j = 0; j < n; j++) {
+            int l2;
+            const bg_key_t *o = bg_scenario_key(j, &l2);
+            if (!strcmp(o->section, k->section) && !strcmp(o->name, k->name))
+                fail_msg("%s.%s listed twice", k->section, k->name);
+        }
+    }
+    assert_int_equal(n_learn, bg_config_n_keys);
+    assert_true(n > n_learn && n <= BG_SCENARIO_MAX_KEYS);
+    bg_scenario_t sc;
+    bg_err_t err;
+    const char *sets[] = {"method.lr=0.25", "platform.tcp_gamma=4e6"};
+    assert_int_equal(load(MIN "[method]\nname = mom-sgd\neta = 0.2\n", sets, 2, &sc, &err), 0);
+    assert_int_equal(source_of(&sc, "method", "lr"), BG_FROM_SET);
+    assert_int_equal(source_of(&sc, "method", "eta"), BG_FROM_FILE);
+    assert_int_equal(source_of(&sc, "method", "batch"), BG_FROM_DEFAULT);
+    assert_int_equal(source_of(&sc, "compressor", "name"), BG_FROM_METHOD);
+    assert_string_equal(sc.learn.comp.name, "identity");
+    assert_int_equal(source_of(&sc, "platform", "tcp_gamma"), BG_FROM_SET);
+    assert_true(sc.tcp_gamma == 4e6);
+    assert_true(sc.crosstraffic == -1 && sc.progress == -1 && sc.attack_oracle == 0);
+    /* an error about a --set key points at --set, not at the file */
+    bg_err_set(&err, BG_ERANGE, NULL, 0, "lr too large");
+    bg_err_key(&err, "method.lr");
+    bg_scenario_locate(&sc, &err);
+    assert_string_equal(err.file, "--set");
+    bg_scenario_free(&sc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -140,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_hosts_and_overrides),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_locate),
+        cmocka_unit_test(test_keys_and_sources),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
