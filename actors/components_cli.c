@@ -135,24 +135,39 @@ static const bg_key_t *find_key(const char *section, const char *name)
     return bg_keys_find(bg_config_keys, bg_config_n_keys, section, name);
 }
 
-static void print_help(const command_t *cmd)
+/* The options with this command's defaults (c as prepared by the command: some differ from a scenario's). */
+static void print_help(const command_t *cmd, const bg_config_t *c)
 {
     printf("usage: byzgrid %s %s\n%s\noptions (the scenario keys of [%s]; --a-b and --a_b are the same):\n", cmd->name,
            cmd->usage, cmd->about, cmd->section);
-    for (const alias_t *a = cmd->aliases; a->opt; a++)
-        printf("  --%-18s %s%s\n", a->opt, a->value ? "sets " : "is ", a->key);
-    char allowed[256], opt[64];
+    char allowed[256], opt[64], def[256];
+    for (const alias_t *a = cmd->aliases; a->opt; a++) {
+        const char *dot = strchr(a->key, '.');
+        char section[32];
+        snprintf(section, sizeof section, "%.*s", (int)(dot - a->key), a->key);
+        const bg_key_t *k = find_key(section, dot + 1);
+        bg_key_format(k, c, def, sizeof def);
+        if (a->value)
+            printf("  --%-18s %s = %s\n", a->opt, a->key, a->value);
+        else
+            printf("  --%-18s %s: %s (%s)\n", a->opt, a->key, k->help, def[0] && strcmp(a->key, "attack.f") ? def
+                                                                                                  : "required");
+    }
     for (size_t i = 0; i < bg_config_n_keys; i++) {
         const bg_key_t *k = &bg_config_keys[i];
-        if (strcmp(k->section, cmd->section))
+        int aliased = 0;
+        for (const alias_t *a = cmd->aliases; a->opt; a++)
+            aliased |= !a->value && !strncmp(a->key, k->section, strlen(k->section)) &&
+                       !strcmp(a->key + strlen(k->section) + 1, k->name);
+        if (strcmp(k->section, cmd->section) || aliased)
             continue;
         snprintf(opt, sizeof opt, "%s", k->name);
         for (char *p = opt; *p; p++)
             if (*p == '_')
                 *p = '-';
         bg_key_allowed(k, allowed, sizeof allowed);
-        printf("  --%-18s %s (default %s%s%s)\n", opt, k->help, k->def[0] ? k->def : "none", allowed[0] ? "; " : "",
-               allowed);
+        bg_key_format(k, c, def, sizeof def);
+        printf("  --%-18s %s (%s%s%s)\n", opt, k->help, def[0] ? def : "required", allowed[0] ? "; " : "", allowed);
     }
 }
 
@@ -163,7 +178,7 @@ static int parse_options(const command_t *cmd, int argc, char **argv, bg_config_
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            print_help(cmd);
+            print_help(cmd, c);
             *done = 1;
             return 0;
         }
@@ -218,6 +233,7 @@ static int parse_options(const command_t *cmd, int argc, char **argv, bg_config_
 }
 
 static const alias_t agg_aliases[] = {{"rule", "aggregator.name", NULL},
+                                      {"name", "aggregator.name", NULL},
                                       {"f", "attack.f", NULL},
                                       {"seed", "run.seed", NULL},
                                       {NULL, NULL, NULL}};

@@ -52,7 +52,7 @@ static const bg_key_word_t models[] = {{"LV08", 0}, {"CM02", 0}, {NULL, 0}};
 static const bg_key_t sim_keys[] = {
     {"run", "name", BG_KEY_STRING, AT(name), "", "name of the run (output folder out/NAME; default: the file name)",
      NAN, NAN, BG_KEY_EMPTY_OK, NULL, NULL, NULL, NULL},
-    {"run", "progress", BG_KEY_BOOL, AT(progress), "auto", "progress on stderr: auto (runs over ~2 s), on, off", NAN,
+    {"run", "progress", BG_KEY_BOOL, AT(progress), "auto", "progress lines on stderr (auto: for runs over ~2 s)", NAN,
      NAN, 0, auto_word, NULL, NULL, NULL},
     {"attack", "timing", BG_KEY_CHOICE, AT(attack_oracle), "eavesdrop",
      "eavesdrop: omniscient attackers wait for the honest messages to exist; oracle: idealised, no wait", NAN, NAN, 0,
@@ -64,9 +64,9 @@ static const bg_key_t sim_keys[] = {
      NULL, NULL, NULL, NULL},
     {"platform", "file", BG_KEY_PATH, AT(platform), "", "SimGrid platform XML", NAN, NAN, 0, NULL, NULL, NULL, NULL},
     {"platform", "network_model", BG_KEY_STRING, AT(network_model), "LV08",
-     "LV08 (realistic TCP) or CM02 (analytic max-min)", NAN, NAN, 0, models, NULL, NULL, NULL},
+     "SimGrid network model: LV08 (realistic TCP) or CM02 (analytic max-min)", NAN, NAN, 0, models, NULL, NULL, NULL},
     {"platform", "crosstraffic", BG_KEY_BOOL, AT(crosstraffic), "default",
-     "model TCP ACK traffic: true, false, default (SimGrid's: on)", NAN, NAN, 0, default_word, NULL, NULL, NULL},
+     "model TCP ACK traffic (default: SimGrid's, on)", NAN, NAN, 0, default_word, NULL, NULL, NULL},
     {"platform", "tcp_gamma", BG_KEY_DOUBLE, AT(tcp_gamma), "default",
      "TCP window bound in bytes (0: no bound; default: SimGrid's)", 0, NAN, 0, default_word, NULL, NULL, NULL},
 };

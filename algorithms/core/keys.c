@@ -114,7 +114,8 @@ const char *bg_key_allowed(const bg_key_t *k, char *buf, size_t len)
         break;
     case BG_KEY_STRING:
         if (k->registry)
-            snprintf(buf, len, "a %s name (byzgrid list)%s%s", k->registry->family, or, w);
+            snprintf(buf, len, "%s %s (byzgrid list)%s%s", strchr("aeiou", k->registry->family[0]) ? "an" : "a",
+                     k->registry->family, or, w);
         else
             snprintf(buf, len, "%s", w);
         break;
