@@ -183,14 +183,14 @@ const bg_key_t bg_config_keys[] = {
         "iid: lognormal sigma of unequal sizes (0: equal)"),
     SIZE("partition", "min_size", partition.min_size, "1", 1, "smallest shard allowed"),
 
-    NAME("model", "name", model.name, "logreg", bg_models, NULL, 0, "model"),
+    NAME("model", "name", model.name, "logreg", bg_models, NULL, 0, "model the workers train"),
     LIST("model", "hidden", model, "", parse_hidden, format_hidden, "mlp: hidden layer widths, e.g. 128 or 256,128"),
     LIST("model", "in_shape", model, "auto", parse_in_shape, format_in_shape,
          "cnn/lenet5: input channels,height,width (auto: the IDX shape, or 1,s,s for s*s features)"),
     DBL("model", "lambda", model.lambda, "0.00056", 0, NONE, 0, NULL, "regularisation weight"),
     CHOICE("model", "reg", model.reg, "l2", regs, "l2: (lambda/2)|w|^2; nonconvex: lambda sum w^2/(1+w^2)"),
 
-    NAME("method", "name", method.name, "byz-ef21-sgdm", bg_methods, NULL, 0, "method"),
+    NAME("method", "name", method.name, "byz-ef21-sgdm", bg_methods, NULL, 0, "training method (worker and server halves)"),
     DBL("method", "lr", method.lr, "0.05", 0, NONE, OPEN, NULL, "server step size gamma"),
     CHOICE("method", "lr_schedule", method.lr_schedule, "constant", schedules,
            "cosine anneals lr to lr * lr_min_ratio over run.rounds (PyTorch's CosineAnnealingLR)"),
