@@ -1,6 +1,6 @@
 /* The method registry and the helpers every worker half charges its work through (gradients, compression).
- * The methods themselves live in method_ef.c (EF21 family and baselines) and method_vr.c (VR family). */
-#include "bg_method.h"
+ * The methods live one family a file: ef21.c, dm21.c, baselines.c, vr.c and rosdhb.c (list in method_internal.h). */
+#include "method_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -37,22 +37,6 @@ int bg_worker_compress(bg_worker_ctx_t *ctx, const float *x, bg_msg_t *out)
     bg_comp_rngs_t r = {ctx->crng, ctx->shared};
     return ctx->comp->ops->compress(ctx->comp, x, &r, out);
 }
-
-/* ---- the methods, defined in method_ef.c and method_vr.c ----------------------------------------------- */
-
-extern const bg_method_ops_t bg_method_ef21_sgdm;        /* method_ef.c */
-extern const bg_method_ops_t bg_method_mom_sgd;          /* method_ef.c */
-extern const bg_method_ops_t bg_method_sgd;              /* method_ef.c */
-extern const bg_method_ops_t bg_method_br_csgd;          /* method_ef.c */
-extern const bg_method_ops_t bg_method_br_diana;         /* method_ef.c */
-extern const bg_method_ops_t bg_method_ef_sgd;           /* method_ef.c */
-extern const bg_method_ops_t bg_method_byz_ef21;         /* method_ef.c */
-extern const bg_method_ops_t bg_method_byz_dm21;         /* method_ef.c */
-extern const bg_method_ops_t bg_method_byz_vr_dm21;      /* method_ef.c */
-extern const bg_method_ops_t bg_method_byz_vr_marina;     /* method_vr.c */
-extern const bg_method_ops_t bg_method_byz_dasha_page;    /* method_vr.c */
-extern const bg_method_ops_t bg_method_rosdhb;            /* method_vr.c */
-extern const bg_method_ops_t bg_method_byz_ef21_bc;       /* method_vr.c */
 
 const bg_method_ops_t *const bg_method_registry[] = {
     &bg_method_ef21_sgdm,

@@ -1,5 +1,6 @@
-/* Internals shared by the model files (model.c, model_nn.c) and their unit tests: the weight regulariser, the
- * neural models' ops and the batch-wide layers they are built from (exposed so each layer is tested alone). */
+/* Internals shared by the model files (model.c, model_nn.c, model_layers.c) and their unit tests: the weight
+ * regulariser, the neural models' ops and the batch-wide layers they are built from (exposed so each layer is
+ * tested alone). */
 #ifndef BG_MODEL_INTERNAL_H
 #define BG_MODEL_INTERNAL_H
 
