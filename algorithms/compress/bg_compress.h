@@ -78,6 +78,5 @@ const bg_compressor_ops_t *bg_compressor_find(const char *name);
 int bg_compressor_create(const bg_comp_cfg_t *cfg, size_t d, const size_t *layers, size_t n_layers,
                          bg_compressor_t *out, bg_err_t *err);
 void bg_compressor_destroy(bg_compressor_t *c);
-void bg_comp_cfg_default(bg_comp_cfg_t *cfg);
 
 #endif

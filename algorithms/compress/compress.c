@@ -60,18 +60,6 @@ const bg_compressor_ops_t *bg_compressor_find(const char *name)
     return NULL;
 }
 
-void bg_comp_cfg_default(bg_comp_cfg_t *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    strcpy(cfg->name, "identity");
-    cfg->k = 0;
-    cfg->ratio = 0.1;
-    cfg->scaled = 1;
-    cfg->shared_mask = 0;
-    cfg->levels = 16;
-    cfg->per_layer = 0;
-}
-
 void bg_compressor_destroy(bg_compressor_t *c)
 {
     if (!c)

@@ -274,6 +274,14 @@ void bg_attack_cfg_default(bg_attack_cfg_t *a)
     *a = c.attack;
 }
 
+void bg_comp_cfg_default(bg_comp_cfg_t *cc)
+{
+    bg_config_t c;
+    bg_config_default(&c);
+    *cc = c.comp;
+    snprintf(cc->name, sizeof cc->name, "identity");
+}
+
 void bg_partition_cfg_default(bg_partition_cfg_t *p)
 {
     bg_config_t c;

@@ -1,5 +1,5 @@
 /* The baselines the EF21 family is compared against, as worker/server halves: SGD, momentum SGD, BR-CSGD,
- * BR-DIANA and EF-SGD (ALGORITHMS.md 3.1-3.3, 3.6). */
+ * BR-DIANA and EF-SGD (after [S] and [R]; docs/references.md). */
 #include "method_internal.h"
 
 #include <math.h>
@@ -97,7 +97,7 @@ static int worker_diana_new(const bg_method_cfg_t *cfg, size_t d, void **st)
     return rc;
 }
 
-/* Momentum SGD: v <- s first (ALGORITHMS.md 2.4), then the EMA; send C(v) (identity: uncompressed). */
+/* Momentum SGD: v <- s first (the clean start, as for byz-ef21-sgdm), then the EMA; send C(v) (identity: uncompressed). */
 static int mom_sgd_worker_round(const bg_method_cfg_t *cfg, void *st, bg_worker_ctx_t *ctx, size_t round,
                                 const float *x, bg_msg_t *out)
 {

@@ -1,5 +1,5 @@
 /* The double-momentum methods as worker halves on the EF21 server: Byz-DM21 and its STORM variant Byz-VR-DM21
- * (ALGORITHMS.md 5.1 and 5.2, paper-level readings). */
+ * (paper-level readings of [D]; docs/references.md). */
 #include "method_internal.h"
 
 #include <string.h>

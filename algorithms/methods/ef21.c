@@ -1,5 +1,5 @@
-/* The EF21 family as worker/server halves: Byz-EF21-SGDM, Byz-EF21 and Byz-EF21-BC (ALGORITHMS.md 2, 3.4, 4.1,
- * 4.5, 12), with the EF21 server and compressed-difference step that Byz-DM21 and Byz-VR-DM21 reuse. */
+/* The EF21 family as worker/server halves: Byz-EF21-SGDM, Byz-EF21 and Byz-EF21-BC ([S], [R] and the
+ * Byz-EF21-BC paper of [R]; docs/references.md), with the EF21 server and compressed-difference step that Byz-DM21 and Byz-VR-DM21 reuse. */
 #include "method_internal.h"
 
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 
 /* EF21 servers keep one vector per worker (g_i); the aggregator sees g_i + c_i.
  *
- * byz_state = LAST_HONEST reproduces [S] (ALGORITHMS.md 2.2 step 4): the server keeps no state for Byzantine
+ * byz_state = LAST_HONEST reproduces [S] (server.py, update_gradient): the server keeps no state for Byzantine
  * ranks; their message is added to the PRE-update state of honest rank nh - 1 and nothing is stored. Since the
  * engine collects ranks in order, collect(nh - 1) saves that pre-update state in `base` for the Byzantine
  * ranks collected after it; view and inverse called before collect(nh - 1) read g_{nh-1} itself, which is the

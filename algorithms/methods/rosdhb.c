@@ -1,5 +1,5 @@
 /* RoSDHB ([Q], Gupta et al.) as worker/server halves: one stochastic gradient on a shared global rand-k mask
- * (values only on the wire) and per-worker momentum kept by the server (ALGORITHMS.md 5.3). */
+ * (values only on the wire) and per-worker momentum kept by the server (as in [Q]'s code). */
 #include "method_internal.h"
 
 #include <math.h>

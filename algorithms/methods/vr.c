@@ -1,5 +1,5 @@
 /* The variance-reduced methods of Rammal et al. as worker/server halves: Byz-VR-MARINA and Byz-DASHA-PAGE, both
- * driven by a coin drawn from the round's shared stream (ALGORITHMS.md 4.2, 4.3). */
+ * driven by a coin drawn from the round's shared stream (as in [R]'s code; docs/references.md). */
 #include "method_internal.h"
 
 #include <math.h>
@@ -79,7 +79,7 @@ static int worker_vr_new(const bg_method_cfg_t *cfg, size_t d, void **st)
 
 /* Coin 1: send grad f_i(x^t) dense. Coin 0: send C(grad f_{i,B}(x^t) - grad f_{i,B}(x^{t-1})) on one minibatch;
  * the server adds it to its previous aggregate g^{t-1}. (The [S] variant adds it to the worker's own g_i and
- * never sends dense rounds, ALGORITHMS.md 3.5: that is the no-sync structure, not this method.) */
+ * never sends dense rounds ([S] MarinaWorker): that is [R]'s no-sync variant, not this method.) */
 static int marina_worker_round(const bg_method_cfg_t *cfg, void *st, bg_worker_ctx_t *ctx, size_t round,
                                const float *x, bg_msg_t *out)
 {
@@ -195,7 +195,7 @@ const bg_method_ops_t bg_method_byz_vr_marina = {
 /* Round 0 sets h = g = grad f_i(x^0) and sends g dense, so the server's g_i (starting at 0) becomes g_i^0 as in
  * [R]'s initialisation (which [R] does not charge; we do). Later rounds: PAGE coin (shared), h' = full gradient
  * or h + minibatch difference, m = C(h' - h - a (g - h)), a = 1 / (2 omega + 1), g += m, h = h'. ([D]'s variant
- * sends 0 on reset rounds and has a server-vector bug, ALGORITHMS.md 3.7; not reproduced.) */
+ * sends 0 on reset rounds and has a server-vector bug ([D] DashaWorker); not reproduced.) */
 static int dasha_worker_round(const bg_method_cfg_t *cfg, void *st, bg_worker_ctx_t *ctx, size_t round,
                               const float *x, bg_msg_t *out)
 {

@@ -24,8 +24,8 @@ static int logreg_init(bg_model_t *m, size_t d_in, size_t n_classes, bg_err_t *e
 }
 
 /* Regulariser value over the d weights w; adds its gradient to grad when non-NULL.
- * L2: (lambda/2) sum w^2. NONCONVEX: lambda * sum w^2/(1+w^2), gradient lambda * 2w/(1+w^2)^2. ALGORITHMS.md
- * section 4.6 writes (lambda/2) sum w^2/(1+w^2) with gradient lambda w/(1+w^2)^2: the same function with lambda
+ * L2: (lambda/2) sum w^2. NONCONVEX: lambda * sum w^2/(1+w^2), gradient lambda * 2w/(1+w^2)^2. [R]'s notebook
+ * (setting 'NC') writes (lambda/2) sum w^2/(1+w^2) with gradient lambda w/(1+w^2)^2: the same function with lambda
  * halved. We follow bg_model.h, so a scenario porting the notebook's lambda = 0.1 must pass 0.05. */
 double bg_weights_reg(const bg_model_cfg_t *cfg, const float *w, size_t d, float *grad)
 {

@@ -13,6 +13,7 @@
 #include <gsl/gsl_randist.h>
 
 #include "bg_compress.h"
+#include "bg_config.h"
 
 /* ---------------------------------------------------------------- slow reference */
 
