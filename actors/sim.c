@@ -1,5 +1,6 @@
 /* The simulated run: a server actor, honest and Byzantine worker actors on the scenario's hosts, exchanging
- * messages whose simulated size is their real encoding, and executing the flops each component reports. */
+ * messages whose simulated size is their real encoding, and executing the flops each component reports. Every
+ * actor ends on the server's finalize message, after the last round or when a round fails. */
 #include "bg_sim.h"
 #include "bg_trace.h"
 #include "run_internal.h"
@@ -23,7 +24,13 @@
 #include <xbt/config.h>
 #include <xbt/log.h>
 
+/* Round events (broadcasts, messages with their bytes, aggregations with their flops, evaluations, finalize) are
+ * logged at VERBOSE: `--log=byzgrid.thres:verbose` (or :debug) shows them, the default threshold (info) does not.
+ * Not at DEBUG: SimGrid's log.h compiles DEBUG requests out of every build that defines NDEBUG (Release,
+ * RelWithDebInfo). */
 XBT_LOG_NEW_DEFAULT_CATEGORY(byzgrid, "byzgrid simulation");
+XBT_LOG_NEW_SUBCATEGORY(byzgrid_server, byzgrid, "byzgrid server actor: broadcasts, aggregations, evaluations");
+XBT_LOG_NEW_SUBCATEGORY(byzgrid_worker, byzgrid, "byzgrid worker actors (honest and Byzantine): messages");
 
 
 /* One simulation per process (SimGrid allows one engine), so the actors share this context. */
@@ -41,6 +48,7 @@ typedef struct sim_ctx {
     size_t produced;              /* honest messages produced so far, all rounds */
     bg_trace_t trace;
     int failed;
+    double end_clock;             /* simulated time when the server left its round loop */
     double wall_start;
     int progress_shown;
     double progress_last;
@@ -48,12 +56,34 @@ typedef struct sim_ctx {
 
 static sim_ctx_t S;
 
+/* Control messages are the addresses of these objects; nobody reads through them. SimGrid refuses NULL payloads,
+ * and a pointer nothing else can alias needs no header in every message. */
+static char finalize_tag;         /* server -> worker: leave the loop and end */
+static char no_message_tag;       /* worker -> server: this round's step failed or was skipped, nothing to send */
+
+#define FINALIZE ((const void *)&finalize_tag)
+#define NO_MESSAGE ((const void *)&no_message_tag)
+
+/* Stop the run at the end of the current round. Omniscient attackers may be waiting for honest messages that will
+ * now never all exist: wake them so they can answer the server too. */
+static void sim_stop(void)
+{
+    S.failed = 1;
+    if (S.omniscient) {
+        sg_mutex_lock(S.mutex);
+        sg_cond_notify_all(S.cond);
+        sg_mutex_unlock(S.mutex);
+    }
+}
+
+/* A worker's or an attacker's step failed (in oracle mode the server runs the attackers' steps). The first
+ * failure's message is the one the user sees. */
 static void sim_fail(int rc, const char *what, size_t who)
 {
-    if (!S.failed) {
+    XBT_CVERB(byzgrid_worker, "%s %zu failed in round %zu (code %d)", what, who, bg_engine_round(S.e), rc);
+    if (!S.failed)
         bg_err_set(S.err, rc, NULL, 0, "%s %zu failed in round %zu", what, who, bg_engine_round(S.e));
-        S.failed = 1;
-    }
+    sim_stop();
 }
 
 static size_t worker_index(int argc, char **argv)
@@ -63,31 +93,47 @@ static size_t worker_index(int argc, char **argv)
 }
 
 /* Fault-free runs use the cheapest SimGrid calls: a blocking get (one simcall) and a detached put (no wait;
- * the payload is engine-owned and outlives the round). SIMGRID.md 8: blocking calls abort on a network failure,
- * so a scenario with faults must switch these to *_async + sg_comm_wait_for. */
-static const bg_msg_t *receive_model(size_t i)
+ * the payload is engine-owned and outlives the round). Blocking SimGrid calls abort the whole simulation on a
+ * network failure, so a scenario with faults must switch these to *_async + sg_comm_wait_for. */
+static const void *receive(size_t i)
 {
     return sg_mailbox_get(S.down[i]);
 }
 
-static void send_message(size_t i, const bg_msg_t *msg, double bytes)
+static void send_message(size_t i, const void *msg, double bytes)
 {
     sg_comm_detach(sg_mailbox_put_init(S.up[i], (void *)msg, (long long)bytes), NULL);
 }
 
-/* Honest workers, and Byzantine ones whose attack trains on data (none, label flipping). */
+/* The server waits for one message per worker every round, so a worker that has nothing to send still answers. */
+static void send_nothing(size_t i, size_t t)
+{
+    XBT_CVERB(byzgrid_worker, "round %zu: no message (the run stops), empty reply sent", t);
+    send_message(i, NO_MESSAGE, 0.0);
+}
+
+/* Honest workers, and Byzantine ones whose attack trains on data (none, label flipping).
+ * Every worker loops until the server's FINALIZE, whatever happened: a worker that ended on its own would leave
+ * the server's next send or receive waiting forever. Round t is the t-th broadcast received. */
 static void worker_actor(int argc, char **argv)
 {
     size_t i = worker_index(argc, argv);
     const int tell = S.omniscient && i < S.nh;
-    for (size_t t = 0; t < S.rounds && !S.failed; t++) {
-        const bg_msg_t *down = receive_model(i);
+    size_t t = 0;
+    for (const void *in; (in = receive(i)) != FINALIZE; t++) {
+        const bg_msg_t *down = in;
+        XBT_CVERB(byzgrid_worker, "round %zu: broadcast received (%.0f bytes)", t, down->bytes);
+        if (S.failed) {
+            send_nothing(i, t);
+            continue;
+        }
         const bg_msg_t *msg;
         double flops;
         int rc = bg_engine_worker_round(S.e, i, down, &msg, &flops);
         if (rc) {
             sim_fail(rc, "worker", i);
-            return;
+            send_nothing(i, t);
+            continue;
         }
         if (flops > 0)
             sg_actor_execute(flops);
@@ -99,8 +145,10 @@ static void worker_actor(int argc, char **argv)
             sg_cond_notify_all(S.cond);
             sg_mutex_unlock(S.mutex);
         }
+        XBT_CVERB(byzgrid_worker, "round %zu: message sent (%.0f bytes, %.6g flops)", t, msg->bytes, flops);
         send_message(i, msg, msg->bytes);
     }
+    XBT_CVERB(byzgrid_worker, "finalize received after %zu broadcasts", t);
 }
 
 /* Omniscient attackers wait until every honest message of the round exists, then send the message that puts
@@ -119,32 +167,47 @@ static void byzantine_actor(int argc, char **argv)
         bg_attack_args_init(&args, &c->attack, S.n, c->f, NULL);
         oracle_flops = bg_attack_find(c->attack.name)->flops(&args, S.nh, bg_engine_dim(S.e)) + (double)S.nh * d + d;
     }
-    for (size_t t = 0; t < S.rounds && !S.failed; t++) {
-        (void)receive_model(j);
+    size_t t = 0;
+    for (const void *in; (in = receive(j)) != FINALIZE; t++) {
+        XBT_CVERB(byzgrid_worker, "round %zu: broadcast received (%.0f bytes)", t, ((const bg_msg_t *)in)->bytes);
+        if (S.failed) {
+            send_nothing(j, t);
+            continue;
+        }
         if (S.oracle && S.omniscient) {
             if (oracle_flops > 0)
                 sg_actor_execute(oracle_flops);
+            const double bytes = bg_msg_bytes_dense(bg_engine_dim(S.e));
+            XBT_CVERB(byzgrid_worker, "round %zu: message sent (%.0f bytes, %.6g flops; content filled by the server)",
+                      t, bytes, oracle_flops);
             /* The content is filled in by the server; SimGrid refuses NULL payloads. */
-            send_message(j, (const bg_msg_t *)&S, bg_msg_bytes_dense(bg_engine_dim(S.e)));
+            send_message(j, &S, bytes);
             continue;
         }
         if (S.omniscient && S.produced < S.nh * (t + 1)) {
             sg_mutex_lock(S.mutex);
-            while (S.produced < S.nh * (t + 1))
+            while (!S.failed && S.produced < S.nh * (t + 1))
                 sg_cond_wait(S.cond, S.mutex);
             sg_mutex_unlock(S.mutex);
+            if (S.failed) {
+                send_nothing(j, t);
+                continue;
+            }
         }
         const bg_msg_t *msg;
         double flops;
         int rc = bg_engine_byz_round(S.e, j, &msg, &flops);
         if (rc) {
             sim_fail(rc, "attacker", j);
-            return;
+            send_nothing(j, t);
+            continue;
         }
         if (flops > 0)
             sg_actor_execute(flops);
+        XBT_CVERB(byzgrid_worker, "round %zu: message sent (%.0f bytes, %.6g flops)", t, msg->bytes, flops);
         send_message(j, msg, msg->bytes);
     }
+    XBT_CVERB(byzgrid_worker, "finalize received after %zu broadcasts", t);
 }
 
 static void evaluate_and_write(void)
@@ -152,12 +215,31 @@ static void evaluate_and_write(void)
     bg_metrics_t m;
     bg_engine_evaluate(S.e, &m);
     S.res->final = m;
-    if (S.trace.fp && bg_trace_row(&S.trace, &m, simgrid_get_clock()) != BG_OK && !S.failed) {
-        bg_err_set(S.err, BG_EIO, S.trace.path, 0, "cannot write the trace");
-        S.failed = 1;
+    if (S.trace.fp && bg_trace_row(&S.trace, &m, simgrid_get_clock()) != BG_OK) {
+        if (!S.failed)
+            bg_err_set(S.err, BG_EIO, S.trace.path, 0, "cannot write the trace");
+        sim_stop();
+    } else {
+        XBT_CVERB(byzgrid_server, "evaluation at round %zu%s: test_acc %.4f, test_loss %.4g", m.round,
+                  S.trace.fp ? " written" : "", m.test_acc, m.test_loss);
     }
     bg_progress(S.opts, &S.progress_shown, S.wall_start, &S.progress_last, m.round, S.rounds, simgrid_get_clock(),
                 &m);
+}
+
+/* Every worker is in (or on its way to) a receive on its own mailbox, and takes exactly one FINALIZE. Waiting for
+ * all of them means that when the server ends, every actor has ended. */
+static void finalize_workers(void)
+{
+    const size_t n = S.n;
+    sg_comm_t *comms = malloc(n * sizeof *comms);
+    xbt_assert(comms || n == 0, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        comms[i] = sg_mailbox_put_async(S.down[i], (void *)FINALIZE, 0);
+    XBT_CVERB(byzgrid_server, "finalize sent to %zu workers after %zu rounds%s", n, S.res->rounds,
+              S.failed ? " (the run failed)" : "");
+    sg_comm_wait_all(comms, n);
+    free(comms);
 }
 
 static void server_actor(int argc, char **argv)
@@ -174,7 +256,8 @@ static void server_actor(int argc, char **argv)
         double bflops;
         int brc = bg_engine_broadcast(S.e, &down, &bflops);
         if (brc) {
-            sim_fail(brc, "broadcast of round", t);
+            bg_err_set(S.err, brc, NULL, 0, "the server's broadcast failed in round %zu", t);
+            sim_stop();
             break;
         }
         if (bflops > 0)
@@ -185,27 +268,32 @@ static void server_actor(int argc, char **argv)
             comms[i] = sg_mailbox_get_async(S.up[i], &payloads[i]);
         for (size_t i = 0; i < n; i++)
             sg_comm_detach(sg_mailbox_put_init(S.down[i], (void *)down, (long long)down->bytes), NULL);
+        XBT_CVERB(byzgrid_server, "round %zu: broadcast sent (%.0f bytes to each of %zu workers, %.6g flops)", t,
+                  down->bytes, n, bflops);
         sg_comm_wait_all(comms, n);
+        XBT_CVERB(byzgrid_server, "round %zu: %zu messages received", t, n);
         if (S.failed)
             break;
         const bg_msg_t *msg;
         double flops;
-        if (S.oracle && S.omniscient)
-            for (size_t j = S.nh; j < n; j++) {
+        if (S.oracle && S.omniscient) {
+            for (size_t j = S.nh; j < n && !S.failed; j++) {
                 int rc = bg_engine_byz_round(S.e, j, &msg, &flops);
-                if (rc) {
+                if (rc)
                     sim_fail(rc, "attacker", j);
-                    break;
-                }
             }
+            if (S.failed)
+                break;
+        }
         int rc = bg_engine_server_round(S.e, &flops);
         if (rc) {
             bg_err_set(S.err, rc, NULL, 0, "aggregation failed in round %zu: more than f inputs were non-finite", t);
-            S.failed = 1;
+            sim_stop();
             break;
         }
         if (flops > 0)
             sg_actor_execute(flops);
+        XBT_CVERB(byzgrid_server, "round %zu: aggregation done (%.6g flops)", t, flops);
         if (S.res->round_end)
             S.res->round_end[t + 1] = simgrid_get_clock();
         if (S.res->server_flops)
@@ -214,8 +302,11 @@ static void server_actor(int argc, char **argv)
         if (bg_engine_is_eval_round(S.e, t + 1))
             evaluate_and_write();
     }
+    /* The run's simulated time ends with the last round, not with the finalize messages that follow it. */
+    S.end_clock = simgrid_get_clock();
     free(comms);
     free(payloads);
+    finalize_workers();
 }
 
 static int configure_network(const bg_scenario_t *sc)
@@ -310,7 +401,7 @@ int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t 
     S.wall_start = bg_wall_clock();
     simgrid_run();
     res->wall_time = bg_wall_clock() - S.wall_start;
-    res->sim_time = simgrid_get_clock();
+    res->sim_time = S.end_clock;
     if (res->round_end)
         res->round_end[0] = 0.0;
     bg_trace_close(&S.trace);

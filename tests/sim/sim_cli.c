@@ -1,6 +1,7 @@
 /* End-to-end tests through the byzgrid binary: simulated learning columns equal the in-process driver's, the
- * same seed gives a byte-identical trace, the quick start reaches its accuracy, and bad input of every kind
- * gives exactly one line on stderr naming file and line, with exit status 2. */
+ * same seed gives a byte-identical trace, the quick start reaches its accuracy, bad input of every kind gives
+ * exactly one line on stderr naming file and line, with exit status 2, and a run that fails midway ends cleanly
+ * with one line and exit status 1. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -594,11 +595,132 @@ static void test_fmnist(void **state)
     free(t);
 }
 
+/* Builds with AddressSanitizer print one known warning block in every simulated run, because SimGrid switches
+ * actor stacks without telling the sanitizer (three lines, the first naming __asan_handle_no_return). It is no
+ * error report, so it is cut out of a captured stderr before lines are counted; anything else stays. */
+static void drop_sanitizer_stack_warning(char *e)
+{
+    char *w = strstr(e, "WARNING: ASan is ignoring requested __asan_handle_no_return");
+    if (!w)
+        return;
+    while (w > e && w[-1] != '\n')
+        w--;
+    char *end = w;
+    for (int k = 0; k < 3 && *end; k++) {
+        char *nl = strchr(end, '\n');
+        end = nl ? nl + 1 : end + strlen(end);
+    }
+    memmove(w, end, strlen(end) + 1);
+}
+
+/* A run that fails in the middle: exit 1, exactly one line on stderr (the CLI's), no SimGrid deadlock report
+ * (every actor ends on the server's finalize message), and the trace keeps its header and the round-0 row.
+ * The failures reachable from the command line are the server's (aggregation, trace write); a worker's or an
+ * attacker's own step fails only on a programmer error, so no scenario here makes one fail. */
+static void expect_run_failure(const char *const *args, const char *expect, const char *trace, int min_rows)
+{
+    int rc = run_cli("err.txt", args);
+    char *e = slurp("err.txt", NULL);
+    assert_non_null(e);
+    drop_sanitizer_stack_warning(e);
+    int lines = 0;
+    for (char *p = e; *p; p++)
+        lines += *p == '\n';
+    if (rc != 1 || lines != 1 || strncmp(e, "byzgrid: ", 9) || !strstr(e, expect) || strstr(e, "Deadlock"))
+        fail_msg("expected exit 1 and one line containing '%s'; got exit %d, %d lines: %s", expect, rc, lines, e);
+    free(e);
+    if (!trace)
+        return;
+    char *t = slurp(trace, NULL);
+    assert_non_null(t);
+    char *save = NULL, *l = strtok_r(t, "\n", &save);
+    assert_non_null(l);
+    assert_true(!strncmp(l, "round,sim_time_s,", 17));
+    int rows = 0;
+    for (l = strtok_r(NULL, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        assert_int_equal(atoi(l), rows);   /* rows 0, 1, ... in order (eval_every = 1) or just 0 */
+        rows++;
+    }
+    if (rows < min_rows)
+        fail_msg("%s: %d rows, expected at least %d", trace, rows, min_rows);
+    free(t);
+}
+
+static void test_run_failure(void **state)
+{
+    (void)state;
+    /* Huge steps make the honest vectors non-finite too: the server's aggregation fails in round 2. */
+    expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--set",
+                                             "attack.name=nan", "--out", "nan", "--quiet", NULL},
+                       "aggregation failed in round 2", "nan/trace.csv", 1);
+    /* The same with a row per round: the rows of rounds 0..2 (evaluated before the failing round) are kept. */
+    expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--set",
+                                             "attack.name=nan", "--set", "run.eval_every=1", "--out", "nan1",
+                                             "--quiet", NULL},
+                       "aggregation failed in round 2", "nan1/trace.csv", 3);
+    /* Omniscient attackers (ALIE) in the instant-oracle mode: the server runs their steps before aggregating. */
+    expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--set",
+                                             "attack.name=alie", "--set", "attack.timing=oracle", "--out", "alieo",
+                                             "--quiet", NULL},
+                       "aggregation failed in round 2", "alieo/trace.csv", 1);
+    /* Omniscient attackers (IPM) that wait for the honest messages of each round. */
+    expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--out",
+                                             "ipm", "--quiet", NULL},
+                       "aggregation failed in round 2", "ipm/trace.csv", 1);
+    /* The trace write fails (a full device) at the round-0 evaluation, while every worker waits for its first
+     * broadcast. */
+    if (access("/dev/full", W_OK) == 0) {
+        if (mkdir("full", 0777) != 0 && errno != EEXIST)
+            fail_msg("mkdir full: %s", strerror(errno));
+        unlink("full/trace.csv");
+        assert_int_equal(symlink("/dev/full", "full/trace.csv"), 0);
+        expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--out", "full", "--quiet", NULL},
+                           "cannot write the trace", NULL, 0);
+    } else {
+        printf("no writable /dev/full: trace-failure case skipped\n");
+    }
+}
+
+static int count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+/* Round events are SimGrid log messages of the byzgrid categories: shown with --log=byzgrid.thres:debug, silent
+ * at the default threshold. */
+static void test_log_rounds(void **state)
+{
+    (void)state;
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=2", "--out", "log",
+                                   "--log=byzgrid.thres:debug", NULL});
+    char *e = slurp("stderr.txt", NULL);
+    assert_non_null(e);
+    /* 20 workers, 2 rounds: every worker receives 2 broadcasts and sends 2 messages, then receives finalize */
+    if (count_of(e, "[byzgrid_server/") < 7 || count_of(e, "broadcast sent (") != 2 ||
+        count_of(e, "aggregation done (") != 2 || count_of(e, "evaluation at round 0 written") != 1 ||
+        count_of(e, "evaluation at round 2 written") != 1 || count_of(e, "finalize sent to 20 workers") != 1 ||
+        count_of(e, "[byzgrid_worker/") < 100 || count_of(e, "broadcast received (508 bytes)") != 40 ||
+        count_of(e, "message sent (") != 40 || count_of(e, "finalize received") != 20)
+        fail_msg("round events missing from the log:\n%s", e);
+    free(e);
+    /* default threshold: only the CLI's own closing line */
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=2", "--out", "nolog", NULL});
+    e = slurp("stderr.txt", NULL);
+    assert_non_null(e);
+    drop_sanitizer_stack_warning(e);
+    if (count_of(e, "\n") != 1 || strncmp(e, "byzgrid: quickstart: 2 rounds,", 30))
+        fail_msg("expected only the closing line at the default threshold, got:\n%s", e);
+    free(e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
-                        "components|datasets|data_errors|memory|fmnist\n");
+                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds\n");
         return 2;
     }
     const char *which = argv[1];
@@ -634,6 +756,10 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_memory);
     else if (!strcmp(which, "fmnist"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_fmnist);
+    else if (!strcmp(which, "run_failure"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_run_failure);
+    else if (!strcmp(which, "log_rounds"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_log_rounds);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);
