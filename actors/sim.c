@@ -76,13 +76,13 @@ static void sim_stop(void)
     }
 }
 
-/* A worker's or an attacker's step failed (in oracle mode the server runs the attackers' steps). The first
+/* A step failed (a worker's, an attacker's, or the server's); e says which, in which round and why. The first
  * failure's message is the one the user sees. */
-static void sim_fail(int rc, const char *what, size_t who)
+static void sim_fail(const bg_err_t *e)
 {
-    XBT_CVERB(byzgrid_worker, "%s %zu failed in round %zu (code %d)", what, who, bg_engine_round(S.e), rc);
+    XBT_CVERB(byzgrid_worker, "failed: %s", e->msg);
     if (!S.failed)
-        bg_err_set(S.err, rc, NULL, 0, "%s %zu failed in round %zu", what, who, bg_engine_round(S.e));
+        *S.err = *e;
     sim_stop();
 }
 
@@ -129,9 +129,9 @@ static void worker_actor(int argc, char **argv)
         }
         const bg_msg_t *msg;
         double flops;
-        int rc = bg_engine_worker_round(S.e, i, down, &msg, &flops);
-        if (rc) {
-            sim_fail(rc, "worker", i);
+        bg_err_t err;
+        if (bg_engine_worker_round(S.e, i, down, &msg, &flops, &err)) {
+            sim_fail(&err);
             send_nothing(i, t);
             continue;
         }
@@ -196,9 +196,9 @@ static void byzantine_actor(int argc, char **argv)
         }
         const bg_msg_t *msg;
         double flops;
-        int rc = bg_engine_byz_round(S.e, j, &msg, &flops);
-        if (rc) {
-            sim_fail(rc, "attacker", j);
+        bg_err_t err;
+        if (bg_engine_byz_round(S.e, j, &msg, &flops, &err)) {
+            sim_fail(&err);
             send_nothing(j, t);
             continue;
         }
@@ -254,10 +254,9 @@ static void server_actor(int argc, char **argv)
     for (size_t t = 0; t < S.rounds && !S.failed; t++) {
         const bg_msg_t *down;
         double bflops;
-        int brc = bg_engine_broadcast(S.e, &down, &bflops);
-        if (brc) {
-            bg_err_set(S.err, brc, NULL, 0, "the server's broadcast failed in round %zu", t);
-            sim_stop();
+        bg_err_t err;
+        if (bg_engine_broadcast(S.e, &down, &bflops, &err)) {
+            sim_fail(&err);
             break;
         }
         if (bflops > 0)
@@ -278,17 +277,14 @@ static void server_actor(int argc, char **argv)
         double flops;
         if (S.oracle && S.omniscient) {
             for (size_t j = S.nh; j < n && !S.failed; j++) {
-                int rc = bg_engine_byz_round(S.e, j, &msg, &flops);
-                if (rc)
-                    sim_fail(rc, "attacker", j);
+                if (bg_engine_byz_round(S.e, j, &msg, &flops, &err))
+                    sim_fail(&err);
             }
             if (S.failed)
                 break;
         }
-        int rc = bg_engine_server_round(S.e, &flops);
-        if (rc) {
-            bg_err_set(S.err, rc, NULL, 0, "aggregation failed in round %zu: more than f inputs were non-finite", t);
-            sim_stop();
+        if (bg_engine_server_round(S.e, &flops, &err)) {
+            sim_fail(&err);
             break;
         }
         if (flops > 0)

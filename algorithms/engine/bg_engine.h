@@ -54,17 +54,20 @@ const bg_shard_t *bg_engine_shards(const bg_engine_t *e, size_t *n_shards);
 const char *bg_engine_partition_name(const bg_engine_t *e);   /* partition.name, auto resolved */
 void bg_engine_memory(const bg_engine_t *e, bg_memory_t *m);
 
+/* The round steps. Each returns BG_OK or a BG_E* code and then fills err (may be NULL) with the round, the party
+ * and the real cause in one sentence ("round 12: 20 of 20 aggregation inputs are NaN or Inf, ..."). */
 /* Server, at the start of a round: the broadcast message (the model, dense unless the method compresses the
  * downlink). Engine-owned; valid until the next round's broadcast. *flops: the server's compute for it. */
-int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops);
+int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops, bg_err_t *err);
 /* Worker i (honest, or Byzantine with a data attack) computes its round message from the broadcast.
  * *msg points to the engine-owned message of worker i; *flops is the compute it cost. */
-int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const bg_msg_t **msg, double *flops);
+int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const bg_msg_t **msg, double *flops,
+                           bg_err_t *err);
 /* Byzantine worker j's message for the round, for omniscient attacks (built from the honest messages already
  * produced: bg_engine_worker_round for every honest i of this round) and blind ones. */
-int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops);
+int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops, bg_err_t *err);
 /* Server: absorb all n messages of the round, aggregate, update x. *flops: the server's compute. */
-int bg_engine_server_round(bg_engine_t *e, double *flops);
+int bg_engine_server_round(bg_engine_t *e, double *flops, bg_err_t *err);
 /* Metrics at the current round (not charged to anyone's time). */
 int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m);
 size_t bg_engine_round(const bg_engine_t *e);   /* rounds completed */

@@ -22,32 +22,24 @@ int bg_driver_run(bg_engine_t *e, bg_eval_cb cb, bg_round_cb rcb, void *ud, bg_e
     for (size_t t = bg_engine_round(e); t < rounds; t++) {
         const bg_msg_t *down;
         double bf;
-        if ((rc = bg_engine_broadcast(e, &down, &bf))) {
-            bg_err_set(err, rc, NULL, 0, "broadcast failed in round %zu", t);
+        if ((rc = bg_engine_broadcast(e, &down, &bf, err)))
             goto done;
-        }
         for (size_t i = 0; i < n; i++) {
             if (i >= nh && byz_msgs)
                 continue;
-            if ((rc = bg_engine_worker_round(e, i, down, &msg, &wf[i]))) {
-                bg_err_set(err, rc, NULL, 0, "worker %zu failed in round %zu", i, t);
+            if ((rc = bg_engine_worker_round(e, i, down, &msg, &wf[i], err)))
                 goto done;
-            }
             mb[i] = msg->bytes;
         }
         if (byz_msgs)
             for (size_t j = nh; j < n; j++) {
-                if ((rc = bg_engine_byz_round(e, j, &msg, &wf[j]))) {
-                    bg_err_set(err, rc, NULL, 0, "attacker %zu failed in round %zu", j, t);
+                if ((rc = bg_engine_byz_round(e, j, &msg, &wf[j], err)))
                     goto done;
-                }
                 mb[j] = msg->bytes;
             }
         double sf;
-        if ((rc = bg_engine_server_round(e, &sf))) {
-            bg_err_set(err, rc, NULL, 0, "aggregation failed in round %zu: more than f inputs were non-finite", t);
+        if ((rc = bg_engine_server_round(e, &sf, err)))
             goto done;
-        }
         if (rcb) {
             bg_round_cost_t c = {t, wf, mb, sf + bf};
             if (rcb(&c, ud))

@@ -471,7 +471,7 @@ static void begin_round(bg_engine_t *e)
     e->begun_round = e->round;
 }
 
-int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops)
+int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops, bg_err_t *err)
 {
     *flops = 0.0;
     if (e->down_round != e->round) {
@@ -479,7 +479,8 @@ int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops)
             bg_rng_reseed(e->server_shared, e->cfg.seed, BG_RNG_SHARED, e->round);
             int rc = e->method->server_broadcast(&e->cfg.method, e->server, e->x, e->server_shared, &e->down, flops);
             if (rc)
-                return rc;
+                return bg_err_set(err, rc, NULL, 0, "round %zu: the server's %s broadcast failed: %s", e->round,
+                                  e->method->name, bg_strerror(rc));
         } else {
             bg_msg_set_dense(&e->down, e->x);
         }
@@ -489,11 +490,13 @@ int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops)
     return BG_OK;
 }
 
-int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const bg_msg_t **msg, double *flops)
+int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const bg_msg_t **msg, double *flops,
+                           bg_err_t *err)
 {
     worker_t *w = &e->w[i];
     if (!w->st)
-        return BG_EINVAL;   /* omniscient or blind attacker: use bg_engine_byz_round */
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "worker %zu runs no method (an omniscient or blind attacker): "
+                          "its round is bg_engine_byz_round", i);
     w->ctx.flops = 0.0;
     const float *x = down->val;
     if (w->model) {
@@ -506,13 +509,17 @@ int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const
         e->attack->message(&e->attack_args, &e->msgs[i]);
     *msg = &e->msgs[i];
     *flops = w->ctx.flops;
-    return rc;
+    if (rc)
+        return bg_err_set(err, rc, NULL, 0, "round %zu: worker %zu's %s step failed: %s", e->round, i, e->method->name,
+                          bg_strerror(rc));
+    return BG_OK;
 }
 
-int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops)
+int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops, bg_err_t *err)
 {
     if (j < e->nh || e->attack->kind == BG_ATK_DATA)
-        return BG_EINVAL;
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "worker %zu is no attacker sending crafted messages: its round is "
+                          "bg_engine_worker_round", j);
     const int omni = e->attack->kind == BG_ATK_OMNISCIENT;
     /* The reference code's variant (method.byz_state = last_honest, as in [S] server.py and attacks/): attacks act on
      * the honest *messages* (increments), the attacker sends C(target) with the uplink compressor, and the server
@@ -543,7 +550,8 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
         };
         int rc = e->attack->target(&e->attack_args, &c, e->target);
         if (rc)
-            return rc;
+            return bg_err_set(err, rc, NULL, 0, "round %zu: attacker %zu's %s attack failed: %s", e->round, j,
+                              e->attack->name, bg_strerror(rc));
         e->target_round = e->round;
         e->target_flops = e->attack->flops(&e->attack_args, e->nh, e->d) + (omni ? (double)e->nh * e->d : 0.0);
     }
@@ -553,7 +561,8 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
         bg_comp_rngs_t r = {e->arng[j - e->nh], e->server_shared};
         int rc = e->comp.ops->compress(&e->comp, e->target, &r, &e->msgs[j]);
         if (rc)
-            return rc;
+            return bg_err_set(err, rc, NULL, 0, "round %zu: attacker %zu's %s compression failed: %s", e->round, j,
+                              e->comp.ops->name, bg_strerror(rc));
         fl += e->comp.ops->flops(&e->comp);
     } else {
         e->method->server_inverse(e->server, j, e->target, &e->msgs[j]);
@@ -563,7 +572,28 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
     return BG_OK;
 }
 
-int bg_engine_server_round(bg_engine_t *e, double *flops)
+/* Why the aggregation of this round failed, in words: too many non-finite inputs (and whether honest ones are
+ * among them: then the model itself diverged), or the rule's own failure. */
+static int aggregation_error(const bg_engine_t *e, int rc, size_t dropped, bg_err_t *err)
+{
+    if (dropped > e->f || dropped == e->n) {
+        size_t bad_honest = 0;
+        for (size_t i = 0; i < e->nh; i++)
+            bad_honest += !bg_vec_all_finite(e->view_rows[i], e->d);
+        if (bad_honest)
+            return bg_err_set(err, rc, NULL, 0,
+                              "round %zu: %zu of %zu aggregation inputs are NaN or Inf but only f = %zu may be dropped; "
+                              "%zu of them from honest workers, so the model diverged (lower method.lr?)",
+                              e->round, dropped, e->n, e->f, bad_honest);
+        return bg_err_set(err, rc, NULL, 0,
+                          "round %zu: %zu of %zu aggregation inputs are NaN or Inf but only f = %zu may be dropped",
+                          e->round, dropped, e->n, e->f);
+    }
+    return bg_err_set(err, rc, NULL, 0, "round %zu: aggregation (%s + %s) failed: %s", e->round, e->cfg.pre, e->cfg.agg,
+                      bg_strerror(rc));
+}
+
+int bg_engine_server_round(bg_engine_t *e, double *flops, bg_err_t *err)
 {
     double fl = 0.0, up = 0.0;
     begin_round(e);
@@ -575,7 +605,7 @@ int bg_engine_server_round(bg_engine_t *e, double *flops)
     size_t dropped = 0;
     int rc = bg_robust_run(&e->robust, e->view_rows, e->agg, &dropped);
     if (rc)
-        return rc;
+        return aggregation_error(e, rc, dropped, err);
     e->dropped += dropped;
     e->have_agg = 1;
     fl += bg_robust_flops(&e->robust);

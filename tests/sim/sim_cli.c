@@ -652,21 +652,27 @@ static void test_run_failure(void **state)
     /* Huge steps make the honest vectors non-finite too: the server's aggregation fails in round 2. */
     expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--set",
                                              "attack.name=nan", "--out", "nan", "--quiet", NULL},
-                       "aggregation failed in round 2", "nan/trace.csv", 1);
+                       "round 2: 20 of 20 aggregation inputs are NaN or Inf but only f = 9 may be dropped; 11 of "
+                       "them from honest workers",
+                       "nan/trace.csv", 1);
     /* The same with a row per round: the rows of rounds 0..2 (evaluated before the failing round) are kept. */
     expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--set",
                                              "attack.name=nan", "--set", "run.eval_every=1", "--out", "nan1",
                                              "--quiet", NULL},
-                       "aggregation failed in round 2", "nan1/trace.csv", 3);
+                       "round 2: 20 of 20 aggregation inputs", "nan1/trace.csv", 3);
+    /* The in-process driver reports the same cause. */
+    expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--set",
+                                             "attack.name=nan", "--out", "nand", "--quiet", "--driver", NULL},
+                       "round 2: 20 of 20 aggregation inputs", "nand/trace.csv", 1);
     /* Omniscient attackers (ALIE) in the instant-oracle mode: the server runs their steps before aggregating. */
     expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--set",
                                              "attack.name=alie", "--set", "attack.timing=oracle", "--out", "alieo",
                                              "--quiet", NULL},
-                       "aggregation failed in round 2", "alieo/trace.csv", 1);
+                       "so the model diverged", "alieo/trace.csv", 1);
     /* Omniscient attackers (IPM) that wait for the honest messages of each round. */
     expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--out",
                                              "ipm", "--quiet", NULL},
-                       "aggregation failed in round 2", "ipm/trace.csv", 1);
+                       "so the model diverged", "ipm/trace.csv", 1);
     /* The trace write fails (a full device) at the round-0 evaluation, while every worker waits for its first
      * broadcast. */
     if (access("/dev/full", W_OK) == 0) {

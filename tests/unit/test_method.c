@@ -173,15 +173,15 @@ static void test_momentum_recursion(void **state)
         const bg_msg_t *msg, *raw, *down;
         double fl;
         /* both evaluate at the same x (the first engine's broadcast) */
-        assert_int_equal(bg_engine_broadcast(e, &down, &fl), 0);
-        assert_int_equal(bg_engine_worker_round(e, 0, down, &msg, &fl), 0);
-        assert_int_equal(bg_engine_worker_round(e1, 0, down, &raw, &fl), 0);
+        assert_int_equal(bg_engine_broadcast(e, &down, &fl, NULL), 0);
+        assert_int_equal(bg_engine_worker_round(e, 0, down, &msg, &fl, NULL), 0);
+        assert_int_equal(bg_engine_worker_round(e1, 0, down, &raw, &fl, NULL), 0);
         assert_true(fl > 0);
         for (size_t k = 0; k < d; k++) {
             v[k] = t == 0 ? raw->val[k] : (float)(1 - c.method.eta) * v[k] + (float)c.method.eta * raw->val[k];
             assert_true(fabsf(v[k] - msg->val[k]) <= 1e-6f * (1 + fabsf(v[k])));
         }
-        assert_int_equal(bg_engine_server_round(e, &fl), 0);
+        assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
     }
     free(v);
     bg_engine_free(e);
@@ -275,19 +275,19 @@ static void test_ipm_lands_on_target(void **state)
     memcpy(x0, bg_engine_model(e), d * sizeof(float));
     const bg_msg_t *msg, *down;
     double fl;
-    assert_int_equal(bg_engine_broadcast(e, &down, &fl), 0);
+    assert_int_equal(bg_engine_broadcast(e, &down, &fl, NULL), 0);
     for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl), 0);
+        assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl, NULL), 0);
         for (size_t k = 0; k < d; k++)
             hmean[k] += msg->val[k] / 4.0f;
     }
-    assert_int_equal(bg_engine_worker_round(e, 4, down, &msg, &fl), BG_EINVAL);   /* attackers use byz_round */
+    assert_int_equal(bg_engine_worker_round(e, 4, down, &msg, &fl, NULL), BG_EINVAL);   /* attackers use byz_round */
     for (size_t j = 4; j < 6; j++) {
-        assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl), 0);
+        assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl, NULL), 0);
         for (size_t k = 0; k < d; k++)
             assert_true(fabsf(msg->val[k] + 0.5f * hmean[k]) <= 1e-6f);
     }
-    assert_int_equal(bg_engine_server_round(e, &fl), 0);
+    assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
     /* x1 = x0 - lr * (4 * hmean + 2 * (-0.5 hmean)) / 6 */
     for (size_t k = 0; k < d; k++) {
         float expect = x0[k] - (float)c.method.lr * (4.0f * hmean[k] - hmean[k]) / 6.0f;
@@ -320,18 +320,18 @@ static void test_ipm_on_increments_with_last_honest(void **state)
     double fl;
     for (int t = 0; t < 3; t++) {
         memset(mean, 0, d * sizeof(float));
-        assert_int_equal(bg_engine_broadcast(e, &down, &fl), 0);
+        assert_int_equal(bg_engine_broadcast(e, &down, &fl, NULL), 0);
         for (size_t i = 0; i < 4; i++) {
-            assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl), 0);
+            assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl, NULL), 0);
             for (size_t k = 0; k < d; k++)
                 mean[k] += msg->val[k] / 4.0f;
         }
         for (size_t j = 4; j < 6; j++) {
-            assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl), 0);
+            assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl, NULL), 0);
             for (size_t k = 0; k < d; k++)
                 assert_true(fabsf(msg->val[k] + 0.5f * mean[k]) <= 1e-6f);
         }
-        assert_int_equal(bg_engine_server_round(e, &fl), 0);
+        assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
     }
     free(mean);
     bg_engine_free(e);

@@ -77,7 +77,7 @@ static void worker_at(bg_engine_t *e, const float *x, float *out, double *flops)
     bg_msg_set_dense(&xm, x);
     const bg_msg_t *msg;
     double fl;
-    assert_int_equal(bg_engine_worker_round(e, 0, &xm, &msg, &fl), 0);
+    assert_int_equal(bg_engine_worker_round(e, 0, &xm, &msg, &fl, NULL), 0);
     bg_msg_decode(msg, out);
     if (flops)
         *flops = fl;
@@ -145,7 +145,7 @@ static void check_ef_family(const char *name, int which, bg_init_t init)
         bg_msg_t xm;
         assert_int_equal(bg_msg_init(&xm, d), 0);
         bg_msg_set_dense(&xm, x);
-        assert_int_equal(bg_engine_worker_round(e, 0, &xm, &m, &fl), 0);
+        assert_int_equal(bg_engine_worker_round(e, 0, &xm, &m, &fl, NULL), 0);
         bg_msg_free(&xm);
         assert_true(fl > 0);
         if (which == M_EF21)
@@ -192,7 +192,7 @@ static void check_ef_family(const char *name, int which, bg_init_t init)
                 g[i] += cref[i];
             memcpy(expect, g, d * sizeof(float));
         }
-        assert_int_equal(bg_engine_server_round(e, &fl), 0);
+        assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
         const float *xn = bg_engine_model(e);
         for (size_t i = 0; i < d; i++) {
             view[i] = (x[i] - xn[i]) / lr;
@@ -279,7 +279,7 @@ static void test_ef_sgd_reference(void **state)
             sum_c[i] += msg[i];
         }
         double fl;
-        assert_int_equal(bg_engine_server_round(e, &fl), 0);
+        assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
         for (size_t i = 0; i < d; i++)   /* the server adds the message once (no [S] doubling) */
             assert_true(fabsf((x[i] - bg_engine_model(e)[i]) / lr - msg[i]) <= 2e-4f * (1 + fabsf(msg[i])));
     }
@@ -315,7 +315,7 @@ static void test_sgd_and_csgd_send_gradient(void **state)
             worker_at(e, x, msg, NULL);
             assert_memory_equal(s, msg, d * sizeof(float));
             double fl;
-            assert_int_equal(bg_engine_server_round(e, &fl), 0);
+            assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
         }
         free(x);
         free(s);
@@ -347,7 +347,7 @@ static void test_diana_reference(void **state)
             h[i] += 0.3f * msg[i];
         }
         double fl;
-        assert_int_equal(bg_engine_server_round(e, &fl), 0);
+        assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
         for (size_t i = 0; i < d; i++)
             assert_true(fabsf((x[i] - bg_engine_model(e)[i]) / lr - s[i]) <= 2e-4f * (1 + fabsf(s[i])));
     }
@@ -566,15 +566,15 @@ static void test_last_honest_engine_ipm(void **state)
             const bg_msg_t *m;
             double fl;
             for (size_t i = 0; i < nh; i++) {
-                assert_int_equal(bg_engine_worker_round(e, i, &xm, &m, &fl), 0);
+                assert_int_equal(bg_engine_worker_round(e, i, &xm, &m, &fl, NULL), 0);
                 bg_msg_add_to(m, 1.0f, g + i * d);
                 bg_msg_add_to(m, 1.0f, isum);
                 for (size_t k = 0; k < d; k++)
                     hsum[k] += g[i * d + k];
             }
             for (size_t j = nh; j < c.n; j++)
-                assert_int_equal(bg_engine_byz_round(e, j, &m, &fl), 0);
-            assert_int_equal(bg_engine_server_round(e, &fl), 0);
+                assert_int_equal(bg_engine_byz_round(e, j, &m, &fl, NULL), 0);
+            assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
             for (size_t k = 0; k < d; k++) {
                 const float target = mode ? glast[k] - 0.5f * isum[k] / (float)nh : -0.5f * hsum[k] / (float)nh;
                 const float expect = x[k] - (float)c.method.lr * (hsum[k] + 2.0f * target) / 5.0f;

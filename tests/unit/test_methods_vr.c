@@ -425,9 +425,9 @@ static void test_rosdhb_shared_mask(void **state)
     for (size_t t = 0; t < 10; t++) {
         const bg_msg_t *down, *msg;
         double fl;
-        assert_int_equal(bg_engine_broadcast(e, &down, &fl), 0);
+        assert_int_equal(bg_engine_broadcast(e, &down, &fl, NULL), 0);
         for (size_t i = 0; i < c.n; i++) {
-            assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl), 0);
+            assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl, NULL), 0);
             assert_int_equal(msg->kind, BG_MSG_SPARSE);
             assert_int_equal(msg->nnz, 3);
             assert_true(msg->bytes == BG_MSG_HEADER_BYTES + 4.0 * 3);
@@ -443,7 +443,7 @@ static void test_rosdhb_shared_mask(void **state)
         }
         changed |= memcmp(first, prev, sizeof first) != 0 && t > 0;
         memcpy(prev, first, sizeof first);
-        assert_int_equal(bg_engine_server_round(e, &fl), 0);
+        assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
     }
     assert_true(changed);
     bg_engine_free(e);
