@@ -34,6 +34,21 @@ static int mean_marked(const float *const *in, size_t n, size_t d, const unsigne
     return BG_OK;
 }
 
+/* out = mean of the m inputs of smallest score, ties to the lower index (as the references break them). c and
+ * mark are n entries of scratch, mark all 0. */
+static int mean_best(const float *const *in, size_t n, size_t d, const double *score, size_t m, bg_agg_cand_t *c,
+                     unsigned char *mark, float *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        c[i].dist = score[i];
+        c[i].idx = i;
+    }
+    bg_agg_cand_sort(c, n);
+    for (size_t q = 0; q < m; q++)
+        mark[c[q].idx] = 1;
+    return mean_marked(in, n, d, mark, out);
+}
+
 /* ---------------------------------------------------------------- Krum, Multi-Krum, Bulyan */
 
 static int krum_check(const bg_agg_args_t *a, size_t n, size_t d, bg_err_t *err)
@@ -87,14 +102,7 @@ static int krum_select(const bg_agg_args_t *a, const float *const *in, size_t n,
         for (size_t i = 0; i < n; i++)
             idx[i] = i;
         krum_scores(D, n, idx, n, a->f, a->krum_power, score, tmp);
-        for (size_t i = 0; i < n; i++) {
-            c[i].dist = score[i];
-            c[i].idx = i;
-        }
-        bg_agg_cand_sort(c, n);
-        for (size_t q = 0; q < m; q++)
-            mark[c[q].idx] = 1;
-        rc = mean_marked(in, n, d, mark, out);
+        rc = mean_best(in, n, d, score, m, c, mark, out);
     }
     free(D);
     free(score);
@@ -246,14 +254,7 @@ static int monna_run(const bg_agg_args_t *a, void *st, const float *const *in, s
                 piv = i;
             }
         }
-        for (size_t j = 0; j < n; j++) {
-            c[j].dist = D[piv * n + j];
-            c[j].idx = j;
-        }
-        bg_agg_cand_sort(c, n);
-        for (size_t q = 0; q < keep; q++)
-            mark[c[q].idx] = 1;
-        rc = mean_marked(in, n, d, mark, out);
+        rc = mean_best(in, n, d, D + piv * n, keep, c, mark, out);
     }
     free(D);
     free(row);

@@ -383,6 +383,23 @@ static void select_nth(float *a, size_t n, size_t k)
     }
 }
 
+/* Coordinates j0..j0+w of the n rows into the block, a short last block padded with zeros (lanes never written
+ * out). A full block copies a constant size: vector moves, where a variable memcpy becomes a slow-starting rep
+ * movs. */
+static inline void block_load(const float *const *in, size_t n, size_t j0, size_t w, float (*blk)[LANES])
+{
+    if (w == LANES) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(blk[i], in[i] + j0, sizeof blk[i]);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(blk[i], in[i] + j0, w * sizeof(float));
+        for (size_t l = w; l < LANES; l++)
+            blk[i][l] = 0.0f;
+    }
+}
+
 /* out[j] = mean of the order statistics lo..hi of {in[i][j]}: the median (lo, hi the middle one or two) and
  * the trimmed mean (lo = t, hi = n-1-t) are both this. Inputs must be finite (bg_robust_run ensures it). */
 int bg_agg_order_mean(const float *const *in, size_t n, size_t d, size_t lo, size_t hi, float *out)
@@ -410,8 +427,7 @@ int bg_agg_order_mean(const float *const *in, size_t n, size_t d, size_t lo, siz
         for (size_t j0 = 0; j0 < d; j0 += LANES) {
             size_t w = d - j0 < LANES ? d - j0 : LANES;
             if (w == LANES) {
-                /* Constant size: vector moves, where a variable memcpy becomes a slow-starting rep movs. The
-                 * n rows are n concurrent streams, more than the hardware prefetchers follow at n = 100, so
+                /* The n rows are n concurrent streams, more than the hardware prefetchers follow at n = 100, so
                  * the lines PREFETCH_AHEAD blocks on are asked for now (a prefetch never faults). */
                 if (j0 + (PREFETCH_AHEAD + 1) * LANES <= d)
                     for (size_t i = 0; i < n; i++) {
@@ -427,15 +443,8 @@ int bg_agg_order_mean(const float *const *in, size_t n, size_t d, size_t lo, siz
                     continue;
                 }
 #endif
-                for (size_t i = 0; i < n; i++)
-                    memcpy(blk[i], in[i] + j0, sizeof blk[i]);
-            } else {
-                for (size_t i = 0; i < n; i++) {
-                    memcpy(blk[i], in[i] + j0, w * sizeof(float));
-                    for (size_t l = w; l < LANES; l++)
-                        blk[i][l] = 0.0f;
-                }
             }
+            block_load(in, n, j0, w, blk);
             apply(ca, cb, m, blk);
             sum(blk, lo, hi, inv, out + j0, w);
         }
@@ -523,16 +532,7 @@ int bg_agg_median_window(const float *const *in, size_t n, size_t d, size_t k, f
         net_apply_fn apply = net_apply_pick(n);
         for (size_t j0 = 0; j0 < d; j0 += LANES) {
             size_t w = d - j0 < LANES ? d - j0 : LANES;
-            if (w == LANES) {
-                for (size_t i = 0; i < n; i++)
-                    memcpy(blk[i], in[i] + j0, sizeof blk[i]);
-            } else {
-                for (size_t i = 0; i < n; i++) {
-                    memcpy(blk[i], in[i] + j0, w * sizeof(float));
-                    for (size_t l = w; l < LANES; l++)
-                        blk[i][l] = 0.0f;
-                }
-            }
+            block_load(in, n, j0, w, blk);
             apply(ca, cb, m, blk);
             window_lanes(blk, n, k, w, out + j0);
         }
