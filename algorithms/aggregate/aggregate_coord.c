@@ -47,34 +47,9 @@ static size_t cwtm_trim(size_t n, size_t f)
     return t;
 }
 
-static int cwtm_run(const bg_agg_args_t *a, void *st, const float *const *in, size_t n, size_t d, float *out)
-{
-    (void)st;
-    if (n == 0)
-        return BG_EINVAL;
-    if (2 * a->f >= n)
-        return BG_ERANGE;
-    size_t t = cwtm_trim(n, a->f);
-    if (t == 0) {
-        bg_agg_mean_rows(in, n, d, out);
-        return BG_OK;
-    }
-    return bg_agg_order_mean(in, n, d, t, n - 1 - t, out);
-}
-
-static double cwtm_flops(const bg_agg_args_t *a, size_t n, size_t d)
-{
-    size_t t = n ? cwtm_trim(n, a->f) : 0;
-    if (t == 0)
-        return mean_flops(a, n, d);
-    /* Two selections (~3n comparisons per coordinate together, as the second works on the remainder), then
-     * the mean of the n - 2t kept values. */
-    return 3.0 * (double)n * (double)d + (double)(n - 2 * t) * (double)d + (double)d;
-}
-
 /* [S] trimmed_mean.py: b = f per side, lowered until a value remains. It differs from cwtm only where cwtm
- * refuses: tm accepts f >= n/2 (it then trims to the median, as [S] does), cwtm requires f < n/2. For f < n/2
- * the two give the same bits. */
+ * refuses: tm accepts f >= n/2 (it then trims to the median, as [S] does), cwtm requires f < n/2. cwtm is tm
+ * behind that check, so for f < n/2 the two give the same bits. */
 static int tm_run(const bg_agg_args_t *a, void *st, const float *const *in, size_t n, size_t d, float *out)
 {
     (void)st;
@@ -86,6 +61,25 @@ static int tm_run(const bg_agg_args_t *a, void *st, const float *const *in, size
         return BG_OK;
     }
     return bg_agg_order_mean(in, n, d, t, n - 1 - t, out);
+}
+
+static int cwtm_run(const bg_agg_args_t *a, void *st, const float *const *in, size_t n, size_t d, float *out)
+{
+    if (n == 0)
+        return BG_EINVAL;
+    if (2 * a->f >= n)
+        return BG_ERANGE;
+    return tm_run(a, st, in, n, d, out);
+}
+
+static double cwtm_flops(const bg_agg_args_t *a, size_t n, size_t d)
+{
+    size_t t = n ? cwtm_trim(n, a->f) : 0;
+    if (t == 0)
+        return mean_flops(a, n, d);
+    /* Two selections (~3n comparisons per coordinate together, as the second works on the remainder), then
+     * the mean of the n - 2t kept values. */
+    return 3.0 * (double)n * (double)d + (double)(n - 2 * t) * (double)d + (double)d;
 }
 
 static int meamed_run(const bg_agg_args_t *a, void *st, const float *const *in, size_t n, size_t d, float *out)
