@@ -20,6 +20,7 @@ void bg_agg_wsum(const float *const *rows, size_t m, const double *wt, size_t j0
 double bg_agg_row_dist2(const double *z, const float *x, size_t w);
 void bg_agg_mean_rows(const float *const *rows, size_t m, size_t d, float *out);
 
+/* An input in a selection: its score and its index, the index breaking ties as the references do. */
 typedef struct {
     double dist;
     size_t idx;
@@ -29,7 +30,7 @@ void bg_agg_cand_sort(bg_agg_cand_t *c, size_t n);
 int bg_agg_pair_dist2(const float *const *in, size_t n, size_t d, double *D);
 double bg_agg_pair_dist2_flops(size_t n, size_t d);
 
-/* aggregate_order.c; inputs must be finite. */
+/* aggregate_order.c; inputs must be finite (bg_robust_run drops the others). */
 int bg_agg_order_mean(const float *const *in, size_t n, size_t d, size_t lo, size_t hi, float *out);
 int bg_agg_median_window(const float *const *in, size_t n, size_t d, size_t k, float *out);
 double bg_agg_median_window_flops(size_t n, size_t k, size_t d);
@@ -37,6 +38,7 @@ double bg_agg_median_window_flops(size_t n, size_t k, size_t d);
 /* aggregate_pre.c */
 size_t bg_agg_pre_rows_out(const bg_preagg_ops_t *p, const bg_agg_args_t *a, size_t n);
 
+/* The rules, defined in the file of their family; aggregate.c lists them in the registries. */
 extern const bg_aggregator_ops_t bg_agg_mean_ops, bg_agg_cm_ops, bg_agg_cwtm_ops, bg_agg_tm_ops, bg_agg_meamed_ops;
 extern const bg_aggregator_ops_t bg_agg_rfa_ops, bg_agg_cc_ops;
 extern const bg_aggregator_ops_t bg_agg_krum_ops, bg_agg_multikrum_ops, bg_agg_bulyan_ops, bg_agg_monna_ops,

@@ -1,5 +1,5 @@
-/* Coordinate-wise order statistics, LANES coordinates at a time through sorting networks (SIMD picked at run
- * time), or by quickselect and qsort beyond NET_MAX: what the median, trimmed means, MeaMed and Bulyan rest on. */
+/* The order-statistic kernels under cm, cwtm, tm, MeaMed and Bulyan: per coordinate, the mean of chosen order
+ * statistics or of the values nearest the median, by sorting networks (SIMD picked at run time) or selection. */
 #include "aggregate_internal.h"
 
 #include <math.h>
