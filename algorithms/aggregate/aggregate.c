@@ -6,25 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void bg_agg_args_default(bg_agg_args_t *a)
-{
-    a->f = 0;
-    a->rfa_iters = 8;
-    a->rfa_nu = 0.1;
-    a->rfa_tol = 1e-6;
-    a->krum_power = 2;
-    a->krum_m = 0;
-    a->cc_tau = 10.0;
-    a->cc_iters = 3;
-    a->bucket_s = 2;
-    a->clip_tau = 1.0;
-    a->dnc_iters = 1;
-    a->dnc_sub_dim = 10000;
-    a->dnc_filter_frac = 1.0;
-    a->mda_max_subsets = 1e6;
-    a->rng = NULL;
-}
-
 /* ---------------------------------------------------------------- registries */
 
 const bg_aggregator_ops_t *const bg_aggregator_registry[] = {
@@ -109,11 +90,9 @@ int bg_robust_init(bg_robust_t *r, const char *pre, const char *agg, const bg_ag
         return unknown_rule("aggregator", agg_name, agg, err);
     if (is_identity_pre(p))
         p = NULL;
-    bg_agg_args_t args;
-    if (a)
-        args = *a;
-    else
-        bg_agg_args_default(&args);
+    if (!a)
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "bg_robust_init needs the rules' arguments (bg_agg_args_default)");
+    bg_agg_args_t args = *a;
     if (n == 0 || d == 0)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "aggregation needs n >= 1 and d >= 1 (n = %zu, d = %zu)", n, d);
     if (args.f >= n)

@@ -37,7 +37,7 @@ static double cm_flops(const bg_agg_args_t *a, size_t n, size_t d)
     return 3.0 * (double)n * (double)d + 2.0 * (double)d;
 }
 
-/* Trim per side: ALGORITHMS.md section 8, t = min(floor(n/2), ceil(n * f/n)) = f, lowered until a value
+/* Trim per side as in [S] (cwtm.py): t = min(floor(n/2), ceil(n * f/n)) = f, lowered until a value
  * remains. */
 static size_t cwtm_trim(size_t n, size_t f)
 {

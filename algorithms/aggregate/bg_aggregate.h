@@ -7,24 +7,23 @@
 
 typedef struct bg_agg_args {
     size_t f;            /* number of Byzantine inputs tolerated */
-    size_t rfa_iters;    /* RFA: Weiszfeld iteration cap (default 8) */
-    double rfa_nu;       /* RFA: smoothing (default 0.1) */
-    double rfa_tol;      /* RFA: stop when the iterate moves less than tol * (1 + |z|) (default 1e-6) */
+    size_t rfa_iters;    /* RFA: Weiszfeld iteration cap */
+    double rfa_nu;       /* RFA: smoothing */
+    double rfa_tol;      /* RFA: stop when the iterate moves less than tol * (1 + |z|) */
     int krum_power;      /* Krum/Multi-Krum score: sum of distances to this power: 2 (textbook, default) or 4
-                            (the reference code's artifact, ALGORITHMS.md 12.6) */
+                            (the [S] artifact: it squares distances already squared) */
     size_t krum_m;       /* Multi-Krum: number of vectors averaged (0: n - f) */
-    double cc_tau;       /* centered clipping radius (default 10) */
-    size_t cc_iters;     /* centered clipping iterations per call (default 3) */
-    size_t bucket_s;     /* bucketing: bucket size (default 2) */
-    double clip_tau;     /* static clipping: L2 norm bound (default 1) */
-    size_t dnc_iters;    /* DnC: iterations (default 1) */
-    size_t dnc_sub_dim;  /* DnC: coordinates subsampled (default 10000, capped at d) */
-    double dnc_filter_frac; /* DnC: removes filter_frac * f vectors per iteration (default 1) */
-    double mda_max_subsets; /* MDA: refuses when C(n, n - f) exceeds this (default 1e6) */
+    double cc_tau;       /* centered clipping radius */
+    size_t cc_iters;     /* centered clipping iterations per call */
+    size_t bucket_s;     /* bucketing: bucket size */
+    double clip_tau;     /* static clipping: L2 norm bound */
+    size_t dnc_iters;    /* DnC: iterations */
+    size_t dnc_sub_dim;  /* DnC: coordinates subsampled */
+    double dnc_filter_frac; /* DnC: removes filter_frac * f vectors per iteration */
+    double mda_max_subsets; /* MDA: refuses when C(n, n - f) exceeds this */
     gsl_rng *rng;        /* the server's stream for randomised rules (bucketing, DnC); set by the caller */
 } bg_agg_args_t;
 
-void bg_agg_args_default(bg_agg_args_t *a);
 
 typedef struct bg_aggregator_ops {
     const char *name;
@@ -71,7 +70,8 @@ typedef struct bg_robust {
     const float **kept;              /* n row pointers: inputs that are finite */
 } bg_robust_t;
 
-/* Validates f against n (f < n/2 where a rule needs it). */
+/* Validates f against n (f < n/2 where a rule needs it). a: the rules' arguments (defaults: bg_agg_args_default
+ * in bg_config.h, the scenario key table's values). */
 int bg_robust_init(bg_robust_t *r, const char *pre, const char *agg, const bg_agg_args_t *a, size_t n, size_t d,
                    bg_err_t *err);
 void bg_robust_free(bg_robust_t *r);

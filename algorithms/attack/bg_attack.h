@@ -16,12 +16,12 @@ typedef enum { BG_ATK_DATA = 0, BG_ATK_BLIND = 1, BG_ATK_OMNISCIENT = 2 } bg_att
 
 typedef struct bg_attack_cfg {
     char name[32];
-    double eps;          /* IPM scale (default 0.1) */
+    double eps;          /* IPM scale */
     double z;            /* ALIE z; NAN: derived from n and f (std) or 1.06 (variance, [R]) */
     int alie_variance;   /* ALIE deviation: 0 unbiased std ([S], default), 1 population variance ([R]) */
-    double sigma;        /* gaussian / random: standard deviation (default 0.5) */
-    size_t mimic_warmup; /* mimic: rounds of direction estimation before fixing the target (default 1) */
-    double payload;      /* nan-payload: the value sent, NAN or +-INFINITY (default NAN) */
+    double sigma;        /* gaussian / random: standard deviation */
+    size_t mimic_warmup; /* mimic: rounds of direction estimation before fixing the target */
+    double payload;      /* nan-payload: the value sent, NAN or +-INFINITY */
 } bg_attack_cfg_t;
 
 typedef struct bg_attack_args {

@@ -35,9 +35,9 @@ typedef struct bg_comp_cfg {
     char name[32];      /* "identity", "topk", "randk", "sign", "qsgd", "fp16" */
     size_t k;           /* values kept (0: use ratio) */
     double ratio;       /* fraction kept when k == 0 */
-    int scaled;         /* randk: multiply the kept values by d/k (unbiased; default 1) */
+    int scaled;         /* randk: multiply the kept values by d/k (unbiased) */
     int shared_mask;    /* randk: the mask comes from the round's shared stream, so indices do not travel */
-    size_t levels;      /* qsgd: quantisation levels s (default 16) */
+    size_t levels;      /* qsgd: quantisation levels s */
     int per_layer;      /* scope: compress every layer on its own (k per layer from ratio, or k), else global */
 } bg_comp_cfg_t;
 

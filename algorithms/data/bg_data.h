@@ -62,11 +62,11 @@ void bg_shard_free(bg_shard_t *s);
  * key in err via bg_err_key by the caller): BG_EINVAL unknown name or bad parameter, BG_ERANGE a shard would be
  * empty or below min_size (message names the worker). */
 typedef struct bg_partition_cfg {
-    char name[32];       /* default "iid" */
-    double alpha;        /* dirichlet concentration, > 0; default 0.5 */
-    size_t k;            /* shards: classes per worker, 1..n_classes; default 2 */
+    char name[32];       /* a bg_partition_registry name */
+    double alpha;        /* dirichlet concentration, > 0 */
+    size_t k;            /* shards: classes per worker, 1..n_classes */
     double size_sigma;   /* iid: lognormal sigma of unequal sizes; 0 (default) = equal */
-    size_t min_size;     /* smallest allowed shard; default 1 */
+    size_t min_size;     /* smallest allowed shard */
 } bg_partition_cfg_t;
 /* A partition: whether it needs labels, an optional check of its parameters against the data's shape, and the
  * assignment of every sample to a shard (owner[i] = shard, or (size_t)-1 for unused samples; each shard gets at
@@ -95,8 +95,8 @@ void bg_partition_histogram(const bg_shard_t *shards, size_t n_shards, const int
  * train, test. Errors: BG_EINVAL for zero sizes or negative/non-finite parameters. */
 typedef struct bg_synth_cfg {
     size_t n_groups, per_group, n_test, d;
-    double separation;   /* default 2 */
-    double zeta;         /* heterogeneity, default 0 */
+    double separation;   /* distance between the class means */
+    double zeta;         /* heterogeneity */
 } bg_synth_cfg_t;
 int bg_dataset_synthetic(const bg_synth_cfg_t *c, gsl_rng *r, bg_dataset_t *train, bg_dataset_t *test,
                          bg_err_t *err);

@@ -29,7 +29,7 @@ typedef struct bg_config {
     char test_labels[512];
     size_t n_features;       /* LIBSVM: 0 infers; an index beyond a declared count is an error */
     size_t n_classes;        /* declared classes (0: from the data); a label outside is an error */
-    double test_fraction;    /* hold-out share when there is no test file (default 0.2) */
+    double test_fraction;    /* hold-out share when there is no test file */
     int normalize;           /* L2-normalise rows: 1, 0, or -1 = auto (LIBSVM yes, images and synthetic no) */
     bg_synth_cfg_t synth;    /* dataset = synthetic (n_groups and n_test are set from the run) */
     bg_partition_cfg_t partition;

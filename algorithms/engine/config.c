@@ -267,6 +267,13 @@ int bg_config_check(const bg_config_t *c, bg_err_t *err)
     return bg_keys_check(bg_config_keys, bg_config_n_keys, c, err);
 }
 
+void bg_agg_args_default(bg_agg_args_t *a)
+{
+    bg_config_t c;
+    bg_config_default(&c);
+    *a = c.agg_args;
+}
+
 void bg_attack_cfg_default(bg_attack_cfg_t *a)
 {
     bg_config_t c;

@@ -17,11 +17,11 @@ typedef struct bg_method_cfg {
     char name[32];      /* see bg_method_registry */
     double lr;          /* server step size gamma (server_step receives the round's value under lr_schedule) */
     int lr_schedule;    /* 0: constant; 1: cosine from lr to lr * lr_min_ratio over the run's rounds */
-    double lr_min_ratio;/* cosine: final lr as a fraction of lr (default 0) */
+    double lr_min_ratio;/* cosine: final lr as a fraction of lr */
     double eta;         /* momentum weight on the new gradient (beta = 1 - eta) */
     size_t batch;       /* minibatch size */
     double p;           /* MARINA / DASHA-PAGE: probability of a full-gradient round (0: auto = b / shard) */
-    double server_beta; /* RoSDHB: server-side momentum beta (default 0.9) */
+    double server_beta; /* RoSDHB: server-side momentum beta */
     double alpha;       /* DIANA shift step (0: auto = 1 / (omega + 1)) */
     bg_byz_state_t byz_state;  /* server state of Byzantine workers: own (paper) or last honest ([S]) */
     bg_init_t init;     /* EF21-family initialisation: clean (default), [S] CNN side channel, [S] a9a scaled */

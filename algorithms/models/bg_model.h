@@ -12,7 +12,7 @@ typedef enum { BG_REG_L2 = 0, BG_REG_NONCONVEX = 1 } bg_reg_t;
 
 typedef struct bg_model_cfg {
     char name[32];       /* "logreg", "softmax", "mlp", "cnn", "lenet5" */
-    double lambda;       /* regularisation weight, default 0.00056 */
+    double lambda;       /* regularisation weight */
     bg_reg_t reg;        /* L2: (lambda/2)|w|^2; NONCONVEX: lambda * sum w^2/(1+w^2) */
     size_t n_hidden;     /* MLP: number of hidden layers (0..BG_MODEL_MAX_HIDDEN) */
     size_t hidden[BG_MODEL_MAX_HIDDEN]; /* MLP: their widths (ReLU after each) */

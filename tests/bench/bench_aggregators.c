@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "bg_aggregate.h"
+#include "bg_config.h"
 
 void openblas_set_num_threads(int n);
 

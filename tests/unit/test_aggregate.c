@@ -15,6 +15,7 @@
 #include <gsl/gsl_randist.h>
 
 #include "bg_aggregate.h"
+#include "bg_config.h"
 
 #define RTOL 1e-5
 
