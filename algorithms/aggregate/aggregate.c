@@ -18,46 +18,19 @@ const bg_preagg_ops_t *const bg_preagg_registry[] = {
     &bg_preagg_none_ops, &bg_preagg_nnm_ops, &bg_preagg_bucketing_ops, &bg_preagg_clip_ops, &bg_preagg_arc_ops, NULL,
 };
 
-/* The two registries hold different ops types; the lookups and the list of known names reach both through these. */
-static const char *agg_name(size_t i)
-{
-    return bg_aggregator_registry[i] ? bg_aggregator_registry[i]->name : NULL;
-}
-
-static const char *pre_name(size_t i)
-{
-    return bg_preagg_registry[i] ? bg_preagg_registry[i]->name : NULL;
-}
-
-/* Index of name, or of the registry's NULL end when it is unknown. */
-static size_t registry_index(const char *(*name_at)(size_t), const char *name)
-{
-    size_t i = 0;
-    while (name_at(i) && strcmp(name_at(i), name) != 0)
-        i++;
-    return i;
-}
+BG_REGISTRY_DEFINE(bg_aggregators, "aggregator", bg_aggregator_registry);
+BG_REGISTRY_DEFINE(bg_preaggregators, "pre-aggregator", bg_preagg_registry);
 
 const bg_aggregator_ops_t *bg_aggregator_find(const char *name)
 {
-    return name ? bg_aggregator_registry[registry_index(agg_name, name)] : NULL;
+    long i = name ? bg_registry_find(&bg_aggregators, name) : -1;
+    return i < 0 ? NULL : bg_aggregator_registry[i];
 }
 
 const bg_preagg_ops_t *bg_preagg_find(const char *name)
 {
-    return name ? bg_preagg_registry[registry_index(pre_name, name)] : NULL;
-}
-
-/* An unknown name is answered with the known ones (as many as the message holds). */
-static int unknown_rule(const char *kind, const char *(*name_at)(size_t), const char *name, bg_err_t *err)
-{
-    char known[512];
-    size_t len = 0;
-    known[0] = '\0';
-    for (size_t i = 0; name_at(i) && len < sizeof known; i++)
-        len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", name_at(i));
-    return bg_err_set(err, BG_ENOTFOUND, NULL, 0, "unknown %s '%s' (known: %s)", kind, name ? name : "(null)",
-                      known);
+    long i = name ? bg_registry_find(&bg_preaggregators, name) : -1;
+    return i < 0 ? NULL : bg_preagg_registry[i];
 }
 
 /* ---------------------------------------------------------------- pipeline */
@@ -83,11 +56,11 @@ int bg_robust_init(bg_robust_t *r, const char *pre, const char *agg, const bg_ag
     if (pre && pre[0]) {
         p = bg_preagg_find(pre);
         if (!p)
-            return unknown_rule("pre-aggregator", pre_name, pre, err);
+            return bg_registry_unknown(&bg_preaggregators, pre, err);
     }
     const bg_aggregator_ops_t *g = bg_aggregator_find(agg);
     if (!g)
-        return unknown_rule("aggregator", agg_name, agg, err);
+        return bg_registry_unknown(&bg_aggregators, agg, err);
     if (is_identity_pre(p))
         p = NULL;
     if (!a)

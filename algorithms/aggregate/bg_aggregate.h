@@ -4,6 +4,7 @@
 #define BG_AGGREGATE_H
 
 #include "bg_common.h"
+#include "bg_registry.h"
 
 typedef struct bg_agg_args {
     size_t f;            /* number of Byzantine inputs tolerated */
@@ -55,6 +56,7 @@ typedef struct bg_preagg_ops {
 
 extern const bg_aggregator_ops_t *const bg_aggregator_registry[];   /* NULL-terminated */
 extern const bg_preagg_ops_t *const bg_preagg_registry[];           /* NULL-terminated; "none" included */
+extern const bg_registry_t bg_aggregators, bg_preaggregators;
 const bg_aggregator_ops_t *bg_aggregator_find(const char *name);
 const bg_preagg_ops_t *bg_preagg_find(const char *name);
 

@@ -647,14 +647,12 @@ const bg_attack_ops_t *const bg_attack_registry[] = {
     &gaussian_ops, &random_ops, &zero_ops, &nan_ops, &rop_ops, NULL,
 };
 
+BG_REGISTRY_DEFINE(bg_attacks, "attack", bg_attack_registry);
+
 const bg_attack_ops_t *bg_attack_find(const char *name)
 {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; bg_attack_registry[i]; i++)
-        if (strcmp(bg_attack_registry[i]->name, name) == 0)
-            return bg_attack_registry[i];
-    return NULL;
+    long i = name ? bg_registry_find(&bg_attacks, name) : -1;
+    return i < 0 ? NULL : bg_attack_registry[i];
 }
 
 /* s = floor(n/2 + 1) - f workers must be won over; z is the normal quantile that puts n - f - s honest
@@ -691,12 +689,7 @@ int bg_attack_args_init(bg_attack_args_t *a, const bg_attack_cfg_t *cfg, size_t 
     memcpy(name, cfg->name, sizeof cfg->name);
     name[sizeof cfg->name] = '\0';
     if (!bg_attack_find(name)) {
-        char known[256] = "";
-        size_t len = 0;
-        for (size_t i = 0; bg_attack_registry[i] && len < sizeof known; i++)
-            len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
-                                    bg_attack_registry[i]->name);
-        bg_err_set(err, BG_ENOTFOUND, NULL, 0, "unknown attack '%s' (known: %s)", name, known);
+        bg_registry_unknown(&bg_attacks, name, err);
         bg_err_key(err, "attack.name");
         return BG_ENOTFOUND;
     }

@@ -9,6 +9,7 @@
 #define BG_ATTACK_H
 
 #include "bg_common.h"
+#include "bg_registry.h"
 #include "bg_aggregate.h"
 #include "bg_compress.h"
 
@@ -60,6 +61,7 @@ typedef struct bg_attack_ops {
 } bg_attack_ops_t;
 
 extern const bg_attack_ops_t *const bg_attack_registry[];   /* NULL-terminated */
+extern const bg_registry_t bg_attacks;
 const bg_attack_ops_t *bg_attack_find(const char *name);
 int bg_attack_args_init(bg_attack_args_t *a, const bg_attack_cfg_t *cfg, size_t n, size_t f, bg_err_t *err);
 /* ALIE's z from n and f: s = floor(n/2 + 1) - f, z = Phi^-1((n - f - s) / (n - f)). */

@@ -4,6 +4,7 @@
 #define BG_COMPRESS_H
 
 #include "bg_common.h"
+#include "bg_registry.h"
 
 /* Header of every message: u8 encoding tag, u8 flags, u16 reserved, u32 round, u32 sender, u32 count. */
 #define BG_MSG_HEADER_BYTES 16
@@ -73,6 +74,7 @@ struct bg_compressor {
 };
 
 extern const bg_compressor_ops_t *const bg_compressor_registry[];   /* NULL-terminated */
+extern const bg_registry_t bg_compressors;
 const bg_compressor_ops_t *bg_compressor_find(const char *name);
 /* layers: n_layers sizes adding up to d (NULL, 0: one layer). */
 int bg_compressor_create(const bg_comp_cfg_t *cfg, size_t d, const size_t *layers, size_t n_layers,

@@ -50,14 +50,12 @@ const bg_compressor_ops_t *const bg_compressor_registry[] = {
     &bg_comp_qsgd_ops, &bg_comp_fp16_ops, NULL,
 };
 
+BG_REGISTRY_DEFINE(bg_compressors, "compressor", bg_compressor_registry);
+
 const bg_compressor_ops_t *bg_compressor_find(const char *name)
 {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; bg_compressor_registry[i]; i++)
-        if (strcmp(bg_compressor_registry[i]->name, name) == 0)
-            return bg_compressor_registry[i];
-    return NULL;
+    long i = name ? bg_registry_find(&bg_compressors, name) : -1;
+    return i < 0 ? NULL : bg_compressor_registry[i];
 }
 
 void bg_compressor_destroy(bg_compressor_t *c)
@@ -78,14 +76,8 @@ int bg_compressor_create(const bg_comp_cfg_t *cfg, size_t d, const size_t *layer
     memcpy(name, cfg->name, sizeof cfg->name);
     name[sizeof cfg->name] = '\0';   /* a full-length name need not be terminated */
     const bg_compressor_ops_t *ops = bg_compressor_find(name);
-    if (!ops) {
-        char known[256] = "";
-        size_t len = 0;
-        for (size_t i = 0; bg_compressor_registry[i] && len < sizeof known; i++)
-            len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
-                                    bg_compressor_registry[i]->name);
-        return bg_err_set(err, BG_ENOTFOUND, NULL, 0, "unknown compressor '%s' (known: %s)", name, known);
-    }
+    if (!ops)
+        return bg_registry_unknown(&bg_compressors, name, err);
     if (ops == &bg_comp_randk_ops && !cfg->scaled)
         ops = &bg_comp_randk_unscaled_ops;
     if (d == 0)

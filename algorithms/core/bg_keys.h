@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "bg_common.h"
+#include "bg_registry.h"
 
 typedef enum {
     BG_KEY_SIZE,     /* size_t; min/max bound it */
@@ -23,17 +24,6 @@ typedef struct bg_key_word {
     const char *word;
     double value;
 } bg_key_word_t;
-
-/* A family of named components (aggregators, datasets, ...), for keys that name one and for `byzgrid list`. */
-typedef struct bg_registry {
-    const char *family;                   /* "aggregator": used in messages */
-    const char *(*name_at)(size_t i);     /* NULL past the end */
-    const char *(*summary_at)(size_t i);
-} bg_registry_t;
-/* Index of name in r, or -1. */
-long bg_registry_find(const bg_registry_t *r, const char *name);
-/* "a, b, c" into buf. */
-const char *bg_registry_names(const bg_registry_t *r, char *buf, size_t len);
 
 enum {
     BG_KEY_MIN_OPEN = 1u << 0,   /* min is excluded: value > min */

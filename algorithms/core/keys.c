@@ -11,23 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-long bg_registry_find(const bg_registry_t *r, const char *name)
-{
-    for (size_t i = 0; r->name_at(i); i++)
-        if (!strcmp(r->name_at(i), name))
-            return (long)i;
-    return -1;
-}
-
-const char *bg_registry_names(const bg_registry_t *r, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; r->name_at(i) && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", r->name_at(i));
-    return buf;
-}
-
 static void *field(const bg_key_t *k, void *base) { return (char *)base + k->off; }
 static const void *cfield(const bg_key_t *k, const void *base) { return (const char *)base + k->off; }
 

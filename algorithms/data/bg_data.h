@@ -4,6 +4,7 @@
 #define BG_DATA_H
 
 #include "bg_common.h"
+#include "bg_registry.h"
 
 typedef struct bg_dataset {
     size_t n;           /* samples */
@@ -59,7 +60,7 @@ void bg_shard_free(bg_shard_t *s);
  *  "contiguous" unshuffled equal contiguous blocks (synthetic data generated group by group).
  * y may be NULL for "iid" and "contiguous". min_size 0 counts as 1. Every other partition uses each sample exactly
  * once. shards: n_shards zeroed structs; indices in each shard are sorted ascending. Errors (one sentence, with the
- * key in err via bg_err_key by the caller): BG_EINVAL unknown name or bad parameter, BG_ERANGE a shard would be
+ * key in err via bg_err_key by the caller): BG_ENOTFOUND unknown name, BG_EINVAL bad parameter, BG_ERANGE a shard would be
  * empty or below min_size (message names the worker). */
 typedef struct bg_partition_cfg {
     char name[32];       /* a bg_partition_registry name */
@@ -80,6 +81,7 @@ typedef struct bg_partition_ops {
                   size_t lo, gsl_rng *r, size_t *owner, bg_err_t *err);
 } bg_partition_ops_t;
 extern const bg_partition_ops_t *const bg_partition_registry[];
+extern const bg_registry_t bg_partitions;
 const bg_partition_ops_t *bg_partition_find(const char *name);
 int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, size_t n_classes, size_t n_shards,
                  gsl_rng *r, bg_shard_t *shards, bg_err_t *err);
@@ -163,6 +165,7 @@ typedef struct bg_dataset_ops {
     int (*load)(const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t *test, bg_err_t *err);
 } bg_dataset_ops_t;
 extern const bg_dataset_ops_t *const bg_dataset_registry[];
+extern const bg_registry_t bg_datasets;
 const bg_dataset_ops_t *bg_dataset_find(const char *name);
 /* Load the named built-in, or with name "" the files of r (LIBSVM, or IDX when train_labels is set); check that
  * train and test agree in width and share one class count. *libsvm tells whether rows are LIBSVM rows. */

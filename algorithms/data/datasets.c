@@ -139,12 +139,12 @@ static const bg_dataset_ops_t synthetic_ops = {
 const bg_dataset_ops_t *const bg_dataset_registry[] = {&a9a_ops, &w8a_ops, &mnist_ops, &fmnist_ops, &synthetic_ops,
                                                         NULL};
 
+BG_REGISTRY_DEFINE(bg_datasets, "dataset", bg_dataset_registry);
+
 const bg_dataset_ops_t *bg_dataset_find(const char *name)
 {
-    for (size_t i = 0; bg_dataset_registry[i]; i++)
-        if (!strcmp(bg_dataset_registry[i]->name, name))
-            return bg_dataset_registry[i];
-    return NULL;
+    long i = name ? bg_registry_find(&bg_datasets, name) : -1;
+    return i < 0 ? NULL : bg_dataset_registry[i];
 }
 
 int bg_data_load(const char *name, const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t *test, int *libsvm,
@@ -154,14 +154,8 @@ int bg_data_load(const char *name, const bg_data_req_t *r, bg_dataset_t *train, 
     *libsvm = 0;
     if (name && *name) {
         const bg_dataset_ops_t *ops = bg_dataset_find(name);
-        if (!ops) {
-            char known[256] = "";
-            for (size_t i = 0; bg_dataset_registry[i]; i++)
-                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
-                         bg_dataset_registry[i]->name);
-            return keyed(err, "data.dataset", bg_err_set(err, BG_ENOTFOUND, NULL, 0,
-                         "unknown dataset '%s'; built-in: %s (or give data.train and data.test paths)", name, known));
-        }
+        if (!ops)
+            return keyed(err, "data.dataset", bg_registry_unknown(&bg_datasets, name, err));
         *libsvm = ops->libsvm;
         rc = ops->load(r, train, test, err);
     } else {

@@ -342,12 +342,12 @@ static const bg_partition_ops_t contiguous_ops = {
 const bg_partition_ops_t *const bg_partition_registry[] = {&iid_ops, &dirichlet_ops, &shards_ops, &cifar_ref_ops,
                                                             &contiguous_ops, NULL};
 
+BG_REGISTRY_DEFINE(bg_partitions, "partition", bg_partition_registry);
+
 const bg_partition_ops_t *bg_partition_find(const char *name)
 {
-    for (size_t i = 0; bg_partition_registry[i]; i++)
-        if (!strcmp(bg_partition_registry[i]->name, name))
-            return bg_partition_registry[i];
-    return NULL;
+    long i = name ? bg_registry_find(&bg_partitions, name) : -1;
+    return i < 0 ? NULL : bg_partition_registry[i];
 }
 
 int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, size_t n_classes, size_t n_shards,
@@ -357,14 +357,8 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
         return bg_err_set(err, BG_EINVAL, NULL, 0, "bg_partition: need a configuration, a generator and shards");
     const char *name = cfg->name;
     const bg_partition_ops_t *ops = bg_partition_find(name);
-    if (!ops) {
-        char known[256] = "";
-        for (size_t i = 0; bg_partition_registry[i]; i++)
-            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
-                     bg_partition_registry[i]->name);
-        return keyed(err, "partition.name",
-                     bg_err_set(err, BG_EINVAL, NULL, 0, "unknown partition '%.32s': allowed are %s", name, known));
-    }
+    if (!ops)
+        return keyed(err, "partition.name", bg_registry_unknown(&bg_partitions, name, err));
     if (n_shards == 0)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "cannot partition over 0 workers: at least one is needed");
     size_t lo = cfg->min_size ? cfg->min_size : 1;

@@ -63,8 +63,4 @@ void bg_attack_cfg_default(bg_attack_cfg_t *a);
 void bg_comp_cfg_default(bg_comp_cfg_t *c);
 void bg_partition_cfg_default(bg_partition_cfg_t *p);
 
-/* The component families, for keys that name a component and for `byzgrid list`. */
-extern const bg_registry_t bg_models, bg_methods, bg_compressors, bg_preaggregators, bg_aggregators, bg_attacks,
-    bg_datasets, bg_partitions;
-
 #endif

@@ -10,28 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---------------------------------------------------------------- component families */
-
-#define REGISTRY(id, fam, table)                                                                                    \
-    static const char *id##_name(size_t i)                                                                          \
-    {                                                                                                               \
-        size_t k = 0;                                                                                               \
-        while (table[k] && k < i)                                                                                   \
-            k++;                                                                                                    \
-        return table[k] ? table[k]->name : NULL;                                                                    \
-    }                                                                                                               \
-    static const char *id##_summary(size_t i) { return id##_name(i) ? table[i]->summary : NULL; }                  \
-    const bg_registry_t id = {fam, id##_name, id##_summary};
-
-REGISTRY(bg_models, "model", bg_model_registry)
-REGISTRY(bg_methods, "method", bg_method_registry)
-REGISTRY(bg_compressors, "compressor", bg_compressor_registry)
-REGISTRY(bg_preaggregators, "pre-aggregator", bg_preagg_registry)
-REGISTRY(bg_aggregators, "aggregator", bg_aggregator_registry)
-REGISTRY(bg_attacks, "attack", bg_attack_registry)
-REGISTRY(bg_datasets, "dataset", bg_dataset_registry)
-REGISTRY(bg_partitions, "partition", bg_partition_registry)
-
 /* ---------------------------------------------------------------- keys that are lists */
 
 /* model.hidden: widths >= 1 separated by commas ("" = no hidden layer). */

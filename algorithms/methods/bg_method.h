@@ -6,6 +6,7 @@
 #define BG_METHOD_H
 
 #include "bg_common.h"
+#include "bg_registry.h"
 #include "bg_data.h"
 #include "bg_model.h"
 #include "bg_compress.h"
@@ -92,6 +93,7 @@ typedef struct bg_method_ops {
 } bg_method_ops_t;
 
 extern const bg_method_ops_t *const bg_method_registry[];   /* NULL-terminated */
+extern const bg_registry_t bg_methods;
 const bg_method_ops_t *bg_method_find(const char *name);
 
 #endif

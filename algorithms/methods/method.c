@@ -55,10 +55,10 @@ const bg_method_ops_t *const bg_method_registry[] = {
     NULL,
 };
 
+BG_REGISTRY_DEFINE(bg_methods, "method", bg_method_registry);
+
 const bg_method_ops_t *bg_method_find(const char *name)
 {
-    for (size_t i = 0; bg_method_registry[i]; i++)
-        if (strcmp(bg_method_registry[i]->name, name) == 0)
-            return bg_method_registry[i];
-    return NULL;
+    long i = name ? bg_registry_find(&bg_methods, name) : -1;
+    return i < 0 ? NULL : bg_method_registry[i];
 }

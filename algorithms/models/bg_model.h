@@ -4,6 +4,7 @@
 #define BG_MODEL_H
 
 #include "bg_common.h"
+#include "bg_registry.h"
 #include "bg_data.h"
 
 typedef enum { BG_REG_L2 = 0, BG_REG_NONCONVEX = 1 } bg_reg_t;
@@ -55,6 +56,7 @@ struct bg_model {
 };
 
 extern const bg_model_ops_t *const bg_model_registry[];   /* NULL-terminated */
+extern const bg_registry_t bg_models;
 const bg_model_ops_t *bg_model_find(const char *name);
 /* Look up cfg->name, init; BG_ENOTFOUND for an unknown name. */
 int bg_model_create(const bg_model_cfg_t *cfg, size_t d_in, size_t n_classes, bg_model_t *out, bg_err_t *err);

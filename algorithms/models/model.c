@@ -366,14 +366,12 @@ const bg_model_ops_t *const bg_model_registry[] = {
     NULL,
 };
 
+BG_REGISTRY_DEFINE(bg_models, "model", bg_model_registry);
+
 const bg_model_ops_t *bg_model_find(const char *name)
 {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; bg_model_registry[i]; i++)
-        if (strcmp(bg_model_registry[i]->name, name) == 0)
-            return bg_model_registry[i];
-    return NULL;
+    long i = name ? bg_registry_find(&bg_models, name) : -1;
+    return i < 0 ? NULL : bg_model_registry[i];
 }
 
 int bg_model_create(const bg_model_cfg_t *cfg, size_t d_in, size_t n_classes, bg_model_t *out, bg_err_t *err)
@@ -382,15 +380,8 @@ int bg_model_create(const bg_model_cfg_t *cfg, size_t d_in, size_t n_classes, bg
         return bg_err_set(err, BG_EINVAL, NULL, 0, "bg_model_create: cfg and out must not be NULL");
     memset(out, 0, sizeof *out);
     const bg_model_ops_t *ops = bg_model_find(cfg->name);
-    if (!ops) {
-        char known[256] = "";
-        size_t len = 0;
-        for (size_t i = 0; bg_model_registry[i] && len < sizeof known; i++)
-            len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
-                                    bg_model_registry[i]->name);
-        return bg_err_set(err, BG_ENOTFOUND, NULL, 0, "unknown model '%.*s'; known models: %s",
-                          (int)sizeof cfg->name, cfg->name, known);
-    }
+    if (!ops)
+        return bg_registry_unknown(&bg_models, cfg->name, err);
     if (!isfinite(cfg->lambda) || cfg->lambda < 0.0)
         return bg_err_set(err, BG_EINVAL, NULL, 0,
                           "model regularisation weight lambda = %g is not allowed: it must be finite and >= 0",

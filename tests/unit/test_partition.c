@@ -418,7 +418,7 @@ static void test_errors(void **state)
     int *y = balanced_labels(C, n / C, 6);
     bg_shard_t sh[MAXS];
     bg_err_t err;
-    expect_err(run("dirichlett", 0.5, 2, 0, 1, y, n, C, 10, 1, sh, &err), BG_EINVAL, &err, "dirichlett", "allowed");
+    expect_err(run("dirichlett", 0.5, 2, 0, 1, y, n, C, 10, 1, sh, &err), BG_ENOTFOUND, &err, "dirichlett", "known: iid, dirichlet");
     expect_err(run("dirichlet", 0, 2, 0, 1, y, n, C, 10, 1, sh, &err), BG_EINVAL, &err, "alpha", "> 0");
     expect_err(run("dirichlet", -1, 2, 0, 1, y, n, C, 10, 1, sh, &err), BG_EINVAL, &err, "alpha", NULL);
     expect_err(run("dirichlet", NAN, 2, 0, 1, y, n, C, 10, 1, sh, &err), BG_EINVAL, &err, "alpha", NULL);
