@@ -34,7 +34,7 @@ typedef struct bg_scenario {
 /* Parse path, then apply overrides "section.key=value" (from --set). Resolves relative paths against the
  * scenario file's directory and named datasets against the data directories. */
 int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, bg_scenario_t *sc, bg_err_t *err);
-void bg_scenario_free(bg_scenario_t *sc);
+void bg_scenario_destroy(bg_scenario_t *sc);
 /* Where key was set: fills err->file/line from the scenario if err->key names a key set in it. */
 void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err);
 /* Every scenario key in the order `byzgrid keys` prints them: the learning keys (bg_config_keys, stored in

@@ -9,7 +9,7 @@
 typedef struct bg_run_opts {
     const char *out_dir;      /* NULL: write nothing */
     int progress;             /* -1 auto (runs over ~2 s wall time), 0 off, 1 on */
-    int record_rounds;        /* fill bg_run_result_t.round_end */
+    int record_rounds;        /* fill bg_run_result_t's per-round arrays */
     const char *command_line; /* recorded in summary.json */
 } bg_run_opts_t;
 
@@ -18,10 +18,11 @@ typedef struct bg_run_result {
     double sim_time;          /* simulated seconds (NAN for the driver) */
     double wall_time;         /* real seconds spent in the rounds (setup excluded) */
     double setup_time;        /* real seconds for loading data and building components */
-    double *round_end;        /* rounds+1 simulated end times (round_end[0] = start), when recorded */
-    double *worker_flops;     /* rounds*n flops per worker per round, when recorded */
-    double *server_flops;     /* rounds flops of the server per round, when recorded */
-    double *msg_bytes;        /* rounds*n uplink message sizes, when recorded */
+    /* When bg_run_opts_t.record_rounds is set (NULL otherwise): */
+    double *round_end;        /* simulator: rounds+1 simulated end times (round_end[0] = start) */
+    double *worker_flops;     /* driver: rounds*n flops per worker per round */
+    double *server_flops;     /* both: rounds flops of the server per round */
+    double *msg_bytes;        /* driver: rounds*n uplink message sizes */
     bg_metrics_t final;
 } bg_run_result_t;
 
@@ -29,7 +30,7 @@ typedef struct bg_run_result {
 int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err);
 /* The same rounds without SimGrid (no time): the in-process driver. */
 int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err);
-void bg_run_result_free(bg_run_result_t *r);
+void bg_run_result_destroy(bg_run_result_t *r);
 
 const char *bg_version_string(void);
 

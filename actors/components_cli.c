@@ -291,7 +291,7 @@ static int cmd_aggregate(int argc, char **argv)
         fprintf(stderr, "byzgrid: aggregate: more than f = %zu rows are non-finite (%zu)\n", a.f, dropped);
     else
         print_row(out, r.d);
-    bg_robust_free(&rob);
+    bg_robust_destroy(&rob);
     gsl_rng_free(a.rng);
     free(rows);
     free(out);
@@ -333,7 +333,7 @@ static int cmd_compress(int argc, char **argv)
     bg_compressor_t comp;
     bg_err_t err;
     bg_err_clear(&err);
-    rc = bg_compressor_create(&cfg, r.d, NULL, 0, &comp, &err);
+    rc = bg_compressor_init(&cfg, r.d, NULL, 0, &comp, &err);
     if (rc) {
         char buf[1024];
         fprintf(stderr, "byzgrid: compress: %s\n", bg_err_format(&err, buf, sizeof buf));
@@ -357,7 +357,7 @@ static int cmd_compress(int argc, char **argv)
     }
     if (rc)
         fprintf(stderr, "byzgrid: compress: failed with code %d\n", rc);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&comp);
     gsl_rng_free(own);
     gsl_rng_free(shared);

@@ -48,11 +48,11 @@ int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_r
     memset(res, 0, sizeof *res);
     double t0 = bg_wall_clock();
     bg_engine_t *e = NULL;
-    int rc = bg_engine_create(&sc->learn, &e, err);
+    int rc = bg_engine_new(&sc->learn, &e, err);
     if (rc)
         return rc;
     driver_ud_t u = {.o = o, .res = res, .n = sc->learn.n, .rounds = sc->learn.rounds, .last = -1, .err = err};
-    if ((rc = bg_result_alloc(res, sc->learn.rounds, sc->learn.n, o->record_rounds))) {
+    if ((rc = bg_run_result_init(res, sc->learn.rounds, sc->learn.n, o->record_rounds, 0))) {
         bg_engine_free(e);
         return bg_err_set(err, rc, NULL, 0, "out of memory");
     }

@@ -144,7 +144,7 @@ static int cmd_run(int argc, char **argv)
     int rc = bg_scenario_load(scenario, sets, n_sets, &sc, &err);
     free(sets);
     if (rc) {
-        bg_scenario_free(&sc);
+        bg_scenario_destroy(&sc);
         return report(&err, rc == BG_ENOMEM ? 1 : 2);
     }
     char outbuf[1024];
@@ -160,8 +160,8 @@ static int cmd_run(int argc, char **argv)
     if (rc) {
         bg_scenario_locate(&sc, &err);
         int started = res.setup_time > 0;
-        bg_run_result_free(&res);
-        bg_scenario_free(&sc);
+        bg_run_result_destroy(&res);
+        bg_scenario_destroy(&sc);
         return report(&err, (started || rc == BG_ENOMEM) ? 1 : 2);
     }
     char simbuf[64] = "";
@@ -170,8 +170,8 @@ static int cmd_run(int argc, char **argv)
     fprintf(stderr, "byzgrid: %s: %zu rounds, test_acc %.4f, test_loss %.4f%s, %.2f s wall; wrote %s/trace.csv and "
             "%s/summary.json\n", sc.name, res.rounds, res.final.test_acc, res.final.test_loss, simbuf, res.wall_time,
             out, out);
-    bg_run_result_free(&res);
-    bg_scenario_free(&sc);
+    bg_run_result_destroy(&res);
+    bg_scenario_destroy(&sc);
     return 0;
 }
 

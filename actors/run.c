@@ -49,22 +49,28 @@ int bg_outputs_open(const bg_run_opts_t *o, bg_trace_t *tr, bg_err_t *err)
     return bg_trace_open(tr, path, err);
 }
 
-int bg_result_alloc(bg_run_result_t *res, size_t rounds, size_t n, int record)
+int bg_run_result_init(bg_run_result_t *res, size_t rounds, size_t n, int record, int simulated)
 {
+    memset(res, 0, sizeof *res);
     if (!record)
         return BG_OK;
-    res->round_end = calloc(rounds + 1, sizeof(double));
-    res->worker_flops = calloc(rounds * n + 1, sizeof(double));
+    /* Each runner records what it knows: the simulator the round ends in simulated time, the driver each
+     * worker's flops and message sizes; both the server's flops. */
     res->server_flops = calloc(rounds + 1, sizeof(double));
-    res->msg_bytes = calloc(rounds * n + 1, sizeof(double));
-    if (!res->round_end || !res->worker_flops || !res->server_flops || !res->msg_bytes) {
-        bg_run_result_free(res);
+    if (simulated) {
+        res->round_end = calloc(rounds + 1, sizeof(double));
+    } else {
+        res->worker_flops = calloc(rounds * n + 1, sizeof(double));
+        res->msg_bytes = calloc(rounds * n + 1, sizeof(double));
+    }
+    if (!res->server_flops || (simulated ? !res->round_end : !res->worker_flops || !res->msg_bytes)) {
+        bg_run_result_destroy(res);
         return BG_ENOMEM;
     }
     return BG_OK;
 }
 
-void bg_run_result_free(bg_run_result_t *r)
+void bg_run_result_destroy(bg_run_result_t *r)
 {
     free(r->round_end);
     free(r->worker_flops);

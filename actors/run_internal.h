@@ -12,6 +12,8 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
                      const bg_run_result_t *res, const char *mode, bg_err_t *err);
 void bg_progress(const bg_run_opts_t *o, int *shown, double start, double *last, size_t round, size_t rounds,
                  double sim_time, const bg_metrics_t *m);
-int bg_result_alloc(bg_run_result_t *res, size_t rounds, size_t n, int record);
+/* Zero res; with record, allocate the per-round arrays the runner fills (simulated: round_end; driver:
+ * worker_flops and msg_bytes; both: server_flops). */
+int bg_run_result_init(bg_run_result_t *res, size_t rounds, size_t n, int record, int simulated);
 
 #endif

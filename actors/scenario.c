@@ -335,7 +335,7 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
     return r;
 }
 
-void bg_scenario_free(bg_scenario_t *sc)
+void bg_scenario_destroy(bg_scenario_t *sc)
 {
     free(sc->hosts);
     sc->hosts = NULL;

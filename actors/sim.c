@@ -342,7 +342,7 @@ int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t 
     if (access(sc->platform, R_OK) != 0)
         return bg_err_set(err, BG_EIO, sc->platform, 0, "cannot read the platform: %s", strerror(errno));
     bg_engine_t *e = NULL;
-    int rc = bg_engine_create(&sc->learn, &e, err);
+    int rc = bg_engine_new(&sc->learn, &e, err);
     if (rc)
         return rc;
     configure_network(sc);
@@ -363,7 +363,7 @@ int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t 
     S.omniscient = bg_engine_attack_omniscient(e);
     S.oracle = sc->attack_oracle;
     S.progress_last = -1;
-    if ((rc = bg_result_alloc(res, S.rounds, n, o->record_rounds))) {
+    if ((rc = bg_run_result_init(res, S.rounds, n, o->record_rounds, 1))) {
         bg_engine_free(e);
         return bg_err_set(err, rc, NULL, 0, "out of memory");
     }

@@ -105,7 +105,7 @@ int bg_robust_init(bg_robust_t *r, const char *pre, const char *agg, const bg_ag
     if (!r->rows || !r->kept || (r->pre && !r->buf) ||
         (p && p->state_new && p->state_new(&args, n, d, &r->pre_state) != BG_OK) ||
         (g->state_new && g->state_new(&gargs, nb, d, &r->agg_state) != BG_OK)) {
-        bg_robust_free(r);
+        bg_robust_destroy(r);
         return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for aggregation scratch (%zu x %zu floats)", n, d);
     }
     for (size_t i = 0; i < n; i++)
@@ -113,7 +113,7 @@ int bg_robust_init(bg_robust_t *r, const char *pre, const char *agg, const bg_ag
     return BG_OK;
 }
 
-void bg_robust_free(bg_robust_t *r)
+void bg_robust_destroy(bg_robust_t *r)
 {
     if (!r)
         return;

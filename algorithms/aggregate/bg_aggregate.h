@@ -76,7 +76,7 @@ typedef struct bg_robust {
  * in bg_config.h, the scenario key table's values). */
 int bg_robust_init(bg_robust_t *r, const char *pre, const char *agg, const bg_agg_args_t *a, size_t n, size_t d,
                    bg_err_t *err);
-void bg_robust_free(bg_robust_t *r);
+void bg_robust_destroy(bg_robust_t *r);
 /* Non-finite inputs are Byzantine by definition: they are dropped and f is reduced by their number before the
  * rules run; *n_dropped (may be NULL) reports how many. If more than f inputs are non-finite, BG_ERANGE. */
 int bg_robust_run(bg_robust_t *r, const float *const *in, float *out, size_t *n_dropped);

@@ -29,7 +29,6 @@ typedef struct bg_attack_args {
     bg_attack_cfg_t cfg;
     size_t n, f;          /* total workers and Byzantine workers */
     double z;             /* resolved ALIE z */
-    const char *agg_name; /* the server's aggregator, for aggregator-aware attacks (may be NULL) */
 } bg_attack_args_t;
 
 /* What an attack may read in one round. */

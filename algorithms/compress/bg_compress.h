@@ -22,7 +22,7 @@ typedef struct bg_msg {
 } bg_msg_t;
 
 int bg_msg_init(bg_msg_t *m, size_t d);        /* capacity d, dense zero message */
-void bg_msg_free(bg_msg_t *m);
+void bg_msg_destroy(bg_msg_t *m);
 void bg_msg_set_dense(bg_msg_t *m, const float *x);   /* copies x; bytes = dense size */
 void bg_msg_add_to(const bg_msg_t *m, float scale, float *g);   /* g += scale * decode(m) */
 void bg_msg_decode(const bg_msg_t *m, float *out);               /* out = decode(m) */
@@ -56,7 +56,7 @@ typedef struct bg_compressor_ops {
     const char *summary;
     int biased;         /* contractive (biased) or unbiased */
     int (*init)(bg_compressor_t *c, bg_err_t *err);   /* validate cfg against d and the layers (k <= d, ...) */
-    void (*free)(bg_compressor_t *c);                 /* optional */
+    void (*destroy)(bg_compressor_t *c);              /* optional */
     int (*compress)(const bg_compressor_t *c, const float *x, const bg_comp_rngs_t *r, bg_msg_t *out);
     double (*flops)(const bg_compressor_t *c);
 } bg_compressor_ops_t;
@@ -77,7 +77,7 @@ extern const bg_compressor_ops_t *const bg_compressor_registry[];   /* NULL-term
 extern const bg_registry_t bg_compressors;
 const bg_compressor_ops_t *bg_compressor_find(const char *name);
 /* layers: n_layers sizes adding up to d (NULL, 0: one layer). */
-int bg_compressor_create(const bg_comp_cfg_t *cfg, size_t d, const size_t *layers, size_t n_layers,
+int bg_compressor_init(const bg_comp_cfg_t *cfg, size_t d, const size_t *layers, size_t n_layers,
                          bg_compressor_t *out, bg_err_t *err);
 void bg_compressor_destroy(bg_compressor_t *c);
 

@@ -62,13 +62,13 @@ void bg_compressor_destroy(bg_compressor_t *c)
 {
     if (!c)
         return;
-    if (c->ops && c->ops->free)
-        c->ops->free(c);
+    if (c->ops && c->ops->destroy)
+        c->ops->destroy(c);
     free(c->layer_off);
     memset(c, 0, sizeof *c);
 }
 
-int bg_compressor_create(const bg_comp_cfg_t *cfg, size_t d, const size_t *layers, size_t n_layers,
+int bg_compressor_init(const bg_comp_cfg_t *cfg, size_t d, const size_t *layers, size_t n_layers,
                          bg_compressor_t *out, bg_err_t *err)
 {
     memset(out, 0, sizeof *out);

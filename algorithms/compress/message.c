@@ -19,7 +19,7 @@ int bg_msg_init(bg_msg_t *m, size_t d)
     m->idx = malloc(d * sizeof *m->idx);
     m->val = calloc(d, sizeof *m->val);
     if (!m->idx || !m->val) {
-        bg_msg_free(m);
+        bg_msg_destroy(m);
         return BG_ENOMEM;
     }
     m->kind = BG_MSG_DENSE;
@@ -30,7 +30,7 @@ int bg_msg_init(bg_msg_t *m, size_t d)
     return BG_OK;
 }
 
-void bg_msg_free(bg_msg_t *m)
+void bg_msg_destroy(bg_msg_t *m)
 {
     if (!m)
         return;

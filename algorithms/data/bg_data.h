@@ -31,7 +31,7 @@ int bg_dataset_load_libsvm_classes(const char *path, size_t n_features, size_t n
                                    bg_err_t *err);
 /* Scale every row to unit L2 norm (rows of norm 0 are left alone). */
 void bg_dataset_normalize_rows(bg_dataset_t *ds);
-void bg_dataset_free(bg_dataset_t *ds);
+void bg_dataset_destroy(bg_dataset_t *ds);
 
 /* A worker's shard: indices into a dataset. */
 typedef struct bg_shard {
@@ -42,7 +42,7 @@ typedef struct bg_shard {
 /* IID split: a seeded permutation of 0..n_samples-1 cut into n_shards contiguous pieces whose sizes differ by
  * at most one. shards must point to n_shards zeroed structs. Errors: BG_ERANGE when a shard would be empty. */
 int bg_partition_iid(size_t n_samples, size_t n_shards, gsl_rng *r, bg_shard_t *shards, bg_err_t *err);
-void bg_shard_free(bg_shard_t *s);
+void bg_shard_destroy(bg_shard_t *s);
 
 /* Partitions of a labelled dataset over n_shards workers (all seeded by r; same seed, same shards):
  *  "iid"        a seeded permutation cut into pieces; sizes equal (differ by <= 1) or, with size_sigma > 0,
@@ -115,7 +115,7 @@ typedef struct bg_sampler {
 int bg_sampler_init(bg_sampler_t *s, const bg_shard_t *shard, gsl_rng *r);
 /* Writes b dataset indices to out (b may exceed the shard: it wraps into the next epoch). */
 void bg_sampler_next(bg_sampler_t *s, gsl_rng *r, size_t b, size_t *out);
-void bg_sampler_free(bg_sampler_t *s);
+void bg_sampler_destroy(bg_sampler_t *s);
 
 /* --- IDX (MNIST format) images and labels --- */
 

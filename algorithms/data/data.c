@@ -401,7 +401,7 @@ int bg_dataset_load_libsvm_classes(const char *path, size_t n_features, size_t n
 done:
     sparse_free(&s);
     if (rc)
-        bg_dataset_free(out);
+        bg_dataset_destroy(out);
     return rc;
 }
 
@@ -420,7 +420,7 @@ void bg_dataset_normalize_rows(bg_dataset_t *ds)
     }
 }
 
-void bg_dataset_free(bg_dataset_t *ds)
+void bg_dataset_destroy(bg_dataset_t *ds)
 {
     if (!ds)
         return;
@@ -450,7 +450,7 @@ int bg_partition_iid(size_t n_samples, size_t n_shards, gsl_rng *r, bg_shard_t *
         shards[s].idx = malloc(len * sizeof *shards[s].idx);
         if (!shards[s].idx) {
             for (size_t k = 0; k < s; k++)
-                bg_shard_free(&shards[k]);
+                bg_shard_destroy(&shards[k]);
             free(perm);
             return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for shard %zu", s);
         }
@@ -462,7 +462,7 @@ int bg_partition_iid(size_t n_samples, size_t n_shards, gsl_rng *r, bg_shard_t *
     return BG_OK;
 }
 
-void bg_shard_free(bg_shard_t *s)
+void bg_shard_destroy(bg_shard_t *s)
 {
     if (!s)
         return;
@@ -501,7 +501,7 @@ void bg_sampler_next(bg_sampler_t *s, gsl_rng *r, size_t b, size_t *out)
     }
 }
 
-void bg_sampler_free(bg_sampler_t *s)
+void bg_sampler_destroy(bg_sampler_t *s)
 {
     if (!s)
         return;

@@ -38,7 +38,7 @@ static int hold_out(const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t *t
     memset(train, 0, sizeof *train);
     int rc = bg_dataset_split(&all, all.n - n_test, g, train, test, err);
     gsl_rng_free(g);
-    bg_dataset_free(&all);
+    bg_dataset_destroy(&all);
     return rc;
 }
 

@@ -311,7 +311,7 @@ done:
     free(X);
     free(lab);
     if (rc)
-        bg_dataset_free(out);
+        bg_dataset_destroy(out);
     return rc;
 }
 
@@ -365,8 +365,8 @@ done:
     free(all);
     free(pick);
     if (rc) {
-        bg_dataset_free(first);
-        bg_dataset_free(second);
+        bg_dataset_destroy(first);
+        bg_dataset_destroy(second);
     }
     return rc;
 }

@@ -411,7 +411,7 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
         shards[s].idx = malloc(size[s] * sizeof *shards[s].idx);
         if (!shards[s].idx) {
             for (size_t k = 0; k <= s; k++)
-                bg_shard_free(&shards[k]);
+                bg_shard_destroy(&shards[k]);
             rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for worker %zu's %zu indices", s, size[s]);
             goto done;
         }

@@ -39,7 +39,7 @@ static int alloc_ds(bg_dataset_t *ds, size_t n, size_t d)
     ds->X = malloc(n * d * sizeof *ds->X);
     ds->y = malloc(n * sizeof *ds->y);
     if (!ds->X || !ds->y) {
-        bg_dataset_free(ds);
+        bg_dataset_destroy(ds);
         return BG_ENOMEM;
     }
     ds->n = n;
@@ -100,9 +100,9 @@ done:
     free(mu);
     free(shift);
     if (rc) {
-        bg_dataset_free(train);
+        bg_dataset_destroy(train);
         if (test)
-            bg_dataset_free(test);
+            bg_dataset_destroy(test);
     }
     return rc;
 }

@@ -34,7 +34,7 @@ typedef struct bg_memory {
 typedef struct bg_engine bg_engine_t;
 
 /* Loads data, splits it, builds every component; validates the whole configuration. */
-int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err);
+int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err);
 void bg_engine_free(bg_engine_t *e);
 
 size_t bg_engine_dim(const bg_engine_t *e);

@@ -171,7 +171,7 @@ double bg_engine_lr(const bg_engine_t *e, size_t t)
     return lo + 0.5 * (lr - lo) * (1.0 + cos(3.14159265358979323846 * tt));
 }
 
-int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
+int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
 {
     *out = NULL;
     int rc = bg_config_check(cfg, err);
@@ -203,7 +203,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     if (!mc.in_shape[0] && !mc.in_shape[1] && !mc.in_shape[2])
         memcpy(mc.in_shape, e->train.shape, sizeof mc.in_shape);   /* images: C x H x W from the IDX header */
     memcpy(e->cfg.model.in_shape, mc.in_shape, sizeof mc.in_shape);   /* auto, resolved */
-    if ((rc = bg_model_create(&mc, e->train.d, e->train.n_classes, &e->model, err))) {
+    if ((rc = bg_model_init(&mc, e->train.d, e->train.n_classes, &e->model, err))) {
         bg_err_key(err, "model.name");
         goto fail;
     }
@@ -213,7 +213,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
         goto fail;
     }
-    if ((rc = bg_compressor_create(&cfg->comp, e->d, e->model.layers, e->model.n_layers, &e->comp, err))) {
+    if ((rc = bg_compressor_init(&cfg->comp, e->d, e->model.layers, e->model.n_layers, &e->comp, err))) {
         bg_err_key(err, rc == BG_ENOTFOUND ? "compressor.name" : cfg->comp.k ? "compressor.k" : "compressor.ratio");
         goto fail;
     }
@@ -224,7 +224,7 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         goto fail;
     }
     if (method->server_broadcast) {
-        if ((rc = bg_compressor_create(&cfg->down_comp, e->d, e->model.layers, e->model.n_layers, &e->down_comp,
+        if ((rc = bg_compressor_init(&cfg->down_comp, e->d, e->model.layers, e->model.n_layers, &e->down_comp,
                                        err))) {
             bg_err_key(err, rc == BG_ENOTFOUND ? "downlink.name" : "downlink.k");
             goto fail;
@@ -241,7 +241,6 @@ int bg_engine_create(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     }
     e->attack = bg_attack_find(cfg->attack.name);
     e->cfg.attack.z = e->attack_args.z;   /* auto, resolved */
-    e->attack_args.agg_name = cfg->agg;
     e->server_rng = bg_rng_stream(cfg->seed, BG_RNG_SERVER, 0);
     e->server_shared = bg_rng_stream(cfg->seed, BG_RNG_SHARED, 0);
     if (!e->server_rng || !e->server_shared) {
@@ -377,7 +376,7 @@ void bg_engine_free(bg_engine_t *e)
             worker_t *w = &e->w[i];
             if (w->st)
                 e->method->worker_free(w->st);
-            bg_sampler_free(&w->sampler);
+            bg_sampler_destroy(&w->sampler);
             if (w->rng)
                 gsl_rng_free(w->rng);
             if (w->crng)
@@ -391,21 +390,21 @@ void bg_engine_free(bg_engine_t *e)
     }
     if (e->msgs) {
         for (size_t i = 0; i < e->n; i++)
-            bg_msg_free(&e->msgs[i]);
+            bg_msg_destroy(&e->msgs[i]);
         free(e->msgs);
     }
     if (e->server)
         e->method->server_free(e->server);
     if (e->shards) {
         for (size_t i = 0; i < e->nd; i++)
-            bg_shard_free(&e->shards[i]);
+            bg_shard_destroy(&e->shards[i]);
         free(e->shards);
     }
-    bg_robust_free(&e->robust);
+    bg_robust_destroy(&e->robust);
     if (e->model.ops)
         bg_model_destroy(&e->model);
-    bg_dataset_free(&e->train);
-    bg_dataset_free(&e->test);
+    bg_dataset_destroy(&e->train);
+    bg_dataset_destroy(&e->test);
     free(e->scratch);
     free(e->xopt);
     free(e->flipped);
@@ -428,7 +427,7 @@ void bg_engine_free(bg_engine_t *e)
                 e->attack->state_free(e->astate[j]);
         free(e->astate);
     }
-    bg_msg_free(&e->down);
+    bg_msg_destroy(&e->down);
     if (e->server_rng)
         gsl_rng_free(e->server_rng);
     if (e->server_shared)

@@ -76,13 +76,13 @@ static int server_diana_new(const bg_method_cfg_t *cfg, size_t n, size_t d, void
 static int worker_plain_new(const bg_method_cfg_t *cfg, size_t d, void **st)
 {
     (void)cfg;
-    return bg_method_worker_alloc(d, 0, st);
+    return bg_method_worker_new(d, 0, st);
 }
 
 static int worker_a_new(const bg_method_cfg_t *cfg, size_t d, void **st)
 {
     (void)cfg;
-    return bg_method_worker_alloc(d, BG_W_A, st);
+    return bg_method_worker_new(d, BG_W_A, st);
 }
 
 static int worker_diana_new(const bg_method_cfg_t *cfg, size_t d, void **st)
@@ -91,7 +91,7 @@ static int worker_diana_new(const bg_method_cfg_t *cfg, size_t d, void **st)
     int rc = diana_alpha(cfg, &alpha);
     if (rc)
         return rc;
-    rc = bg_method_worker_alloc(d, BG_W_A, st);
+    rc = bg_method_worker_new(d, BG_W_A, st);
     if (!rc)
         ((bg_method_worker_t *)*st)->alpha = alpha;
     return rc;

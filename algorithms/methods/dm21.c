@@ -7,13 +7,13 @@
 static int worker_dm_new(const bg_method_cfg_t *cfg, size_t d, void **st)
 {
     (void)cfg;
-    return bg_method_worker_alloc(d, BG_W_A | BG_W_B | BG_W_G, st);
+    return bg_method_worker_new(d, BG_W_A | BG_W_B | BG_W_G, st);
 }
 
 static int worker_vrdm_new(const bg_method_cfg_t *cfg, size_t d, void **st)
 {
     (void)cfg;
-    return bg_method_worker_alloc(d, BG_W_A | BG_W_B | BG_W_G | BG_W_X | BG_W_SP, st);
+    return bg_method_worker_new(d, BG_W_A | BG_W_B | BG_W_G | BG_W_X | BG_W_SP, st);
 }
 
 /* Byz-DM21 (5.1, paper level): u <- (1 - eta) u + eta s; w <- (1 - eta) w + eta u; EF21 on w. Both momenta

@@ -173,13 +173,13 @@ int bg_ef21_send(const bg_method_cfg_t *cfg, bg_method_worker_t *w, bg_worker_ct
 static int worker_ef21_new(const bg_method_cfg_t *cfg, size_t d, void **st)
 {
     (void)cfg;
-    return bg_method_worker_alloc(d, BG_W_G, st);
+    return bg_method_worker_new(d, BG_W_G, st);
 }
 
 static int worker_mom_new(const bg_method_cfg_t *cfg, size_t d, void **st)
 {
     (void)cfg;
-    return bg_method_worker_alloc(d, BG_W_A | BG_W_G, st);
+    return bg_method_worker_new(d, BG_W_A | BG_W_G, st);
 }
 
 /* Byz-EF21-SGDM: v <- s first (eta s under INIT_SCALED), then v <- (1 - eta) v + eta s; EF21 on v. */

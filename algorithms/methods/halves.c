@@ -24,7 +24,7 @@ void bg_method_worker_free(void *st)
     free(w);
 }
 
-int bg_method_worker_alloc(size_t d, unsigned mask, void **st)
+int bg_method_worker_new(size_t d, unsigned mask, void **st)
 {
     bg_method_worker_t *w = calloc(1, sizeof *w);
     if (!w)

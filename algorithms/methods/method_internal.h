@@ -27,7 +27,7 @@ typedef struct bg_method_worker {
 } bg_method_worker_t;
 
 /* s and t always, plus the vectors named in mask (BG_W_*), all zero. */
-int bg_method_worker_alloc(size_t d, unsigned mask, void **st);
+int bg_method_worker_new(size_t d, unsigned mask, void **st);
 void bg_method_worker_free(void *st);
 
 /* y <- (1 - eta) y + eta x */

@@ -35,7 +35,7 @@ typedef struct bg_model_ops {
     /* Mean loss (with regulariser) and accuracy over all rows of ds. */
     void (*evaluate)(const bg_model_t *m, const float *w, const bg_dataset_t *ds, double *loss, double *acc);
     double (*flops_per_sample)(const bg_model_t *m);  /* forward + backward */
-    void (*free)(bg_model_t *m);
+    void (*destroy)(bg_model_t *m);
     /* Initial parameters (NULL: all zero). Neural models use PyTorch's defaults, U(-1/sqrt(fan_in), ..) for
      * weights and biases, drawn from r in layer order, so a seed fixes the start. */
     void (*init_params)(const bg_model_t *m, gsl_rng *r, float *w);
@@ -59,7 +59,7 @@ extern const bg_model_ops_t *const bg_model_registry[];   /* NULL-terminated */
 extern const bg_registry_t bg_models;
 const bg_model_ops_t *bg_model_find(const char *name);
 /* Look up cfg->name, init; BG_ENOTFOUND for an unknown name. */
-int bg_model_create(const bg_model_cfg_t *cfg, size_t d_in, size_t n_classes, bg_model_t *out, bg_err_t *err);
+int bg_model_init(const bg_model_cfg_t *cfg, size_t d_in, size_t n_classes, bg_model_t *out, bg_err_t *err);
 void bg_model_destroy(bg_model_t *m);
 /* Initial parameters: ops->init_params, or the zero vector (the reference code's a9a start). */
 void bg_model_init_params(const bg_model_t *m, gsl_rng *r, float *w);

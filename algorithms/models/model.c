@@ -129,7 +129,7 @@ static double logreg_flops_per_sample(const bg_model_t *m)
     return 4.0 * (double)m->dim + 10.0;
 }
 
-static void logreg_free(bg_model_t *m)
+static void logreg_destroy(bg_model_t *m)
 {
     (void)m;
 }
@@ -141,7 +141,7 @@ static const bg_model_ops_t logreg_ops = {
     .loss_grad = logreg_loss_grad,
     .evaluate = logreg_evaluate,
     .flops_per_sample = logreg_flops_per_sample,
-    .free = logreg_free,
+    .destroy = logreg_destroy,
 };
 
 /* ---------------------------------------------------------------- softmax */
@@ -336,7 +336,7 @@ static double softmax_flops_per_sample(const bg_model_t *m)
     return 4.0 * C * d + 9.0 * C + 1.0;
 }
 
-static void softmax_free(bg_model_t *m)
+static void softmax_destroy(bg_model_t *m)
 {
     free(m->priv);
     m->priv = NULL;
@@ -352,7 +352,7 @@ static const bg_model_ops_t softmax_ops = {
     .loss_grad = softmax_loss_grad,
     .evaluate = softmax_evaluate,
     .flops_per_sample = softmax_flops_per_sample,
-    .free = softmax_free,
+    .destroy = softmax_destroy,
 };
 
 /* ---------------------------------------------------------------- registry */
@@ -374,10 +374,10 @@ const bg_model_ops_t *bg_model_find(const char *name)
     return i < 0 ? NULL : bg_model_registry[i];
 }
 
-int bg_model_create(const bg_model_cfg_t *cfg, size_t d_in, size_t n_classes, bg_model_t *out, bg_err_t *err)
+int bg_model_init(const bg_model_cfg_t *cfg, size_t d_in, size_t n_classes, bg_model_t *out, bg_err_t *err)
 {
     if (!out || !cfg)
-        return bg_err_set(err, BG_EINVAL, NULL, 0, "bg_model_create: cfg and out must not be NULL");
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "bg_model_init: cfg and out must not be NULL");
     memset(out, 0, sizeof *out);
     const bg_model_ops_t *ops = bg_model_find(cfg->name);
     if (!ops)
@@ -405,8 +405,8 @@ void bg_model_destroy(bg_model_t *m)
 {
     if (!m)
         return;
-    if (m->ops && m->ops->free)
-        m->ops->free(m);
+    if (m->ops && m->ops->destroy)
+        m->ops->destroy(m);
     memset(m, 0, sizeof *m);
 }
 

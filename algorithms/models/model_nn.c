@@ -291,7 +291,7 @@ static void nn_init_params(const bg_model_t *m, gsl_rng *r, float *w)
     }
 }
 
-static void nn_free(bg_model_t *m)
+static void nn_destroy(bg_model_t *m)
 {
     nn_t *p = m->priv;
     if (p)
@@ -467,7 +467,7 @@ const bg_model_ops_t bg_mlp_ops = {
     .loss_grad = nn_loss_grad,
     .evaluate = nn_evaluate,
     .flops_per_sample = nn_flops_per_sample,
-    .free = nn_free,
+    .destroy = nn_destroy,
     .init_params = nn_init_params,
     .workspace_bytes = nn_workspace_bytes,
 };
@@ -480,7 +480,7 @@ const bg_model_ops_t bg_cnn_ops = {
     .loss_grad = nn_loss_grad,
     .evaluate = nn_evaluate,
     .flops_per_sample = nn_flops_per_sample,
-    .free = nn_free,
+    .destroy = nn_destroy,
     .init_params = nn_init_params,
     .workspace_bytes = nn_workspace_bytes,
 };
@@ -492,7 +492,7 @@ const bg_model_ops_t bg_lenet5_ops = {
     .loss_grad = nn_loss_grad,
     .evaluate = nn_evaluate,
     .flops_per_sample = nn_flops_per_sample,
-    .free = nn_free,
+    .destroy = nn_destroy,
     .init_params = nn_init_params,
     .workspace_bytes = nn_workspace_bytes,
 };

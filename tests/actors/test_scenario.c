@@ -64,7 +64,7 @@ static void test_defaults_and_paths(void **state)
     assert_string_equal(sc.hosts[0], "w0");
     assert_string_equal(sc.hosts[19], "w19");
     assert_true(isnan(sc.learn.attack.z));
-    bg_scenario_free(&sc);
+    bg_scenario_destroy(&sc);
 }
 
 static void test_hosts_and_overrides(void **state)
@@ -82,7 +82,7 @@ static void test_hosts_and_overrides(void **state)
     assert_true(sc.learn.method.lr == 0.25);
     assert_string_equal(sc.network_model, "CM02");
     assert_true(sc.learn.attack.z == 1.5);
-    bg_scenario_free(&sc);
+    bg_scenario_destroy(&sc);
 }
 
 static void expect_err(const char *text, const char *const *sets, size_t n_sets, long line, const char *frag)
@@ -96,7 +96,7 @@ static void expect_err(const char *text, const char *const *sets, size_t n_sets,
     if (err.line != line || !strstr(buf, frag))
         fail_msg("expected line %ld and '%s', got: %s", line, frag, buf);
     assert_null(strchr(buf, '\n'));
-    bg_scenario_free(&sc);
+    bg_scenario_destroy(&sc);
 }
 
 static void test_errors(void **state)
@@ -130,7 +130,7 @@ static void test_locate(void **state)
     bg_scenario_locate(&sc, &err);
     assert_int_equal(err.line, 8);
     assert_string_equal(err.file, g_path);
-    bg_scenario_free(&sc);
+    bg_scenario_destroy(&sc);
 }
 
 static int source_of(const bg_scenario_t *sc, const char *section, const char *name)
@@ -179,7 +179,7 @@ static void test_keys_and_sources(void **state)
     bg_err_key(&err, "method.lr");
     bg_scenario_locate(&sc, &err);
     assert_string_equal(err.file, "--set");
-    bg_scenario_free(&sc);
+    bg_scenario_destroy(&sc);
 }
 
 int main(void)

@@ -126,7 +126,7 @@ static int time_all(const char *const *models, int n, const float *X, const int 
         snprintf(cfg.name, sizeof cfg.name, "%s", models[k]);
         bg_model_t m;
         bg_err_t err;
-        if (bg_model_create(&cfg, 784, 10, &m, &err)) {
+        if (bg_model_init(&cfg, 784, 10, &m, &err)) {
             fprintf(stderr, "bench_cnn: %s\n", err.msg);
             return 1;
         }

@@ -32,7 +32,7 @@ static int one_run(const char *mode, const char *scenario, int argc, char **argv
         return 1;
     }
     printf("%zu %.9f %.6f %.9f\n", res.rounds, res.wall_time, res.final.test_acc, res.sim_time);
-    bg_scenario_free(&sc);
+    bg_scenario_destroy(&sc);
     return 0;
 }
 

@@ -26,7 +26,7 @@ static int loop(const char *model, long reps, const float *X, const int *y, cons
     snprintf(cfg.name, sizeof cfg.name, "%s", model);
     bg_model_t m;
     bg_err_t err;
-    if (bg_model_create(&cfg, 784, 10, &m, &err)) {
+    if (bg_model_init(&cfg, 784, 10, &m, &err)) {
         fprintf(stderr, "nn_checksum: %s\n", err.msg);
         return 1;
     }
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
             snprintf(cfg.name, sizeof cfg.name, "%s", models[mi]);
             bg_model_t m;
             bg_err_t err;
-            if (bg_model_create(&cfg, D, C, &m, &err)) {
+            if (bg_model_init(&cfg, D, C, &m, &err)) {
                 fprintf(stderr, "nn_checksum: %s\n", err.msg);
                 return 1;
             }

@@ -104,9 +104,9 @@ static void test_round_times(void **state)
     free(lat);
     free(r);
     free(speed);
-    bg_run_result_free(&drv);
-    bg_run_result_free(&sim);
-    bg_scenario_free(&sc);
+    bg_run_result_destroy(&drv);
+    bg_run_result_destroy(&sim);
+    bg_scenario_destroy(&sc);
 }
 
 int main(int argc, char **argv)

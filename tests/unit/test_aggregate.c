@@ -440,7 +440,7 @@ static int run_agg(const char *pre, const char *agg, size_t f, const mat_t *m, f
     int rc = bg_robust_init(&r, pre, agg, &a, m->n, m->d, &err);
     if (rc == BG_OK) {
         rc = bg_robust_run(&r, (const float *const *)m->rows, out, NULL);
-        bg_robust_free(&r);
+        bg_robust_destroy(&r);
     }
     gsl_rng_free(a.rng);
     return rc;
@@ -779,11 +779,11 @@ static void test_f_limits(void **state)
     assert_int_equal(bg_robust_init(&r, NULL, "cm", &a, 17, 5, &err), BG_ERANGE);
     assert_string_equal(err.msg, "f = 9 needs f < n/2 = 8.5 for cm");
     assert_int_equal(bg_robust_init(&r, NULL, "cm", &a, 19, 5, &err), BG_OK);
-    bg_robust_free(&r);
+    bg_robust_destroy(&r);
     a.f = 10;   /* mean does not need a majority */
     assert_int_equal(bg_robust_init(&r, "none", "mean", &a, 20, 5, &err), BG_OK);
     assert_true(bg_robust_flops(&r) > 0.0);
-    bg_robust_free(&r);
+    bg_robust_destroy(&r);
     a.f = 20;
     assert_int_equal(bg_robust_init(&r, "none", "mean", &a, 20, 5, &err), BG_ERANGE);
 
@@ -860,7 +860,7 @@ static void test_non_finite_inputs(void **state)
                     size_t dropped = 999;
                     int rc = bg_robust_run(&rb, (const float *const *)m.rows, out, &dropped);
                     assert_int_equal(dropped, nb);
-                    bg_robust_free(&rb);
+                    bg_robust_destroy(&rb);
                     gsl_rng_free(a.rng);
                     runs++;
                     if (nb > f) {
@@ -891,7 +891,7 @@ static void test_non_finite_inputs(void **state)
     size_t dropped = 0;
     assert_int_equal(bg_robust_run(&rb, (const float *const *)m.rows, out, &dropped), BG_OK);
     assert_int_equal(dropped, 1);
-    bg_robust_free(&rb);
+    bg_robust_destroy(&rb);
     m.rows[4] = saved;
     free(out);
     free(want);
@@ -1155,7 +1155,7 @@ static void test_cc_vs_reference(void **state)
                         ref_cc((const float *const *)m.rows, n, d, taus[ti], L, v);
                         assert_vec_close(out, v, d, RTOL);
                     }
-                    bg_robust_free(&rb);
+                    bg_robust_destroy(&rb);
                     free(out);
                     free(v);
                     mat_free(&m);
@@ -1281,7 +1281,7 @@ static void test_every_pair_composes(void **state)
                 for (size_t l = 0; l < d; l++)
                     assert_true(isfinite(out[l]));
             }
-            bg_robust_free(&rb);
+            bg_robust_destroy(&rb);
             pairs++;
         }
     assert_true(pairs >= 5 * 13);
@@ -1354,14 +1354,14 @@ static void test_new_limits(void **state)
     assert_string_equal(err.msg, "bulyan needs n > 4f: n = 20, f = 9");
     a.f = 4;
     assert_int_equal(bg_robust_init(&r, NULL, "bulyan", &a, 17, 5, &err), BG_OK);
-    bg_robust_free(&r);
+    bg_robust_destroy(&r);
     a.f = 10;
     assert_int_equal(bg_robust_init(&r, NULL, "mda", &a, 30, 5, &err), BG_ERANGE);
     assert_non_null(strstr(err.msg, "C(30, 20) = 30045015"));
     assert_non_null(strstr(err.msg, "mda_max_subsets"));
     a.mda_max_subsets = 1e8;
     assert_int_equal(bg_robust_init(&r, NULL, "mda", &a, 30, 5, &err), BG_OK);
-    bg_robust_free(&r);
+    bg_robust_destroy(&r);
     bg_agg_args_default(&a);
     a.f = 3;
     a.krum_power = 3;
@@ -1377,16 +1377,16 @@ static void test_new_limits(void **state)
     assert_string_equal(err.msg, "f = 5 Byzantine inputs can spoil 5 of the 10 buckets (bucket_s = 2); cm needs fewer "
                                  "than half spoiled: lower f or bucket_s");
     assert_int_equal(bg_robust_init(&r, "bucketing", "mean", &a, 20, 5, &err), BG_OK);
-    bg_robust_free(&r);
+    bg_robust_destroy(&r);
     a.f = 4;
     assert_int_equal(bg_robust_init(&r, "bucketing", "cm", &a, 20, 5, &err), BG_OK);
-    bg_robust_free(&r);
+    bg_robust_destroy(&r);
     gsl_rng_free(a.rng);
     a.rng = NULL;
     assert_int_equal(bg_robust_init(&r, NULL, "dnc", &a, 20, 20000, &err), BG_EINVAL);
     assert_non_null(strstr(err.msg, "dnc"));
     assert_int_equal(bg_robust_init(&r, NULL, "dnc", &a, 20, 500, &err), BG_OK);   /* no sampling: no RNG */
-    bg_robust_free(&r);
+    bg_robust_destroy(&r);
     a.dnc_iters = 5;
     assert_int_equal(bg_robust_init(&r, NULL, "dnc", &a, 20, 500, &err), BG_ERANGE);
     bg_agg_args_default(&a);

@@ -57,7 +57,7 @@ static void make_topk(size_t d, size_t k, bg_compressor_t *c)
     strcpy(cfg.name, "topk");
     cfg.k = k;
     bg_err_t err;
-    assert_int_equal(bg_compressor_create(&cfg, d, NULL, 0, c, &err), BG_OK);
+    assert_int_equal(bg_compressor_init(&cfg, d, NULL, 0, c, &err), BG_OK);
     assert_int_equal(c->k, k);
 }
 
@@ -104,7 +104,7 @@ static void check_topk(const float *x, size_t d, size_t k)
     free(dec);
     free(ref);
     free(sel);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
 }
 
@@ -182,7 +182,7 @@ static void test_topk_ties_lower_index(void **state)
     assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
     assert_int_equal(m.nnz, 1);
     assert_int_equal(m.idx[0], 1);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
 }
 
@@ -200,7 +200,7 @@ static void test_topk_nan_is_kept(void **state)
         assert_int_equal(bg_msg_init(&m, 50), BG_OK);
         assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
         assert_false(bg_msg_all_finite(&m));
-        bg_msg_free(&m);
+        bg_msg_destroy(&m);
         bg_compressor_destroy(&c);
     }
 }
@@ -232,7 +232,7 @@ static void test_bytes(void **state)
     assert_true(m.bytes == 16 + 492);   /* a fresh message is a dense zero vector */
     assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
     assert_true(m.bytes == 21);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
 
     make_topk(1000, 100, &c);
@@ -240,14 +240,14 @@ static void test_bytes(void **state)
     assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
     assert_int_equal(m.kind, BG_MSG_SPARSE);
     assert_true(m.bytes == 16 + 100 * 6);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
 
     bg_comp_cfg_t cfg;
     memset(&cfg, 0, sizeof cfg);
     strcpy(cfg.name, "identity");
     bg_err_t err;
-    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
+    assert_int_equal(bg_compressor_init(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 123);
     assert_int_equal(bg_msg_init(&m, 123), BG_OK);
     assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
@@ -256,7 +256,7 @@ static void test_bytes(void **state)
     assert_memory_equal(m.val, x, 123 * sizeof(float));
     assert_true(c.ops->flops(&c) == 0.0);
     assert_true(c.omega == 0.0 && c.alpha == 1.0);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
 }
 
@@ -269,7 +269,7 @@ static void test_create_errors(void **state)
     memset(&cfg, 0, sizeof cfg);
     strcpy(cfg.name, "topk");
     cfg.k = 124;
-    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_ERANGE);
+    assert_int_equal(bg_compressor_init(&cfg, 123, NULL, 0, &c, &err), BG_ERANGE);
     assert_int_equal(err.code, BG_ERANGE);
     assert_non_null(strstr(err.msg, "k = 124"));
     assert_non_null(strstr(err.msg, "d = 123"));
@@ -277,25 +277,25 @@ static void test_create_errors(void **state)
 
     cfg.k = 0;
     cfg.ratio = 1.5;
-    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_ERANGE);
+    assert_int_equal(bg_compressor_init(&cfg, 123, NULL, 0, &c, &err), BG_ERANGE);
     cfg.ratio = NAN;
-    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_EINVAL);
+    assert_int_equal(bg_compressor_init(&cfg, 123, NULL, 0, &c, &err), BG_EINVAL);
     cfg.ratio = 0.1;
-    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
+    assert_int_equal(bg_compressor_init(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 12);
     assert_true(fabs(c.alpha - 12.0 / 123.0) < 1e-15 && isnan(c.omega));
     bg_compressor_destroy(&c);
     cfg.ratio = 0.001;
-    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
+    assert_int_equal(bg_compressor_init(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 1);
     bg_compressor_destroy(&c);
     cfg.ratio = 1.0;
-    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_OK);
+    assert_int_equal(bg_compressor_init(&cfg, 123, NULL, 0, &c, &err), BG_OK);
     assert_int_equal(c.k, 123);
     bg_compressor_destroy(&c);
 
     strcpy(cfg.name, "randk-nope");
-    assert_int_equal(bg_compressor_create(&cfg, 123, NULL, 0, &c, &err), BG_ENOTFOUND);
+    assert_int_equal(bg_compressor_init(&cfg, 123, NULL, 0, &c, &err), BG_ENOTFOUND);
     assert_non_null(strstr(err.msg, "randk-nope"));
     assert_non_null(strstr(err.msg, "identity"));
     assert_non_null(strstr(err.msg, "topk"));
@@ -351,8 +351,8 @@ static void test_msg_ops(void **state)
     assert_true(bg_msg_all_finite(&m));
     m.val[2] = INFINITY;
     assert_false(bg_msg_all_finite(&m));
-    bg_msg_free(&m);
-    bg_msg_free(&m);   /* freeing twice is harmless */
+    bg_msg_destroy(&m);
+    bg_msg_destroy(&m);   /* freeing twice is harmless */
     assert_int_equal(bg_msg_init(&m, 0), BG_EINVAL);
 }
 
@@ -372,7 +372,7 @@ static void mk(bg_compressor_t *c, const char *name, size_t d, const size_t *lay
     cfg.levels = levels;
     cfg.per_layer = per_layer;
     bg_err_t err;
-    int rc = bg_compressor_create(&cfg, d, layers, nl, c, &err);
+    int rc = bg_compressor_init(&cfg, d, layers, nl, c, &err);
     if (rc)
         fail_msg("create %s: %s", name, err.msg);
 }
@@ -506,7 +506,7 @@ static void test_randk_unbiased(void **state)
         e /= N;
         assert_true(e <= c.omega * nx * 1.05);
         assert_true(e >= c.omega * nx * 0.95);
-        bg_msg_free(&m);
+        bg_msg_destroy(&m);
         bg_compressor_destroy(&c);
     }
     gsl_rng_free(xr);
@@ -554,7 +554,7 @@ static void test_randk_subsets_uniform(void **state)
         /* df = nsub - 1 (<= 219); mean df, sd sqrt(2 df): 6 sd is far in the tail. */
         double df = (double)nsub - 1.0;
         assert_true(chi <= df + 6.0 * sqrt(2.0 * df));
-        bg_msg_free(&m);
+        bg_msg_destroy(&m);
         bg_compressor_destroy(&c);
     }
     gsl_rng_free(own);
@@ -584,7 +584,7 @@ static void test_randk_unscaled_contraction(void **state)
     }
     e /= N;
     assert_true(fabs(e - (1.0 - c.alpha) * nx) <= 0.03 * nx);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
     gsl_rng_free(xr);
     gsl_rng_free(own);
@@ -611,7 +611,7 @@ static void test_randk_large(void **state)
     }
     assert_true(m.bytes == 16 + 50.0 * (4 + 3));
     assert_true(c.ops->flops(&c) < 20.0 * k);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
     gsl_rng_free(own);
     free(x);
@@ -660,8 +660,8 @@ static void test_shared_mask(void **state)
     assert_int_equal(c.ops->compress(&c, x, &only_own, &a), BG_EINVAL);
     assert_int_equal(ci.ops->compress(&ci, x, &only_shared, &a), BG_EINVAL);
     assert_int_equal(ci.ops->compress(&ci, x, NULL, &a), BG_EINVAL);
-    bg_msg_free(&a);
-    bg_msg_free(&b);
+    bg_msg_destroy(&a);
+    bg_msg_destroy(&b);
     bg_compressor_destroy(&c);
     bg_compressor_destroy(&ci);
     gsl_rng_free(o1);
@@ -696,7 +696,7 @@ static void test_determinism(void **state)
         assert_true(m[0].bytes == m[1].bytes);
         assert_memory_not_equal(m[0].val, m[2].val, m[0].nnz * sizeof(float));
         for (int t = 0; t < 3; t++)
-            bg_msg_free(&m[t]);
+            bg_msg_destroy(&m[t]);
         bg_compressor_destroy(&c);
     }
 }
@@ -742,7 +742,7 @@ static void test_qsgd(void **state)
             assert_true(fabs(sum[i] / N - x[i]) <= 5.0 * se + 1e-6);
         }
         assert_true(e / N <= c.omega * nx * 1.05);
-        bg_msg_free(&m);
+        bg_msg_destroy(&m);
         bg_compressor_destroy(&c);
     }
     /* A zero vector quantises to zeros. */
@@ -755,7 +755,7 @@ static void test_qsgd(void **state)
     for (size_t i = 0; i < d; i++)
         assert_true(m.val[i] == 0.0f);
     assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_EINVAL);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
     gsl_rng_free(xr);
     gsl_rng_free(own);
@@ -775,7 +775,7 @@ static void test_sign(void **state)
     assert_int_equal(m.kind, BG_MSG_DENSE);
     assert_memory_equal(m.val, want, sizeof want);
     assert_true(m.bytes == 16 + 1 + 4);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
 
     gsl_rng *xr = bg_rng_stream(6, BG_RNG_INIT, 0);
@@ -799,7 +799,7 @@ static void test_sign(void **state)
             assert_true(e <= (1.0 - c.alpha) * nx * (1.0 + 1e-6));
             assert_true(m.bytes == 16.0 + (double)((d + 7) / 8) + 4.0);
         }
-        bg_msg_free(&m);
+        bg_msg_destroy(&m);
         bg_compressor_destroy(&c);
         free(x);
         free(dec);
@@ -813,7 +813,7 @@ static void test_sign(void **state)
     assert_int_equal(c.ops->compress(&c, oh, NULL, &m), BG_OK);
     bg_msg_decode(&m, dec);
     assert_true(fabs(err2(dec, oh, 10) - (1.0 - c.alpha) * 25.0) < 1e-5);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
     gsl_rng_free(xr);
 }
@@ -855,7 +855,7 @@ static void test_fp16(void **state)
     for (size_t i = 0; i < n; i++)
         if (to_bits(m.val[i]) != to_bits(want[i]))
             fail_msg("fp16(%a) = %a, want %a", (double)in[i], (double)m.val[i], (double)want[i]);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
 
     float nanv[1] = {NAN};
@@ -863,7 +863,7 @@ static void test_fp16(void **state)
     assert_int_equal(bg_msg_init(&m, 1), BG_OK);
     assert_int_equal(c.ops->compress(&c, nanv, NULL, &m), BG_OK);
     assert_true(isnan(m.val[0]));
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
 
 #ifdef __FLT16_MAX__
@@ -902,7 +902,7 @@ static void test_fp16(void **state)
             fail_msg("fp16(%a) = %a, _Float16 says %a", (double)x[i], (double)m.val[i], (double)ref);
     }
     gsl_rng_free(br);
-    bg_msg_free(&m);
+    bg_msg_destroy(&m);
     bg_compressor_destroy(&c);
     free(x);
 #endif
@@ -954,7 +954,7 @@ static void test_bytes_new(void **state)
             fail_msg("case %zu (%s): %g bytes, want %g", i, cases[i].name, m.bytes, cases[i].bytes);
         check_sorted(&m);
         assert_true(c.ops->flops(&c) >= 0.0);
-        bg_msg_free(&m);
+        bg_msg_destroy(&m);
         bg_compressor_destroy(&c);
     }
     gsl_rng_free(own);
@@ -1002,13 +1002,13 @@ static void test_per_layer_equals_slices(void **state)
             assert_int_equal(cl.ops->compress(&cl, x + off, &r, &ml), BG_OK);
             bg_msg_decode(&ml, part + off);
             bytes += ml.bytes - BG_MSG_HEADER_BYTES;
-            bg_msg_free(&ml);
+            bg_msg_destroy(&ml);
             bg_compressor_destroy(&cl);
         }
         assert_memory_equal(whole, part, sizeof whole);
         if (m.bytes != bytes)
             fail_msg("%s per layer: %g bytes, slices say %g", cases[ci].name, m.bytes, bytes);
-        bg_msg_free(&m);
+        bg_msg_destroy(&m);
         bg_compressor_destroy(&c);
         gsl_rng_free(o);
         gsl_rng_free(s);
@@ -1045,7 +1045,7 @@ static void test_nan_input(void **state)
             for (size_t i = 0; i < 50; i++)
                 if (i != 3)
                     assert_true((all && i < end) ? isnan(dec[i]) : !isnan(dec[i]));
-            bg_msg_free(&m);
+            bg_msg_destroy(&m);
             bg_compressor_destroy(&c);
         }
     }
@@ -1060,33 +1060,33 @@ static void test_create_errors_new(void **state)
     bg_err_t err;
     bg_comp_cfg_default(&cfg);
     static const size_t bad_sum[] = {10, 20}, zero[] = {30, 0};
-    assert_int_equal(bg_compressor_create(&cfg, 31, bad_sum, 2, &c, &err), BG_EINVAL);
+    assert_int_equal(bg_compressor_init(&cfg, 31, bad_sum, 2, &c, &err), BG_EINVAL);
     assert_non_null(strstr(err.msg, "add up to 30"));
     assert_null(c.ops);
     assert_null(c.layer_off);
-    assert_int_equal(bg_compressor_create(&cfg, 30, zero, 2, &c, &err), BG_EINVAL);
+    assert_int_equal(bg_compressor_init(&cfg, 30, zero, 2, &c, &err), BG_EINVAL);
     assert_non_null(strstr(err.msg, "layer 1"));
 
     strcpy(cfg.name, "qsgd");
     cfg.levels = 0;
-    assert_int_equal(bg_compressor_create(&cfg, 30, NULL, 0, &c, &err), BG_ERANGE);
+    assert_int_equal(bg_compressor_init(&cfg, 30, NULL, 0, &c, &err), BG_ERANGE);
     assert_non_null(strstr(err.msg, "levels = 0"));
     assert_null(c.layer_off);
 
     strcpy(cfg.name, "randk");
     cfg.levels = 16;
     cfg.k = 31;
-    assert_int_equal(bg_compressor_create(&cfg, 30, NULL, 0, &c, &err), BG_ERANGE);
+    assert_int_equal(bg_compressor_init(&cfg, 30, NULL, 0, &c, &err), BG_ERANGE);
     assert_non_null(strstr(err.msg, "k = 31"));
     cfg.k = 0;
     cfg.ratio = 1.5;
     cfg.per_layer = 1;
-    assert_int_equal(bg_compressor_create(&cfg, 30, bad_sum, 2, &c, &err), BG_ERANGE);
+    assert_int_equal(bg_compressor_init(&cfg, 30, bad_sum, 2, &c, &err), BG_ERANGE);
     assert_non_null(strstr(err.msg, "ratio = 1.5"));
     /* A per-layer k larger than a layer keeps that whole layer. */
     cfg.ratio = 0.1;
     cfg.k = 15;
-    assert_int_equal(bg_compressor_create(&cfg, 30, bad_sum, 2, &c, &err), BG_OK);
+    assert_int_equal(bg_compressor_init(&cfg, 30, bad_sum, 2, &c, &err), BG_OK);
     assert_int_equal(c.k, 10 + 15);
     assert_int_equal(c.n_layers, 2);
     assert_true(c.layer_off[0] == 0 && c.layer_off[1] == 10 && c.layer_off[2] == 30);

@@ -125,9 +125,9 @@ static void test_a9a(void **state)
         if (n2 > 0)
             assert_true(fabs(sqrt(n2) - 1.0) <= 1e-6);
     }
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
     assert_null(ds.X);
-    bg_dataset_free(&ds);   /* double free is harmless */
+    bg_dataset_destroy(&ds);   /* double free is harmless */
 }
 
 static void test_a9a_t(void **state)
@@ -142,11 +142,11 @@ static void test_a9a_t(void **state)
     for (size_t i = 0; i < ds.n; i++)
         ones += (size_t)ds.y[i];
     assert_int_equal(ones, 3846);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
     /* Without n_features the width is the largest index seen. */
     assert_int_equal(bg_dataset_load_libsvm(A9AT, 0, &ds, &err), BG_OK);
     assert_int_equal(ds.d, 122);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
 }
 
 /* Decompress a9a.t.gz to a plain file and check the reader gives the same dataset. */
@@ -183,8 +183,8 @@ static void test_plain_equals_gz(void **state)
     assert_int_equal(a.n_classes, b.n_classes);
     assert_memory_equal(a.X, b.X, a.n * a.d * sizeof(float));
     assert_memory_equal(a.y, b.y, a.n * sizeof(int));
-    bg_dataset_free(&a);
-    bg_dataset_free(&b);
+    bg_dataset_destroy(&a);
+    bg_dataset_destroy(&b);
 }
 
 static void test_small_formats(void **state)
@@ -203,7 +203,7 @@ static void test_small_formats(void **state)
     assert_int_equal(ds.y[1], 0);
     const float want[8] = {0.5f, 0, -2.0f, 0, 0, 0.1f, 0, 0};
     assert_memory_equal(ds.X, want, sizeof want);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
 
     /* no trailing newline; labels {2, 7} are binary: 7 -> 1 */
     write_str("7 1:1\n2 2:1\n7 1:3", p, sizeof p);
@@ -214,7 +214,7 @@ static void test_small_formats(void **state)
     assert_int_equal(ds.y[1], 0);
     assert_int_equal(ds.y[2], 1);
     assert_true(ds.X[2 * 5] == 3.0f);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
 
     /* multi-class integer labels kept as they are */
     write_str("0 1:1\n3 1:1\n1 2:1\n", p, sizeof p);
@@ -222,7 +222,7 @@ static void test_small_formats(void **state)
     assert_int_equal(ds.n_classes, 4);
     assert_int_equal(ds.y[1], 3);
     assert_int_equal(ds.y[2], 1);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
 
     /* a very long line (beyond the reader's first buffer) */
     size_t nf = 5000, cap = nf * 16 + 64, len = 0;
@@ -239,7 +239,7 @@ static void test_small_formats(void **state)
     assert_int_equal(ds.d, nf);
     assert_true(ds.X[nf - 1] == (float)nf);
     assert_true(ds.X[nf + 6] == 1.0f);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
 }
 
 static void test_bad_input(void **state)
@@ -318,27 +318,27 @@ static void test_declared_classes(void **state)
     assert_int_equal(ds.n_classes, 2);
     assert_int_equal(ds.y[0], 1);
     assert_int_equal(ds.y[1], 0);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
     expect_fail_classes(write_str("1 1:1\n-1 1:1\n\n0 2:1\n", p, sizeof p), 2, 4, "third", "two label values");
     /* in auto mode 0/1/2 are class ids; declared binary, the 2 is a third value */
     write_str("0 1:1\n1 1:1\n2 2:1\n", p, sizeof p);
     assert_int_equal(bg_dataset_load_libsvm_classes(p, 0, 0, &ds, &err), BG_OK);
     assert_int_equal(ds.n_classes, 3);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
     expect_fail_classes(p, 2, 3, "label 2", NULL);
     /* a single value: positive is class 1, anything else class 0 (not the max-label rule) */
     write_str("-1 1:1\n-1 2:1\n", p, sizeof p);
     assert_int_equal(bg_dataset_load_libsvm_classes(p, 0, 2, &ds, &err), BG_OK);
     assert_int_equal(ds.y[0], 0);
     assert_int_equal(ds.y[1], 0);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
 
     /* multi-class: class ids 0..C-1 only; the declared count wins even when the top class is absent */
     write_str("0 1:1\n1 2:1\n1 1:1\n", p, sizeof p);
     assert_int_equal(bg_dataset_load_libsvm_classes(p, 0, 5, &ds, &err), BG_OK);
     assert_int_equal(ds.n_classes, 5);
     assert_int_equal(ds.y[2], 1);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
     expect_fail_classes(write_str("0 1:1\n3 2:1\n", p, sizeof p), 3, 2, "label 3", "0 .. 2");
     expect_fail_classes(write_str("0 1:1\n1 2:1\n1.5 2:1\n", p, sizeof p), 3, 3, "label 1.5", "0 .. 2");
     expect_fail_classes(write_str("-1 1:1\n", p, sizeof p), 4, 1, "label -1", "0 .. 3");
@@ -434,9 +434,9 @@ static void test_partition(void **state)
     assert_true(same_ab);
     assert_false(same_ac);
     for (size_t s = 0; s < k; s++) {
-        bg_shard_free(&a[s]);
-        bg_shard_free(&b[s]);
-        bg_shard_free(&c[s]);
+        bg_shard_destroy(&a[s]);
+        bg_shard_destroy(&b[s]);
+        bg_shard_destroy(&c[s]);
     }
     free(seen);
 
@@ -447,7 +447,7 @@ static void test_partition(void **state)
     assert_int_equal(bg_partition_iid(4, 4, r1, d, &err), BG_OK);
     for (size_t s = 0; s < 4; s++) {
         assert_int_equal(d[s].n, 1);
-        bg_shard_free(&d[s]);
+        bg_shard_destroy(&d[s]);
     }
     gsl_rng_free(r1);
     gsl_rng_free(r2);
@@ -499,12 +499,12 @@ static void test_sampler(void **state)
     assert_non_null(many);
     bg_sampler_next(&s, r, 100, many);
     free(many);
-    bg_sampler_free(&s);
+    bg_sampler_destroy(&s);
     assert_null(s.perm);
 
     bg_shard_t empty = {0};
     assert_int_equal(bg_sampler_init(&s, &empty, r), BG_EINVAL);
-    bg_sampler_free(&s);
+    bg_sampler_destroy(&s);
     gsl_rng_free(r);
     free(shard.idx);
 }

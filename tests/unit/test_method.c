@@ -48,7 +48,7 @@ static float *run_to_end(const bg_config_t *c, size_t *d)
     bg_engine_t *e;
     bg_err_t err;
     char buf[1024];
-    int rc = bg_engine_create(c, &e, &err);
+    int rc = bg_engine_new(c, &e, &err);
     if (rc)
         fail_msg("%s", bg_err_format(&err, buf, sizeof buf));
     rc = bg_driver_run(e, NULL, NULL, NULL, &err);
@@ -123,8 +123,8 @@ static void test_ef21_server_mirror_and_inverse(void **state)
     m->server_collect(srv, 2, &inv, view);
     for (size_t k = 0; k < d; k++)
         assert_true(fabsf(view[k] - target[k]) <= 1e-5f);
-    bg_msg_free(&inv);
-    bg_msg_free(&msg);
+    bg_msg_destroy(&inv);
+    bg_msg_destroy(&msg);
     gsl_rng_free(r);
     m->server_free(srv);
 }
@@ -143,7 +143,7 @@ static void test_mom_sgd_inverse(void **state)
     m->server_inverse(srv, 1, target, &inv);
     m->server_collect(srv, 1, &inv, view);
     assert_memory_equal(view, target, sizeof target);
-    bg_msg_free(&inv);
+    bg_msg_destroy(&inv);
     m->server_free(srv);
 }
 
@@ -161,13 +161,13 @@ static void test_momentum_recursion(void **state)
     snprintf(c.agg, sizeof c.agg, "mean");
     bg_engine_t *e;
     bg_err_t err;
-    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_int_equal(bg_engine_new(&c, &e, &err), 0);
     const size_t d = bg_engine_dim(e);
     /* A second engine with the same seed draws the same minibatches: use it to get raw gradients via eta = 1. */
     bg_config_t c1 = c;
     c1.method.eta = 1.0;
     bg_engine_t *e1;
-    assert_int_equal(bg_engine_create(&c1, &e1, &err), 0);
+    assert_int_equal(bg_engine_new(&c1, &e1, &err), 0);
     float *v = calloc(d, sizeof(float));
     for (int t = 0; t < 6; t++) {
         const bg_msg_t *msg, *raw, *down;
@@ -200,7 +200,7 @@ static void test_lr_schedule(void **state)
     c.method.lr_min_ratio = 0.1;
     bg_engine_t *e;
     bg_err_t err;
-    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_int_equal(bg_engine_new(&c, &e, &err), 0);
     assert_true(fabs(bg_engine_lr(e, 0) - 0.5) < 1e-15);
     assert_true(fabs(bg_engine_lr(e, 20) - 0.05) < 1e-15);
     assert_true(fabs(bg_engine_lr(e, 10) - 0.275) < 1e-12);
@@ -224,11 +224,11 @@ static void test_lr_schedule(void **state)
 
     base_config(&c);
     c.method.lr_schedule = 2;
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EINVAL);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_EINVAL);
     assert_string_equal(err.key, "method.lr_schedule");
     c.method.lr_schedule = 1;
     c.method.lr_min_ratio = 1.5;
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EINVAL);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_EINVAL);
     assert_string_equal(err.key, "method.lr_min_ratio");
 }
 
@@ -242,7 +242,7 @@ static void test_bytes_accounting(void **state)
     c.rounds = 7;
     bg_engine_t *e;
     bg_err_t err;
-    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_int_equal(bg_engine_new(&c, &e, &err), 0);
     assert_int_equal(bg_driver_run(e, NULL, NULL, NULL, &err), 0);
     bg_metrics_t m;
     bg_engine_evaluate(e, &m);
@@ -268,7 +268,7 @@ static void test_ipm_lands_on_target(void **state)
     c.attack.eps = 0.5;
     bg_engine_t *e;
     bg_err_t err;
-    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_int_equal(bg_engine_new(&c, &e, &err), 0);
     assert_true(bg_engine_attack_omniscient(e));
     const size_t d = bg_engine_dim(e);
     float *hmean = calloc(d, sizeof(float)), *x0 = malloc(d * sizeof(float));
@@ -313,7 +313,7 @@ static void test_ipm_on_increments_with_last_honest(void **state)
     c.attack.eps = 0.5;
     bg_engine_t *e;
     bg_err_t err;
-    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_int_equal(bg_engine_new(&c, &e, &err), 0);
     const size_t d = bg_engine_dim(e);
     float *mean = calloc(d, sizeof(float));
     const bg_msg_t *msg, *down;
@@ -345,30 +345,30 @@ static void test_config_errors(void **state)
     bg_err_t err;
     base_config(&c);
     c.f = 5;
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_ERANGE);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_ERANGE);
     assert_string_equal(err.key, "attack.f");
     base_config(&c);
     c.method.eta = 0;
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EINVAL);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_EINVAL);
     assert_string_equal(err.key, "method.eta");
     base_config(&c);
     c.comp.k = 11;   /* d = 10 */
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_ERANGE);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_ERANGE);
     assert_string_equal(err.key, "compressor.k");
     base_config(&c);
     c.n = 5;
     c.f = 2;         /* NNM + CM need f < n/2 = 2.5: ok */
-    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_int_equal(bg_engine_new(&c, &e, &err), 0);
     bg_engine_free(e);
     c.n = 4;         /* f = 2 >= n/2 */
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_ERANGE);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_ERANGE);
     assert_string_equal(err.key, "attack.f");
     base_config(&c);
     snprintf(c.method.name, sizeof c.method.name, "nope");
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_ENOTFOUND);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_ENOTFOUND);
     base_config(&c);
     snprintf(c.train_path, sizeof c.train_path, "/nonexistent/x");
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EIO);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_EIO);
 }
 
 int main(void)

@@ -51,7 +51,7 @@ static bg_engine_t *make_engine(const bg_config_t *c)
     bg_engine_t *e;
     bg_err_t err;
     char buf[1024];
-    if (bg_engine_create(c, &e, &err))
+    if (bg_engine_new(c, &e, &err))
         fail_msg("%s", bg_err_format(&err, buf, sizeof buf));
     return e;
 }
@@ -81,7 +81,7 @@ static void worker_at(bg_engine_t *e, const float *x, float *out, double *flops)
     bg_msg_decode(msg, out);
     if (flops)
         *flops = fl;
-    bg_msg_free(&xm);
+    bg_msg_destroy(&xm);
 }
 
 /* Top-k by magnitude, the obvious way: k passes, each taking the largest remaining |x_i| (lowest index on ties). */
@@ -146,7 +146,7 @@ static void check_ef_family(const char *name, int which, bg_init_t init)
         assert_int_equal(bg_msg_init(&xm, d), 0);
         bg_msg_set_dense(&xm, x);
         assert_int_equal(bg_engine_worker_round(e, 0, &xm, &m, &fl, NULL), 0);
-        bg_msg_free(&xm);
+        bg_msg_destroy(&xm);
         assert_true(fl > 0);
         if (which == M_EF21)
             assert_true(fl >= N_TRAIN * bg_engine_flops_per_sample(e));   /* full local gradient */
@@ -469,8 +469,8 @@ static void test_inverse_every_method(void **state)
             ops->server_free(srv);
         }
     }
-    bg_msg_free(&m);
-    bg_msg_free(&inv);
+    bg_msg_destroy(&m);
+    bg_msg_destroy(&inv);
     gsl_rng_free(r);
 }
 
@@ -528,10 +528,10 @@ static void test_byz_state_last_honest(void **state)
             ops->server_step(&cfg, srv, v, x, d);
         }
         ops->server_free(srv);
-        bg_msg_free(&m0);
-        bg_msg_free(&m1);
-        bg_msg_free(&mb);
-        bg_msg_free(&zero);
+        bg_msg_destroy(&m0);
+        bg_msg_destroy(&m1);
+        bg_msg_destroy(&mb);
+        bg_msg_destroy(&zero);
     }
 }
 
@@ -581,7 +581,7 @@ static void test_last_honest_engine_ipm(void **state)
                 assert_true(fabsf(bg_engine_model(e)[k] - expect) <= 1e-5f * (1 + fabsf(expect)));
             }
         }
-        bg_msg_free(&xm);
+        bg_msg_destroy(&xm);
         free(hsum);
         free(x);
         free(g);
@@ -605,7 +605,7 @@ static void test_needs_unbiased(void **state)
         c.comp.k = 3;
         bg_engine_t *e;
         bg_err_t err;
-        assert_int_equal(bg_engine_create(&c, &e, &err), BG_EINVAL);
+        assert_int_equal(bg_engine_new(&c, &e, &err), BG_EINVAL);
         assert_string_equal(err.key, "compressor.name");
         snprintf(c.comp.name, sizeof c.comp.name, have_randk() ? "randk" : "identity");
         c.comp.scaled = 1;

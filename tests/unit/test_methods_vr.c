@@ -51,7 +51,7 @@ static bg_engine_t *make_engine(const bg_config_t *c)
     bg_engine_t *e;
     bg_err_t err;
     char buf[1024];
-    if (bg_engine_create(c, &e, &err))
+    if (bg_engine_new(c, &e, &err))
         fail_msg("%s", bg_err_format(&err, buf, sizeof buf));
     return e;
 }
@@ -76,7 +76,7 @@ static float *reference_gd(const bg_config_t *c, size_t *d_out)
     bg_err_t err;
     assert_int_equal(bg_dataset_load_libsvm(c->train_path, 0, &ds, &err), 0);
     bg_dataset_normalize_rows(&ds);
-    assert_int_equal(bg_model_create(&c->model, ds.d, ds.n_classes, &m, &err), 0);
+    assert_int_equal(bg_model_init(&c->model, ds.d, ds.n_classes, &m, &err), 0);
     const size_t d = m.dim;
     float *x = calloc(d, sizeof(float)), *g = calloc(d, sizeof(float));
     size_t *idx = malloc(ds.n * sizeof(size_t));
@@ -93,7 +93,7 @@ static float *reference_gd(const bg_config_t *c, size_t *d_out)
     free(g);
     free(idx);
     bg_model_destroy(&m);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
     *d_out = d;
     return x;
 }
@@ -172,7 +172,7 @@ static void test_marina_coin_shared(void **state)
         assert_true(view[0] == (l.dense[t][0] ? 0.0f : 1.0f));
     }
     gsl_rng_free(shared);
-    bg_msg_free(&zero);
+    bg_msg_destroy(&zero);
     free(ones);
     free(x);
     free(view);
@@ -229,7 +229,7 @@ static void fake_worker_init(fake_worker_t *f, const bg_compressor_t *comp)
     bg_err_t err;
     bg_model_cfg_t mc = {.name = "logreg", .lambda = 0.001, .reg = BG_REG_L2};
     assert_int_equal(bg_dataset_load_libsvm(g_train, 0, &f->ds, &err), 0);
-    assert_int_equal(bg_model_create(&mc, f->ds.d, f->ds.n_classes, &f->model, &err), 0);
+    assert_int_equal(bg_model_init(&mc, f->ds.d, f->ds.n_classes, &f->model, &err), 0);
     f->shard.n = 50;
     f->shard.idx = malloc(50 * sizeof(size_t));
     for (size_t i = 0; i < 50; i++)
@@ -245,13 +245,13 @@ static void fake_worker_init(fake_worker_t *f, const bg_compressor_t *comp)
 
 static void fake_worker_free(fake_worker_t *f)
 {
-    bg_sampler_free(&f->sampler);
+    bg_sampler_destroy(&f->sampler);
     gsl_rng_free(f->rng);
     gsl_rng_free(f->crng);
     gsl_rng_free(f->shared);
     free(f->shard.idx);
     bg_model_destroy(&f->model);
-    bg_dataset_free(&f->ds);
+    bg_dataset_destroy(&f->ds);
 }
 
 /* A rand-k of our own (the tree's randk may not exist yet): k = 3 of 10 from the worker's own stream, scaled by
@@ -336,8 +336,8 @@ static void test_dasha_mirror(void **state)
             x[k] -= (float)cfg.lr * view[k];
     }
     assert_true(n_coin > 0 && n_coin < 29);
-    bg_msg_free(&msg);
-    bg_msg_free(&c);
+    bg_msg_destroy(&msg);
+    bg_msg_destroy(&c);
     m->worker_free(wst);
     m->server_free(srv);
     fake_worker_free(&a);
@@ -399,8 +399,8 @@ static void test_marina_reference(void **state)
     }
     assert_true(n_dense > 1 && n_dense < 25);
     gsl_rng_free(sshared);
-    bg_msg_free(&msg);
-    bg_msg_free(&c);
+    bg_msg_destroy(&msg);
+    bg_msg_destroy(&c);
     m->worker_free(wst);
     m->server_free(srv);
     fake_worker_free(&a);
@@ -489,7 +489,7 @@ static void test_rosdhb_momentum(void **state)
                 assert_true(fabs(view[k] - ref[i][k]) <= 1e-5);
         }
     gsl_rng_free(r);
-    bg_msg_free(&msg);
+    bg_msg_destroy(&msg);
     m->server_free(srv);
 }
 
@@ -507,7 +507,7 @@ static void test_ef21bc_downlink_mirror(void **state)
     snprintf(cc.name, sizeof cc.name, "topk");
     cc.k = 2;
     bg_compressor_t down;
-    assert_int_equal(bg_compressor_create(&cc, D, NULL, 0, &down, &err), 0);
+    assert_int_equal(bg_compressor_init(&cc, D, NULL, 0, &down, &err), 0);
     const bg_method_ops_t *m = bg_method_find("byz-ef21-bc");
     assert_non_null(m);
     assert_true(m->worker_models);
@@ -554,8 +554,8 @@ static void test_ef21bc_downlink_mirror(void **state)
     assert_true(e2 < 0.5 * x2);
     gsl_rng_free(r);
     gsl_rng_free(shared);
-    bg_msg_free(&b);
-    bg_msg_free(&expect);
+    bg_msg_destroy(&b);
+    bg_msg_destroy(&expect);
     m->worker_free(w1);
     m->worker_free(w2);
     m->server_free(srv);
@@ -641,7 +641,7 @@ static void test_inverses(void **state)
             m->server_view(srv, 1, &zero, view);
             if (t > 0)
                 seen[view[0] == 0.0f] = 1;
-            bg_msg_free(&zero);
+            bg_msg_destroy(&zero);
             m->server_step(&cfg, srv, agg, x, D);
         }
         if (q == 0)
@@ -650,8 +650,8 @@ static void test_inverses(void **state)
     }
     gsl_rng_free(r);
     gsl_rng_free(shared);
-    bg_msg_free(&msg);
-    bg_msg_free(&inv);
+    bg_msg_destroy(&msg);
+    bg_msg_destroy(&inv);
 }
 
 /* The variance-reduced methods refuse a biased uplink compressor. */
@@ -664,12 +664,12 @@ static void test_needs_unbiased(void **state)
     base_config(&c, "byz-vr-marina");
     snprintf(c.comp.name, sizeof c.comp.name, "topk");
     c.comp.k = 2;
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EINVAL);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_EINVAL);
     assert_string_equal(err.key, "compressor.name");
     snprintf(c.method.name, sizeof c.method.name, "byz-dasha-page");
-    assert_int_equal(bg_engine_create(&c, &e, &err), BG_EINVAL);
+    assert_int_equal(bg_engine_new(&c, &e, &err), BG_EINVAL);
     snprintf(c.method.name, sizeof c.method.name, "rosdhb");
-    assert_int_equal(bg_engine_create(&c, &e, &err), 0);
+    assert_int_equal(bg_engine_new(&c, &e, &err), 0);
     bg_engine_free(e);
 }
 

@@ -64,7 +64,7 @@ static void make_model(bg_model_t *m, size_t d, double lambda, bg_reg_t reg)
 {
     bg_model_cfg_t cfg = {.name = "logreg", .lambda = lambda, .reg = reg};
     bg_err_t err;
-    assert_int_equal(bg_model_create(&cfg, d, 2, m, &err), BG_OK);
+    assert_int_equal(bg_model_init(&cfg, d, 2, m, &err), BG_OK);
     assert_int_equal(m->dim, d);
 }
 
@@ -220,25 +220,25 @@ static void test_registry(void **state)
     bg_model_t m;
     bg_err_t err;
     bg_model_cfg_t cfg = {.name = "mlp9", .lambda = 0.00056, .reg = BG_REG_L2};
-    assert_int_equal(bg_model_create(&cfg, 123, 2, &m, &err), BG_ENOTFOUND);
+    assert_int_equal(bg_model_init(&cfg, 123, 2, &m, &err), BG_ENOTFOUND);
     assert_non_null(strstr(err.msg, "mlp9"));
     assert_non_null(strstr(err.msg, "logreg"));
     bg_model_destroy(&m);   /* safe after a failed create */
 
     snprintf(cfg.name, sizeof cfg.name, "logreg");
-    assert_int_equal(bg_model_create(&cfg, 123, 10, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_init(&cfg, 123, 10, &m, &err), BG_EINVAL);
     assert_non_null(strstr(err.msg, "10"));
     assert_null(m.ops);
     cfg.lambda = -1.0;
-    assert_int_equal(bg_model_create(&cfg, 123, 2, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_init(&cfg, 123, 2, &m, &err), BG_EINVAL);
     cfg.lambda = NAN;
-    assert_int_equal(bg_model_create(&cfg, 123, 2, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_init(&cfg, 123, 2, &m, &err), BG_EINVAL);
     cfg.lambda = 0.00056;
     cfg.reg = (bg_reg_t)7;
-    assert_int_equal(bg_model_create(&cfg, 123, 2, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_init(&cfg, 123, 2, &m, &err), BG_EINVAL);
     cfg.reg = BG_REG_L2;
 
-    assert_int_equal(bg_model_create(&cfg, 123, 2, &m, &err), BG_OK);
+    assert_int_equal(bg_model_init(&cfg, 123, 2, &m, &err), BG_OK);
     assert_int_equal(m.dim, 123);
     assert_int_equal(m.d_in, 123);
     assert_true(m.ops->flops_per_sample(&m) >= 4.0 * 123);
@@ -310,8 +310,8 @@ static void test_a9a_fit(void **state)
     free(p);
     free(g);
     bg_model_destroy(&m);
-    bg_dataset_free(&tr);
-    bg_dataset_free(&te);
+    bg_dataset_destroy(&tr);
+    bg_dataset_destroy(&te);
 }
 
 /* ---------------------------------------------------------------- softmax */
@@ -347,7 +347,7 @@ static void make_softmax(bg_model_t *m, size_t d, size_t C, double lambda, bg_re
 {
     bg_model_cfg_t cfg = {.name = "softmax", .lambda = lambda, .reg = reg};
     bg_err_t err;
-    assert_int_equal(bg_model_create(&cfg, d, C, m, &err), BG_OK);
+    assert_int_equal(bg_model_init(&cfg, d, C, m, &err), BG_OK);
     assert_int_equal(m->dim, C * (d + 1));
 }
 
@@ -574,23 +574,23 @@ static void test_softmax_create(void **state)
     bg_model_t m;
     bg_err_t err;
     bg_model_cfg_t cfg = {.name = "softmax", .lambda = 0.00056, .reg = BG_REG_L2};
-    assert_int_equal(bg_model_create(&cfg, 20, 1, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_init(&cfg, 20, 1, &m, &err), BG_EINVAL);
     assert_non_null(strstr(err.msg, "softmax"));
     assert_non_null(strstr(err.msg, "at least 2 classes"));
     assert_null(m.ops);
-    assert_int_equal(bg_model_create(&cfg, 20, 0, &m, &err), BG_EINVAL);
-    assert_int_equal(bg_model_create(&cfg, 0, 3, &m, &err), BG_EINVAL);
-    assert_int_equal(bg_model_create(&cfg, (size_t)1 << 40, 3, &m, &err), BG_ERANGE);
+    assert_int_equal(bg_model_init(&cfg, 20, 0, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_init(&cfg, 0, 3, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_init(&cfg, (size_t)1 << 40, 3, &m, &err), BG_ERANGE);
     /* the registry's unknown-name message lists every model */
     snprintf(cfg.name, sizeof cfg.name, "mlp9");
-    assert_int_equal(bg_model_create(&cfg, 20, 3, &m, &err), BG_ENOTFOUND);
+    assert_int_equal(bg_model_init(&cfg, 20, 3, &m, &err), BG_ENOTFOUND);
     assert_non_null(strstr(err.msg, "softmax"));
     snprintf(cfg.name, sizeof cfg.name, "softmax");
 
     const size_t Cs[3] = {2, 3, 10};
     for (int t = 0; t < 3; t++) {
         size_t C = Cs[t], d = 784;
-        assert_int_equal(bg_model_create(&cfg, d, C, &m, &err), BG_OK);
+        assert_int_equal(bg_model_init(&cfg, d, C, &m, &err), BG_OK);
         assert_int_equal(m.dim, C * (d + 1));
         assert_int_equal(m.d_in, d);
         assert_int_equal(m.n_classes, C);

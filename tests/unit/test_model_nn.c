@@ -502,7 +502,7 @@ static void make(bg_model_t *m, const char *name, const net_t *n, double lambda)
         memcpy(cfg.in_shape, n->shape, sizeof n->shape);
     bg_err_t err;
     size_t d = n->shape[0] * n->shape[1] * n->shape[2];
-    int rc = bg_model_create(&cfg, d, n->C, m, &err);
+    int rc = bg_model_init(&cfg, d, n->C, m, &err);
     if (rc)
         print_error("%s\n", err.msg);
     assert_int_equal(rc, BG_OK);
@@ -676,7 +676,7 @@ static void test_layout_and_init(void **state)
     bg_err_t err;
     bg_model_cfg_t cfg = {.name = "cnn"};
     bg_model_t m, m2;
-    assert_int_equal(bg_model_create(&cfg, 784, 10, &m, &err), BG_OK);
+    assert_int_equal(bg_model_init(&cfg, 784, 10, &m, &err), BG_OK);
     assert_int_equal(m.dim, 21840);
     assert_int_equal(m.n_layers, 8);
     size_t sum = 0;
@@ -718,7 +718,7 @@ static void test_layout_and_init(void **state)
     bg_model_destroy(&m);
 
     snprintf(cfg.name, sizeof cfg.name, "lenet5");
-    assert_int_equal(bg_model_create(&cfg, 784, 10, &m2, &err), BG_OK);
+    assert_int_equal(bg_model_init(&cfg, 784, 10, &m2, &err), BG_OK);
     assert_int_equal(m2.n_layers, 10);
     sum = 0;
     for (size_t t = 0; t < 10; t++) {
@@ -730,7 +730,7 @@ static void test_layout_and_init(void **state)
     bg_model_destroy(&m2);
 
     bg_model_cfg_t mc = {.name = "mlp", .n_hidden = 2, .hidden = {256, 128}};
-    assert_int_equal(bg_model_create(&mc, 784, 10, &m, &err), BG_OK);
+    assert_int_equal(bg_model_init(&mc, 784, 10, &m, &err), BG_OK);
     assert_int_equal(m.dim, 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
     assert_true(m.ops->flops_per_sample(&m) == 2.0 * 2 * 784 * 256 + 3.0 * 2 * (256 * 128 + 128 * 10));
     bg_model_destroy(&m);
@@ -742,26 +742,26 @@ static void test_bad_configs(void **state)
     bg_err_t err;
     bg_model_t m;
     bg_model_cfg_t c = {.name = "mlp"};
-    assert_int_equal(bg_model_create(&c, 784, 10, &m, &err), BG_EINVAL);
+    assert_int_equal(bg_model_init(&c, 784, 10, &m, &err), BG_EINVAL);
     assert_non_null(strstr(err.msg, "model.hidden"));
     c.n_hidden = 2;
     c.hidden[0] = 4;
-    assert_int_equal(bg_model_create(&c, 784, 10, &m, &err), BG_EINVAL);   /* a zero width */
+    assert_int_equal(bg_model_init(&c, 784, 10, &m, &err), BG_EINVAL);   /* a zero width */
     bg_model_cfg_t k = {.name = "cnn"};
-    assert_int_equal(bg_model_create(&k, 100, 10, &m, &err), BG_EINVAL);  /* 10x10: conv2 gets 3x3 */
+    assert_int_equal(bg_model_init(&k, 100, 10, &m, &err), BG_EINVAL);  /* 10x10: conv2 gets 3x3 */
     assert_non_null(strstr(err.msg, "too small"));
-    assert_int_equal(bg_model_create(&k, 785, 10, &m, &err), BG_EINVAL);  /* not a square */
+    assert_int_equal(bg_model_init(&k, 785, 10, &m, &err), BG_EINVAL);  /* not a square */
     k.in_shape[0] = 3;
     k.in_shape[1] = 16;
     k.in_shape[2] = 16;
-    assert_int_equal(bg_model_create(&k, 784, 10, &m, &err), BG_EINVAL);  /* shape does not fit d */
-    assert_int_equal(bg_model_create(&k, 768, 10, &m, &err), BG_OK);
+    assert_int_equal(bg_model_init(&k, 784, 10, &m, &err), BG_EINVAL);  /* shape does not fit d */
+    assert_int_equal(bg_model_init(&k, 768, 10, &m, &err), BG_OK);
     assert_int_equal(m.layers[0], 10 * 3 * 25);
     bg_model_destroy(&m);
     bg_model_cfg_t l = {.name = "lenet5"};
-    assert_int_equal(bg_model_create(&l, 64, 10, &m, &err), BG_EINVAL);   /* 8x8: conv2 gets 4x4 */
-    assert_int_equal(bg_model_create(&l, 144, 1, &m, &err), BG_EINVAL);   /* one class */
-    assert_int_equal(bg_model_create(&l, 144, 10, &m, &err), BG_OK);      /* 12x12 is the smallest sensible */
+    assert_int_equal(bg_model_init(&l, 64, 10, &m, &err), BG_EINVAL);   /* 8x8: conv2 gets 4x4 */
+    assert_int_equal(bg_model_init(&l, 144, 1, &m, &err), BG_EINVAL);   /* one class */
+    assert_int_equal(bg_model_init(&l, 144, 10, &m, &err), BG_OK);      /* 12x12 is the smallest sensible */
     bg_model_destroy(&m);
 }
 
@@ -776,7 +776,7 @@ static double train_mnist(const char *name, const bg_model_cfg_t *cfg, int steps
         print_error("%s\n", err.msg);
     assert_int_equal(rc, BG_OK);
     bg_model_t m;
-    assert_int_equal(bg_model_create(cfg, ds.d, 10, &m, &err), BG_OK);
+    assert_int_equal(bg_model_init(cfg, ds.d, 10, &m, &err), BG_OK);
     gsl_rng *r = bg_rng_stream(7, BG_RNG_INIT, 0);
     float *w = malloc(m.dim * 4), *g = malloc(m.dim * 4);
     bg_model_init_params(&m, r, w);
@@ -799,7 +799,7 @@ static double train_mnist(const char *name, const bg_model_cfg_t *cfg, int steps
     free(g);
     gsl_rng_free(r);
     bg_model_destroy(&m);
-    bg_dataset_free(&ds);
+    bg_dataset_destroy(&ds);
     return acc;
 }
 

@@ -19,7 +19,7 @@
 static void free_shards(bg_shard_t *sh, size_t S)
 {
     for (size_t s = 0; s < S; s++)
-        bg_shard_free(&sh[s]);
+        bg_shard_destroy(&sh[s]);
 }
 
 /* Labels 0..C-1, per_class of each, in a seeded random order (so a partition cannot rely on sorted input). */

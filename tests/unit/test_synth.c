@@ -89,9 +89,9 @@ static void test_synth_sizes_balance(void **state)
     c.n_test = 0;
     assert_int_equal(make(&c, 1, &tr2, NULL, &err), BG_OK);
     assert_memory_equal(tr.X, tr2.X, tr.n * tr.d * sizeof *tr.X);   /* the test set is drawn last */
-    bg_dataset_free(&tr2);
-    bg_dataset_free(&tr);
-    bg_dataset_free(&te);
+    bg_dataset_destroy(&tr2);
+    bg_dataset_destroy(&tr);
+    bg_dataset_destroy(&te);
 }
 
 /* Mean distance between the empirical means of all pairs of groups. */
@@ -108,8 +108,8 @@ static double group_spread(double zeta)
     for (size_t g = 0; g < G; g++)
         for (size_t h = g + 1; h < G; h++)
             s += dist(m[g], m[h], D) / (G * (G - 1) / 2);
-    bg_dataset_free(&tr);
-    bg_dataset_free(&te);
+    bg_dataset_destroy(&tr);
+    bg_dataset_destroy(&te);
     return s;
 }
 
@@ -138,12 +138,12 @@ static void test_synth_determinism(void **state)
     assert_memory_equal(at.X, bt.X, at.n * at.d * sizeof *at.X);
     assert_memory_equal(at.y, bt.y, at.n * sizeof *at.y);
     assert_true(memcmp(a.X, o.X, a.n * a.d * sizeof *a.X) != 0);
-    bg_dataset_free(&a);
-    bg_dataset_free(&at);
-    bg_dataset_free(&b);
-    bg_dataset_free(&bt);
-    bg_dataset_free(&o);
-    bg_dataset_free(&ot);
+    bg_dataset_destroy(&a);
+    bg_dataset_destroy(&at);
+    bg_dataset_destroy(&b);
+    bg_dataset_destroy(&bt);
+    bg_dataset_destroy(&o);
+    bg_dataset_destroy(&ot);
 }
 
 static void test_synth_errors(void **state)
@@ -162,7 +162,7 @@ static void test_synth_errors(void **state)
         assert_null(tr.X);   /* zeroed: safe to free */
         assert_null(strchr(err.msg, '\n'));
         assert_true(strstr(err.msg, "must") || strstr(err.msg, ">= 1"));
-        bg_dataset_free(&tr);
+        bg_dataset_destroy(&tr);
     }
     bg_synth_cfg_t c = synth_cfg(2, 10, 10, 3, 2, 0);
     assert_int_equal(make(&c, 1, &tr, &tr, &err), BG_EINVAL);
@@ -206,7 +206,7 @@ static void make_logreg(bg_model_t *m, size_t d, double lambda, bg_reg_t reg)
     cfg.lambda = lambda;
     cfg.reg = reg;
     bg_err_t err;
-    assert_int_equal(bg_model_create(&cfg, d, 2, m, &err), BG_OK);
+    assert_int_equal(bg_model_init(&cfg, d, 2, m, &err), BG_OK);
 }
 
 static void contiguous(size_t n, size_t S, bg_shard_t *sh)
@@ -260,10 +260,10 @@ static void test_optimum_stationary(void **state)
     }
     gsl_rng_free(r);
     for (size_t s = 0; s < G; s++)
-        bg_shard_free(&sh[s]);
+        bg_shard_destroy(&sh[s]);
     bg_model_destroy(&m);
-    bg_dataset_free(&tr);
-    bg_dataset_free(&te);
+    bg_dataset_destroy(&tr);
+    bg_dataset_destroy(&te);
 }
 
 /* Unequal shards: the optimum of the shard-weighted objective, not of the pooled one. Checked against plain
@@ -302,8 +302,8 @@ static void test_optimum_weighting(void **state)
     assert_true(dist(x, xp, D) > 1e-2);
     free(all);
     bg_model_destroy(&m);
-    bg_dataset_free(&tr);
-    bg_dataset_free(&te);
+    bg_dataset_destroy(&tr);
+    bg_dataset_destroy(&te);
 }
 
 static void test_optimum_errors(void **state)
@@ -322,7 +322,7 @@ static void test_optimum_errors(void **state)
     memset(&sc, 0, sizeof sc);
     strcpy(sc.name, "softmax");
     sc.lambda = 0.1;
-    assert_int_equal(bg_model_create(&sc, 3, 2, &m, &err), BG_OK);
+    assert_int_equal(bg_model_init(&sc, 3, 2, &m, &err), BG_OK);
     assert_int_equal(bg_logreg_optimum(&m, &tr, sh, 2, x, &err), BG_EINVAL);
     assert_non_null(strstr(err.msg, "softmax"));
     bg_model_destroy(&m);
@@ -354,9 +354,9 @@ static void test_optimum_errors(void **state)
     bg_model_destroy(&m);
 
     for (size_t s = 0; s < 2; s++)
-        bg_shard_free(&sh[s]);
-    bg_dataset_free(&tr);
-    bg_dataset_free(&te);
+        bg_shard_destroy(&sh[s]);
+    bg_dataset_destroy(&tr);
+    bg_dataset_destroy(&te);
 }
 
 int main(void)
