@@ -19,15 +19,32 @@ typedef struct rows {
     float *v;           /* n*d */
 } rows_t;
 
-/* Read CSV rows of numbers (nan/inf allowed: hostile inputs are the point). All rows must have d values. */
+/* Room for `need` floats (amortised doubling). */
+static int grow(rows_t *r, size_t need)
+{
+    if (need <= r->cap)
+        return 0;
+    size_t cap = r->cap ? 2 * r->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    float *nv = realloc(r->v, cap * sizeof(float));
+    if (!nv)
+        return -1;
+    r->v = nv;
+    r->cap = cap;
+    return 0;
+}
+
+/* Read CSV rows of numbers (nan/inf allowed: hostile inputs are the point). All rows must have d values.
+ * Returns 0, or the exit status (2 bad input, 1 out of memory) with the reason in errbuf. */
 static int read_rows(FILE *in, rows_t *r, char *errbuf, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     char *line = NULL;
     size_t cap = 0;
     long lineno = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, in)) >= 0) {
+    int status = 0;
+    while (!status && getline(&line, &cap, in) >= 0) {
         lineno++;
         char *p = line;
         while (*p == ' ' || *p == '\t')
@@ -42,72 +59,54 @@ static int read_rows(FILE *in, rows_t *r, char *errbuf, size_t errlen)
             if (end == p || errno == ERANGE) {
                 snprintf(errbuf, errlen, "stdin:%ld: value %zu is not a number (expected comma-separated numbers)",
                          lineno, k + 1);
-                free(line);
-                free(r->v);
-                return 2;
+                status = 2;
+                break;
             }
-            if (r->n == 0) {
-                if (k >= r->cap) {
-                    r->cap = r->cap ? 2 * r->cap : 64;
-                    float *nv = realloc(r->v, r->cap * sizeof(float));
-                    if (!nv) {
-                        free(line);
-                        free(r->v);
-                        snprintf(errbuf, errlen, "out of memory");
-                        return 1;
-                    }
-                    r->v = nv;
-                }
-            } else if (k >= r->d) {
+            if (r->n > 0 && k >= r->d) {
                 snprintf(errbuf, errlen, "stdin:%ld: row has more than %zu values (the first row's length)", lineno,
                          r->d);
-                free(line);
-                free(r->v);
-                return 2;
-            } else if ((r->n + 1) * r->d > r->cap) {
-                r->cap = 2 * (r->n + 1) * r->d;
-                float *nv = realloc(r->v, r->cap * sizeof(float));
-                if (!nv) {
-                    free(line);
-                    free(r->v);
-                    snprintf(errbuf, errlen, "out of memory");
-                    return 1;
-                }
-                r->v = nv;
+                status = 2;
+                break;
             }
-            r->v[r->n * (r->d ? r->d : 0) + k] = x;
-            k++;
-            p = end;
-            while (*p == ' ' || *p == '\t')
-                p++;
+            if (grow(r, r->n * r->d + k + 1)) {
+                snprintf(errbuf, errlen, "out of memory");
+                status = 1;
+                break;
+            }
+            r->v[r->n * r->d + k++] = x;
+            for (p = end; *p == ' ' || *p == '\t'; p++) {
+            }
             if (*p == ',') {
                 p++;
                 continue;
             }
-            if (*p == '\n' || *p == '\r' || *p == '\0')
-                break;
-            snprintf(errbuf, errlen, "stdin:%ld: unexpected '%c' after value %zu", lineno, *p, k);
-            free(line);
-            free(r->v);
-            return 2;
+            if (*p != '\n' && *p != '\r' && *p != '\0') {
+                snprintf(errbuf, errlen, "stdin:%ld: unexpected '%c' after value %zu", lineno, *p, k);
+                status = 2;
+            }
+            break;
         }
+        if (status)
+            break;
         if (r->n == 0)
             r->d = k;
         else if (k != r->d) {
             snprintf(errbuf, errlen, "stdin:%ld: row has %zu values, the first row has %zu", lineno, k, r->d);
-            free(line);
-            free(r->v);
-            return 2;
+            status = 2;
+            break;
         }
         r->n++;
     }
     free(line);
-    if (r->n == 0) {
+    if (!status && r->n == 0) {
         snprintf(errbuf, errlen, "stdin: no rows (expected one vector per line, comma-separated)");
-        free(r->v);
-        return 2;
+        status = 2;
     }
-    return 0;
+    if (status) {
+        free(r->v);
+        r->v = NULL;
+    }
+    return status;
 }
 
 static void print_row(const float *x, size_t d)

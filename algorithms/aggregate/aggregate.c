@@ -18,20 +18,8 @@ const bg_preagg_ops_t *const bg_preagg_registry[] = {
     &bg_preagg_none_ops, &bg_preagg_nnm_ops, &bg_preagg_bucketing_ops, &bg_preagg_clip_ops, &bg_preagg_arc_ops, NULL,
 };
 
-BG_REGISTRY_DEFINE(bg_aggregators, "aggregator", bg_aggregator_registry);
-BG_REGISTRY_DEFINE(bg_preaggregators, "pre-aggregator", bg_preagg_registry);
-
-const bg_aggregator_ops_t *bg_aggregator_find(const char *name)
-{
-    long i = name ? bg_registry_find(&bg_aggregators, name) : -1;
-    return i < 0 ? NULL : bg_aggregator_registry[i];
-}
-
-const bg_preagg_ops_t *bg_preagg_find(const char *name)
-{
-    long i = name ? bg_registry_find(&bg_preaggregators, name) : -1;
-    return i < 0 ? NULL : bg_preagg_registry[i];
-}
+BG_REGISTRY_DEFINE(bg_aggregators, "aggregator", bg_aggregator_registry, bg_aggregator_ops_t, bg_aggregator_find)
+BG_REGISTRY_DEFINE(bg_preaggregators, "pre-aggregator", bg_preagg_registry, bg_preagg_ops_t, bg_preagg_find)
 
 /* ---------------------------------------------------------------- pipeline */
 

@@ -647,13 +647,7 @@ const bg_attack_ops_t *const bg_attack_registry[] = {
     &gaussian_ops, &random_ops, &zero_ops, &nan_ops, &rop_ops, NULL,
 };
 
-BG_REGISTRY_DEFINE(bg_attacks, "attack", bg_attack_registry);
-
-const bg_attack_ops_t *bg_attack_find(const char *name)
-{
-    long i = name ? bg_registry_find(&bg_attacks, name) : -1;
-    return i < 0 ? NULL : bg_attack_registry[i];
-}
+BG_REGISTRY_DEFINE(bg_attacks, "attack", bg_attack_registry, bg_attack_ops_t, bg_attack_find)
 
 /* s = floor(n/2 + 1) - f workers must be won over; z is the normal quantile that puts n - f - s honest
  * workers below the attack. The probability is clamped to [1/(2m), 1 - 1/(2m)] with m = n - f honest workers

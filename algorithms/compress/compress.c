@@ -50,13 +50,7 @@ const bg_compressor_ops_t *const bg_compressor_registry[] = {
     &bg_comp_qsgd_ops, &bg_comp_fp16_ops, NULL,
 };
 
-BG_REGISTRY_DEFINE(bg_compressors, "compressor", bg_compressor_registry);
-
-const bg_compressor_ops_t *bg_compressor_find(const char *name)
-{
-    long i = name ? bg_registry_find(&bg_compressors, name) : -1;
-    return i < 0 ? NULL : bg_compressor_registry[i];
-}
+BG_REGISTRY_DEFINE(bg_compressors, "compressor", bg_compressor_registry, bg_compressor_ops_t, bg_compressor_find)
 
 void bg_compressor_destroy(bg_compressor_t *c)
 {

@@ -20,9 +20,9 @@ const char *bg_registry_names(const bg_registry_t *r, char *buf, size_t len);
 /* BG_ENOTFOUND with "unknown <family> 'name' (known: a, b, c)" in err. */
 int bg_registry_unknown(const bg_registry_t *r, const char *name, bg_err_t *err);
 
-/* Defines `const bg_registry_t id` over `table`, a NULL-terminated array of pointers to ops structs that have
- * `name` and `summary` members. */
-#define BG_REGISTRY_DEFINE(id, family, table)                                                                       \
+/* Defines `const bg_registry_t id` over `table`, a NULL-terminated array of pointers to ops_t structs that have
+ * `name` and `summary` members, and `const ops_t *find(const char *name)` (NULL for an unknown or NULL name). */
+#define BG_REGISTRY_DEFINE(id, family, table, ops_t, find)                                                          \
     static const char *id##_name_at(size_t i)                                                                       \
     {                                                                                                               \
         size_t k = 0;                                                                                               \
@@ -31,6 +31,11 @@ int bg_registry_unknown(const bg_registry_t *r, const char *name, bg_err_t *err)
         return table[k] ? table[k]->name : NULL;                                                                    \
     }                                                                                                               \
     static const char *id##_summary_at(size_t i) { return id##_name_at(i) ? table[i]->summary : NULL; }            \
-    const bg_registry_t id = {family, id##_name_at, id##_summary_at}
+    const bg_registry_t id = {family, id##_name_at, id##_summary_at};                                               \
+    const ops_t *find(const char *name)                                                                             \
+    {                                                                                                               \
+        long i = name ? bg_registry_find(&id, name) : -1;                                                           \
+        return i < 0 ? NULL : table[i];                                                                             \
+    }
 
 #endif

@@ -139,13 +139,7 @@ static const bg_dataset_ops_t synthetic_ops = {
 const bg_dataset_ops_t *const bg_dataset_registry[] = {&a9a_ops, &w8a_ops, &mnist_ops, &fmnist_ops, &synthetic_ops,
                                                         NULL};
 
-BG_REGISTRY_DEFINE(bg_datasets, "dataset", bg_dataset_registry);
-
-const bg_dataset_ops_t *bg_dataset_find(const char *name)
-{
-    long i = name ? bg_registry_find(&bg_datasets, name) : -1;
-    return i < 0 ? NULL : bg_dataset_registry[i];
-}
+BG_REGISTRY_DEFINE(bg_datasets, "dataset", bg_dataset_registry, bg_dataset_ops_t, bg_dataset_find)
 
 int bg_data_load(const char *name, const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t *test, int *libsvm,
                  bg_err_t *err)

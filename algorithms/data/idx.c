@@ -23,6 +23,19 @@
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define FMNIST_PACKAGE "dataset-fashion-mnist"
 
+/* Double a buffer of *cap items of `size` bytes, up to n items (a header's count is a bound, not a promise: buffers
+ * grow as data actually arrives). On failure *p is unchanged and *cap holds the size that could not be had. */
+static int grow_items(void **p, size_t *cap, size_t n, size_t size)
+{
+    size_t nc = *cap * 2 < n ? *cap * 2 : n;
+    void *q = realloc(*p, nc * size);
+    *cap = nc;
+    if (!q)
+        return -1;
+    *p = q;
+    return 0;
+}
+
 static uint32_t be32(const unsigned char *b)
 {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
@@ -135,15 +148,9 @@ static int read_labels(const char *path, uint32_t *n_out, unsigned char **lab_ou
         goto done;
     }
     while (have < n) {
-        if (have == cap) {
-            size_t nc = cap * 2 < n ? cap * 2 : n;
-            unsigned char *q = realloc(lab, nc);
-            if (!q) {
-                rc = bg_err_set(err, BG_ENOMEM, path, 0, "out of memory for %zu labels", nc);
-                goto done;
-            }
-            lab = q;
-            cap = nc;
+        if (have == cap && grow_items((void **)&lab, &cap, n, 1)) {
+            rc = bg_err_set(err, BG_ENOMEM, path, 0, "out of memory for %zu labels", cap);
+            goto done;
         }
         size_t got;
         int bad;
@@ -246,15 +253,9 @@ int bg_dataset_load_idx_classes(const char *images, const char *labels, size_t n
     }
     while (have < n) {
         size_t want = n - have < per_chunk ? n - have : per_chunk;
-        if (have + want > cap) {
-            size_t nc = cap * 2 < n ? cap * 2 : n;
-            float *q = realloc(X, nc * d * sizeof *X);
-            if (!q) {
-                rc = bg_err_set(err, BG_ENOMEM, images, 0, "out of memory for %zu images of %zu pixels", nc, d);
-                goto done;
-            }
-            X = q;
-            cap = nc;
+        if (have + want > cap && grow_items((void **)&X, &cap, n, d * sizeof *X)) {
+            rc = bg_err_set(err, BG_ENOMEM, images, 0, "out of memory for %zu images of %zu pixels", cap, d);
+            goto done;
         }
         size_t got;
         int bad;

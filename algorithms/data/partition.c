@@ -342,13 +342,7 @@ static const bg_partition_ops_t contiguous_ops = {
 const bg_partition_ops_t *const bg_partition_registry[] = {&iid_ops, &dirichlet_ops, &shards_ops, &cifar_ref_ops,
                                                             &contiguous_ops, NULL};
 
-BG_REGISTRY_DEFINE(bg_partitions, "partition", bg_partition_registry);
-
-const bg_partition_ops_t *bg_partition_find(const char *name)
-{
-    long i = name ? bg_registry_find(&bg_partitions, name) : -1;
-    return i < 0 ? NULL : bg_partition_registry[i];
-}
+BG_REGISTRY_DEFINE(bg_partitions, "partition", bg_partition_registry, bg_partition_ops_t, bg_partition_find)
 
 int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, size_t n_classes, size_t n_shards,
                  gsl_rng *r, bg_shard_t *shards, bg_err_t *err)

@@ -245,32 +245,26 @@ int bg_config_check(const bg_config_t *c, bg_err_t *err)
     return bg_keys_check(bg_config_keys, bg_config_n_keys, c, err);
 }
 
-void bg_agg_args_default(bg_agg_args_t *a)
+/* The family defaults: the matching part of a default configuration (so they cannot disagree with the table). */
+static bg_config_t defaults(void)
 {
     bg_config_t c;
     bg_config_default(&c);
-    *a = c.agg_args;
+    return c;
 }
 
-void bg_attack_cfg_default(bg_attack_cfg_t *a)
-{
-    bg_config_t c;
-    bg_config_default(&c);
-    *a = c.attack;
-}
+void bg_agg_args_default(bg_agg_args_t *a) { *a = defaults().agg_args; }
+void bg_attack_cfg_default(bg_attack_cfg_t *a) { *a = defaults().attack; }
 
+/* A compressor or partition used on its own has no method or dataset to choose for it: identity, iid. */
 void bg_comp_cfg_default(bg_comp_cfg_t *cc)
 {
-    bg_config_t c;
-    bg_config_default(&c);
-    *cc = c.comp;
+    *cc = defaults().comp;
     snprintf(cc->name, sizeof cc->name, "identity");
 }
 
 void bg_partition_cfg_default(bg_partition_cfg_t *p)
 {
-    bg_config_t c;
-    bg_config_default(&c);
-    *p = c.partition;
+    *p = defaults().partition;
     snprintf(p->name, sizeof p->name, "iid");
 }

@@ -55,10 +55,5 @@ const bg_method_ops_t *const bg_method_registry[] = {
     NULL,
 };
 
-BG_REGISTRY_DEFINE(bg_methods, "method", bg_method_registry);
+BG_REGISTRY_DEFINE(bg_methods, "method", bg_method_registry, bg_method_ops_t, bg_method_find)
 
-const bg_method_ops_t *bg_method_find(const char *name)
-{
-    long i = name ? bg_registry_find(&bg_methods, name) : -1;
-    return i < 0 ? NULL : bg_method_registry[i];
-}

@@ -366,13 +366,7 @@ const bg_model_ops_t *const bg_model_registry[] = {
     NULL,
 };
 
-BG_REGISTRY_DEFINE(bg_models, "model", bg_model_registry);
-
-const bg_model_ops_t *bg_model_find(const char *name)
-{
-    long i = name ? bg_registry_find(&bg_models, name) : -1;
-    return i < 0 ? NULL : bg_model_registry[i];
-}
+BG_REGISTRY_DEFINE(bg_models, "model", bg_model_registry, bg_model_ops_t, bg_model_find)
 
 int bg_model_init(const bg_model_cfg_t *cfg, size_t d_in, size_t n_classes, bg_model_t *out, bg_err_t *err)
 {
