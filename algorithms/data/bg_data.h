@@ -60,8 +60,8 @@ void bg_shard_destroy(bg_shard_t *s);
  *  "contiguous" unshuffled equal contiguous blocks (synthetic data generated group by group).
  * y may be NULL for "iid" and "contiguous". min_size 0 counts as 1. Every other partition uses each sample exactly
  * once. shards: n_shards zeroed structs; indices in each shard are sorted ascending. Errors (one sentence, with the
- * key in err via bg_err_key by the caller): BG_ENOTFOUND unknown name, BG_EINVAL bad parameter, BG_ERANGE a shard would be
- * empty or below min_size (message names the worker). */
+ * key in err via bg_err_key by the caller): BG_ENOTFOUND unknown name, BG_EINVAL bad parameter, BG_ERANGE a shard
+ * would be empty or below min_size (message names the worker). */
 typedef struct bg_partition_cfg {
     char name[32];       /* a bg_partition_registry name */
     double alpha;        /* dirichlet concentration, > 0 */

@@ -178,11 +178,9 @@ int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     if (rc)
         return rc;
     if (cfg->f >= cfg->n)
-        return cfg_err(err, "attack.f", BG_ERANGE, NULL, 0, "attack.f = %zu must be smaller than workers.n = %zu", cfg->f,
-                          cfg->n);
-    const bg_method_ops_t *method = bg_method_find(cfg->method.name);
-    if (!method)
-        return cfg_err(err, "method.name", BG_ENOTFOUND, NULL, 0, "unknown method '%s' (see `byzgrid list`)", cfg->method.name);
+        return cfg_err(err, "attack.f", BG_ERANGE, NULL, 0, "attack.f = %zu must be smaller than workers.n = %zu",
+                       cfg->f, cfg->n);
+    const bg_method_ops_t *method = bg_method_find(cfg->method.name);   /* known: bg_config_check looked */
 
     bg_engine_t *e = calloc(1, sizeof *e);
     if (!e)
