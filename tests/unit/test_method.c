@@ -23,16 +23,9 @@ static int write_data(void **state)
     return synth_write(7, 0.0);
 }
 
-static int remove_data(void **state)
-{
-    return synth_remove(state);
-}
-
 static void base_config(bg_config_t *c)
 {
-    bg_config_default(c);
-    snprintf(c->train_path, sizeof c->train_path, "%s", g_train);
-    snprintf(c->test_path, sizeof c->test_path, "%s", g_test);
+    synth_config(c);
     c->rounds = 30;
     c->eval_every = 10;
     c->n = 5;
@@ -40,24 +33,6 @@ static void base_config(bg_config_t *c)
     c->method.batch = 4;
     c->method.lr = 0.5;
     c->method.eta = 0.3;
-}
-
-/* Run all rounds with the driver and return the final model (d floats, malloc'ed). */
-static float *run_to_end(const bg_config_t *c, size_t *d)
-{
-    bg_engine_t *e;
-    bg_err_t err;
-    char buf[1024];
-    int rc = bg_engine_new(c, &e, &err);
-    if (rc)
-        fail_msg("%s", bg_err_format(&err, buf, sizeof buf));
-    rc = bg_driver_run(e, NULL, NULL, NULL, &err);
-    assert_int_equal(rc, 0);
-    *d = bg_engine_dim(e);
-    float *x = malloc(*d * sizeof(float));
-    memcpy(x, bg_engine_model(e), *d * sizeof(float));
-    bg_engine_free(e);
-    return x;
 }
 
 static void test_ef21_identity_mean_equals_momentum_sgd(void **state)
@@ -384,5 +359,5 @@ int main(void)
         cmocka_unit_test(test_ipm_on_increments_with_last_honest),
         cmocka_unit_test(test_config_errors),
     };
-    return cmocka_run_group_tests(tests, write_data, remove_data);
+    return cmocka_run_group_tests(tests, write_data, synth_remove);
 }
