@@ -628,6 +628,7 @@ static void test_cm_exact_bits(void **state)
     static const size_t ds[] = {64, 300};
     static const rule_case_t cases[] = {{.pre = "none", .agg = "cm", .ref = ref_cm_f, .tol = 0.0, .once = 1}};
     gsl_rng *r = bg_rng_stream(11, BG_RNG_SERVER, 0);
+    /* f = 0 once per input: the f list goes unused */
     sweep_rules(r, ns, LEN(ns), ds, LEN(ds), 1, FS_HALF, cases, LEN(cases));
     gsl_rng_free(r);
 }
