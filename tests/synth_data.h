@@ -1,13 +1,16 @@
 /* A small synthetic binary LIBSVM problem (10 features, 400 training and 100 test rows) written to a fresh
- * /tmp folder, shared by the method and engine tests. Header-only: each test program includes it once. */
+ * /tmp folder, and engines over it, shared by the method and engine tests. Header-only: each test program
+ * includes it once, after cmocka.h; the engine helpers are static inline since not every program uses all. */
 #ifndef BG_TEST_SYNTH_DATA_H
 #define BG_TEST_SYNTH_DATA_H
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "bg_common.h"
+#include "bg_engine.h"
 
 static char g_dir[64];
 static char g_train[128], g_test[128];
@@ -54,6 +57,38 @@ static int synth_remove(void **state)
     unlink(g_test);
     rmdir(g_dir);
     return 0;
+}
+
+/* The defaults, with the synthetic files as training and test sets. */
+static inline void synth_config(bg_config_t *c)
+{
+    bg_config_default(c);
+    snprintf(c->train_path, sizeof c->train_path, "%s", g_train);
+    snprintf(c->test_path, sizeof c->test_path, "%s", g_test);
+}
+
+/* An engine for c; a refused configuration fails the test with the engine's message. */
+static inline bg_engine_t *make_engine(const bg_config_t *c)
+{
+    bg_engine_t *e;
+    bg_err_t err;
+    char buf[1024];
+    if (bg_engine_new(c, &e, &err))
+        fail_msg("%s", bg_err_format(&err, buf, sizeof buf));
+    return e;
+}
+
+/* Run all rounds with the driver and return the final model (d floats, malloc'ed). */
+static inline float *run_to_end(const bg_config_t *c, size_t *d)
+{
+    bg_engine_t *e = make_engine(c);
+    bg_err_t err;
+    assert_int_equal(bg_driver_run(e, NULL, NULL, NULL, &err), 0);
+    *d = bg_engine_dim(e);
+    float *x = malloc(*d * sizeof(float));
+    memcpy(x, bg_engine_model(e), *d * sizeof(float));
+    bg_engine_free(e);
+    return x;
 }
 
 #endif

@@ -13,24 +13,13 @@
 #include "bg_aggregate.h"
 #include "bg_config.h"
 
+#include "bench_util.h"
+
 void openblas_set_num_threads(int n);
 
 #define MAX_REPS 51
 #define MIN_REPS 5
 #define CELL_BUDGET 0.6   /* seconds of repetitions per (rule, n, d) after the first call */
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int dbl_cmp(const void *pa, const void *pb)
-{
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
 
 typedef struct {
     const bg_agg_args_t *a;

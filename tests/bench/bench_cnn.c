@@ -14,23 +14,12 @@
 #include "bg_model.h"
 #include "model_internal.h"
 
+#include "bench_util.h"
+
 void openblas_set_num_threads(int n);
 char *openblas_get_corename(void);
 
 #define MAX_REPS 400
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int dbl_cmp(const void *pa, const void *pb)
-{
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
 
 static double median(double *t, int n)
 {

@@ -406,6 +406,15 @@ static char *last_row(const char *path, char **cols, int max, int *n)
     return t;
 }
 
+/* Writes <name>.ini and runs it with the in-process driver, quietly, into <name>/. */
+static void run_driver_ini(const char *name, const char *ini)
+{
+    char path[64];
+    snprintf(path, sizeof path, "%s.ini", name);
+    write_file(path, ini);
+    must_run((const char *const[]){"run", path, "--out", name, "--driver", "--quiet", NULL});
+}
+
 #define TAIL_STAR "[workers]\nn = 20\n[platform]\nfile = " BG_SOURCE_DIR "/platforms/star-hetero.xml\n"
 
 /* Every built-in dataset runs end to end (in-process driver, short), each with its partition summary. */
@@ -415,9 +424,8 @@ static void test_datasets(void **state)
     char *cols[16];
     int n;
     /* w8a: bundled, no test file, so 20 % is held out (seeded): 49749 -> 39799 / 9950 */
-    write_file("w8a.ini", "[run]\nrounds = 60\neval_every = 30\n[data]\ndataset = w8a\n[model]\nname = logreg\n"
+    run_driver_ini("w8a", "[run]\nrounds = 60\neval_every = 30\n[data]\ndataset = w8a\n[model]\nname = logreg\n"
                           "[method]\nlr = 4\nbatch = 64\n[compressor]\nk = 30\n[attack]\nname = alie\nf = 4\n" TAIL_STAR);
-    must_run((const char *const[]){"run", "w8a.ini", "--out", "w8a", "--driver", "--quiet", NULL});
     char *s = slurp("w8a/summary.json", NULL);
     assert_non_null(s);
     assert_true(json_num_after(s, "\"resolved\"", "train_samples") == 39799);
@@ -431,10 +439,9 @@ static void test_datasets(void **state)
     free(t);
 
     /* MNIST (bundled test split, held out 8k/2k) with softmax and a Dirichlet(0.5) partition */
-    write_file("mnist.ini", "[run]\nrounds = 100\neval_every = 50\n[data]\ndataset = mnist\n[partition]\n"
+    run_driver_ini("mnist", "[run]\nrounds = 100\neval_every = 50\n[data]\ndataset = mnist\n[partition]\n"
                             "name = dirichlet\nalpha = 0.5\n[model]\nname = softmax\nlambda = 0\n[method]\nlr = 0.5\n"
                             "batch = 32\n[compressor]\nratio = 0.1\nscope = layer\n[attack]\nname = ipm\nf = 4\n" TAIL_STAR);
-    must_run((const char *const[]){"run", "mnist.ini", "--out", "mnist", "--driver", "--quiet", NULL});
     s = slurp("mnist/summary.json", NULL);
     assert_non_null(s);
     assert_true(json_num_after(s, "\"resolved\"", "train_samples") == 8000);
@@ -460,10 +467,9 @@ static void test_datasets(void **state)
     free(t);
 
     /* data on all 20 workers (label flippers hold their own shards), the reference code's CIFAR split */
-    write_file("all.ini", "[run]\nrounds = 20\neval_every = 20\n[data]\ndataset = mnist\nholders = all\n[partition]\n"
+    run_driver_ini("all", "[run]\nrounds = 20\neval_every = 20\n[data]\ndataset = mnist\nholders = all\n[partition]\n"
                           "name = cifar-ref\n[model]\nname = softmax\nlambda = 0\n[method]\nlr = 0.5\nbatch = 16\n"
                           "[attack]\nname = lf\nf = 4\n" TAIL_STAR);
-    must_run((const char *const[]){"run", "all.ini", "--out", "all", "--driver", "--quiet", NULL});
     s = slurp("all/summary.json", NULL);
     assert_non_null(s);
     pb = strstr(s, "\"holders\": \"all\"");
@@ -477,10 +483,9 @@ static void test_datasets(void **state)
     free(s);
 
     /* synthetic: the distance to the known optimum shrinks */
-    write_file("syn.ini", "[run]\nrounds = 300\neval_every = 150\n[data]\ndataset = synthetic\nsynth_zeta = 1\n"
+    run_driver_ini("syn", "[run]\nrounds = 300\neval_every = 150\n[data]\ndataset = synthetic\nsynth_zeta = 1\n"
                           "[model]\nname = logreg\nlambda = 0.01\n[method]\nlr = 0.5\nbatch = 32\n[compressor]\nk = 4\n"
                           "[attack]\nname = ipm\nf = 4\n" TAIL_STAR);
-    must_run((const char *const[]){"run", "syn.ini", "--out", "syn", "--driver", "--quiet", NULL});
     char *all = slurp("syn/trace.csv", NULL);
     assert_non_null(all);
     char *save = NULL, *rows[8];

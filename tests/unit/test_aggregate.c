@@ -18,6 +18,7 @@
 #include "bg_config.h"
 
 #define RTOL 1e-5
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---------------------------------------------------------------- inputs */
 
@@ -61,12 +62,20 @@ static int close_to(double a, double b, double tol)
     return fabs(a - b) <= tol * (1.0 + fabs(b));
 }
 
+/* The first coordinate where a is not close to b, or d. */
+static size_t vec_far(const float *a, const double *b, size_t d, double tol)
+{
+    size_t j = 0;
+    while (j < d && close_to(a[j], b[j], tol))
+        j++;
+    return j;
+}
+
 static void assert_vec_close(const float *a, const double *b, size_t d, double tol)
 {
-    for (size_t j = 0; j < d; j++) {
-        if (!close_to(a[j], b[j], tol))
-            fail_msg("coordinate %zu: got %.9g, want %.9g", j, (double)a[j], b[j]);
-    }
+    size_t j = vec_far(a, b, d, tol);
+    if (j < d)
+        fail_msg("coordinate %zu: got %.9g, want %.9g", j, (double)a[j], b[j]);
 }
 
 /* ---------------------------------------------------------------- slow references */
@@ -108,7 +117,8 @@ static void ref_cm(const float *const *in, size_t n, size_t d, double *out)
     ref_order(in, n, d, (n - 1) / 2, n / 2, out);
 }
 
-static void ref_cwtm(const float *const *in, size_t n, size_t d, size_t f, double *out)
+/* cwtm, and tm at any f < n. */
+static void ref_trimmed(const float *const *in, size_t n, size_t d, size_t f, double *out)
 {
     size_t t = f < n / 2 ? f : n / 2;   /* [S] cwtm.py: min(floor(n/2), ceil(n f/n)) */
     while (t > 0 && n - 2 * t == 0)
@@ -446,6 +456,149 @@ static int run_agg(const char *pre, const char *agg, size_t f, const mat_t *m, f
     return rc;
 }
 
+/* Huge outliers: rows h..n-1 of m become +-1e6 (sign by row and coordinate); hm gets the mean of the h honest
+ * rows and the return value is the largest distance of an honest row from it. */
+static double plant_outliers(mat_t *m, size_t h, double *hm)
+{
+    const size_t n = m->n, d = m->d;
+    for (size_t i = h; i < n; i++)
+        for (size_t l = 0; l < d; l++)
+            m->rows[i][l] = (i % 2 ? 1e6f : -1e6f) * (l % 3 == 0 ? -1.0f : 1.0f);
+    ref_mean((const float *const *)m->rows, h, d, hm);
+    double spread = 0.0;
+    for (size_t i = 0; i < h; i++) {
+        double s = 0.0;
+        for (size_t l = 0; l < d; l++)
+            s += (m->rows[i][l] - hm[l]) * (m->rows[i][l] - hm[l]);
+        spread = fmax(spread, sqrt(s));
+    }
+    return spread;
+}
+
+/* ---------------------------------------------------------------- sweeps over random inputs */
+
+/* One check on an input of the given kind (see fill); it may change the input. */
+typedef void input_check_fn(mat_t *m, int kind, const void *ctx);
+
+/* Every n of ns and d of ds (in that nesting), filled in turn with the kinds 0, kind_step, ... < 3 from r, each
+ * handed to check. */
+static void sweep_inputs(gsl_rng *r, const size_t *ns, size_t n_ns, const size_t *ds, size_t n_ds, int kind_step,
+                         input_check_fn *check, const void *ctx)
+{
+    for (size_t ni = 0; ni < n_ns; ni++)
+        for (size_t di = 0; di < n_ds; di++) {
+            mat_t m = mat_new(ns[ni], ds[di]);
+            for (int kind = 0; kind < 3; kind += kind_step) {
+                fill(r, &m, kind);
+                check(&m, kind, ctx);
+            }
+            mat_free(&m);
+        }
+}
+
+/* The f values tried at n, in order (small n repeats some); returns how many. */
+enum { FS_HALF, FS_QUARTER, FS_QUARTER_BELOW, FS_PAST_HALF };
+
+static size_t f_values(int list, size_t n, size_t fs[6])
+{
+    const size_t v[][6] = {{0, 1, (n - 1) / 2}, {0, 1, n / 4, (n - 1) / 2}, {0, 1, (n - 1) / 4, (n - 1) / 2},
+                           {0, 1, n / 4, (n - 1) / 2, n / 2, n - 1}};
+    static const size_t len[] = {3, 4, 4, 6};
+    memcpy(fs, v[list], sizeof v[list]);
+    return len[list];
+}
+
+/* A reference given the rule's f (the references of rules without one ignore it). */
+typedef void ref_fn(const float *const *in, size_t n, size_t d, size_t f, double *out);
+
+static void ref_mean_f(const float *const *in, size_t n, size_t d, size_t f, double *out)
+{
+    (void)f;
+    ref_mean(in, n, d, out);
+}
+
+static void ref_cm_f(const float *const *in, size_t n, size_t d, size_t f, double *out)
+{
+    (void)f;
+    ref_cm(in, n, d, out);
+}
+
+static void ref_meamed_f(const float *const *in, size_t n, size_t d, size_t f, double *out)
+{
+    ref_meamed(in, n, d, n - f, out);
+}
+
+/* A rule against its reference, run through bg_robust_init (pre NULL: none) at every f of the sweep that when
+ * accepts (when NULL: f < n/2) or, once set, at f = 0 only, once per input and ahead of the f values. */
+typedef struct {
+    const char *pre, *agg;
+    ref_fn *ref;
+    int (*when)(size_t n, size_t f, int kind);
+    double tol;   /* relative, per coordinate; 0: the reference rounded to float, bit for bit */
+    int once;
+    const char *twin;   /* if set, a rule that gives the same bits where f < n/2 and refuses with BG_ERANGE elsewhere */
+} rule_case_t;
+
+typedef struct {
+    int fs;   /* FS_* */
+    const rule_case_t *cases;
+    size_t n_cases;
+} rule_sweep_t;
+
+static void check_rule(const rule_case_t *c, const mat_t *m, size_t f, int kind, float *out, double *ref, float *tw)
+{
+    const size_t n = m->n, d = m->d;
+    assert_int_equal(run_agg(c->pre, c->agg, f, m, out), BG_OK);
+    c->ref((const float *const *)m->rows, n, d, f, ref);
+    if (c->tol == 0.0) {
+        for (size_t j = 0; j < d; j++)
+            assert_true(out[j] == (float)ref[j]);
+        return;
+    }
+    size_t j = vec_far(out, ref, d, c->tol);
+    if (j < d)
+        fail_msg("%s (pre %s), n = %zu, d = %zu, f = %zu, kind %d, coordinate %zu: got %.9g, want %.9g", c->agg,
+                 c->pre ? c->pre : "NULL", n, d, f, kind, j, (double)out[j], ref[j]);
+    if (c->twin) {
+        int rc = run_agg(c->pre, c->twin, f, m, tw);
+        if (2 * f < n) {
+            assert_int_equal(rc, BG_OK);
+            assert_memory_equal(out, tw, d * sizeof(float));
+        } else {
+            assert_int_equal(rc, BG_ERANGE);
+        }
+    }
+}
+
+static void check_rules(mat_t *m, int kind, const void *ctx)
+{
+    const rule_sweep_t *s = ctx;
+    const size_t n = m->n, d = m->d;
+    float *out = malloc(d * sizeof *out), *tw = malloc(d * sizeof *tw);
+    double *ref = malloc(d * sizeof *ref);
+    for (size_t ci = 0; ci < s->n_cases; ci++)
+        if (s->cases[ci].once)
+            check_rule(&s->cases[ci], m, 0, kind, out, ref, tw);
+    size_t fs[6], nf = f_values(s->fs, n, fs);
+    for (size_t fi = 0; fi < nf; fi++)
+        for (size_t ci = 0; ci < s->n_cases; ci++) {
+            const rule_case_t *c = &s->cases[ci];
+            if (!c->once && (c->when ? c->when(n, fs[fi], kind) : 2 * fs[fi] < n))
+                check_rule(c, m, fs[fi], kind, out, ref, tw);
+        }
+    free(out);
+    free(tw);
+    free(ref);
+}
+
+/* Every case at every f of fs on every input of the sweep (see sweep_inputs). */
+static void sweep_rules(gsl_rng *r, const size_t *ns, size_t n_ns, const size_t *ds, size_t n_ds, int kind_step,
+                        int fs, const rule_case_t *cases, size_t n_cases)
+{
+    const rule_sweep_t s = {fs, cases, n_cases};
+    sweep_inputs(r, ns, n_ns, ds, n_ds, kind_step, check_rules, &s);
+}
+
 static const size_t NS[] = {1, 2, 3, 4, 5, 8, 20, 21, 33, 64, 100, 128, 129, 150, 256, 257, 300};
 static const size_t DS[] = {1, 5, 31, 32, 33, 123, 300};
 
@@ -454,42 +607,14 @@ static const size_t DS[] = {1, 5, 31, 32, 33, 123, 300};
 static void test_mean_cm_cwtm_vs_reference(void **state)
 {
     (void)state;
+    static const rule_case_t cases[] = {
+        {.agg = "mean", .ref = ref_mean_f, .tol = RTOL, .once = 1},
+        {.pre = "none", .agg = "cm", .ref = ref_cm_f, .tol = RTOL, .once = 1},
+        {.agg = "cwtm", .ref = ref_trimmed, .tol = RTOL},
+        {.agg = "cm", .ref = ref_cm_f, .tol = RTOL},
+    };
     gsl_rng *r = bg_rng_stream(7, BG_RNG_SERVER, 0);
-    for (size_t ni = 0; ni < sizeof NS / sizeof NS[0]; ni++) {
-        for (size_t di = 0; di < sizeof DS / sizeof DS[0]; di++) {
-            size_t n = NS[ni], d = DS[di];
-            mat_t m = mat_new(n, d);
-            float *out = malloc(d * sizeof *out);
-            double *ref = malloc(d * sizeof *ref);
-            for (int kind = 0; kind < 3; kind++) {
-                fill(r, &m, kind);
-                const float *const *in = (const float *const *)m.rows;
-                assert_int_equal(run_agg(NULL, "mean", 0, &m, out), BG_OK);
-                ref_mean(in, n, d, ref);
-                assert_vec_close(out, ref, d, RTOL);
-
-                assert_int_equal(run_agg("none", "cm", 0, &m, out), BG_OK);
-                ref_cm(in, n, d, ref);
-                assert_vec_close(out, ref, d, RTOL);
-
-                size_t fs[] = {0, 1, n / 4, (n - 1) / 2};
-                for (size_t fi = 0; fi < 4; fi++) {
-                    size_t f = fs[fi];
-                    if (2 * f >= n)
-                        continue;
-                    assert_int_equal(run_agg(NULL, "cwtm", f, &m, out), BG_OK);
-                    ref_cwtm(in, n, d, f, ref);
-                    assert_vec_close(out, ref, d, RTOL);
-                    assert_int_equal(run_agg(NULL, "cm", f, &m, out), BG_OK);
-                    ref_cm(in, n, d, ref);
-                    assert_vec_close(out, ref, d, RTOL);
-                }
-            }
-            free(out);
-            free(ref);
-            mat_free(&m);
-        }
-    }
+    sweep_rules(r, NS, LEN(NS), DS, LEN(DS), 1, FS_QUARTER, cases, LEN(cases));
     gsl_rng_free(r);
 }
 
@@ -501,24 +626,10 @@ static void test_cm_exact_bits(void **state)
     (void)state;
     static const size_t ns[] = {17, 33, 48, 63, 100, 128, 200};
     static const size_t ds[] = {64, 300};
+    static const rule_case_t cases[] = {{.pre = "none", .agg = "cm", .ref = ref_cm_f, .tol = 0.0, .once = 1}};
     gsl_rng *r = bg_rng_stream(11, BG_RNG_SERVER, 0);
-    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
-        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
-            size_t n = ns[ni], d = ds[di];
-            mat_t m = mat_new(n, d);
-            float *out = malloc(d * sizeof *out);
-            double *ref = malloc(d * sizeof *ref);
-            for (int kind = 0; kind < 3; kind++) {
-                fill(r, &m, kind);
-                assert_int_equal(run_agg("none", "cm", 0, &m, out), BG_OK);
-                ref_cm((const float *const *)m.rows, n, d, ref);
-                for (size_t j = 0; j < d; j++)
-                    assert_true(out[j] == (float)ref[j]);
-            }
-            free(out);
-            free(ref);
-            mat_free(&m);
-        }
+    /* f = 0 once per input: the f list goes unused */
+    sweep_rules(r, ns, LEN(ns), ds, LEN(ds), 1, FS_HALF, cases, LEN(cases));
     gsl_rng_free(r);
 }
 
@@ -544,43 +655,42 @@ static void test_cwtm_trim_rule(void **state)
     mat_free(&m);
 }
 
+static void check_nnm(mat_t *m, int kind, const void *ctx)
+{
+    (void)kind;
+    (void)ctx;
+    const size_t n = m->n, d = m->d;
+    mat_t y = mat_new(n, d);
+    double *ref = malloc(n * d * sizeof *ref);
+    size_t fs[6], nf = f_values(FS_QUARTER, n, fs);
+    for (size_t fi = 0; fi < nf; fi++) {
+        size_t f = fs[fi];
+        if (2 * f >= n)
+            continue;
+        const bg_preagg_ops_t *p = bg_preagg_find("nnm");
+        assert_non_null(p);
+        bg_agg_args_t a;
+        bg_agg_args_default(&a);
+        a.f = f;
+        size_t n_out = 0;
+        assert_int_equal(p->run(&a, NULL, (const float *const *)m->rows, n, d, y.rows, &n_out), BG_OK);
+        assert_int_equal(n_out, n);
+        ref_nnm((const float *const *)m->rows, n, d, f, ref);
+        for (size_t i = 0; i < n; i++)
+            assert_vec_close(y.rows[i], ref + i * d, d, RTOL);
+        assert_true(p->flops(&a, n, d) > 0.0);
+    }
+    free(ref);
+    mat_free(&y);
+}
+
 static void test_nnm_vs_reference(void **state)
 {
     (void)state;
-    gsl_rng *r = bg_rng_stream(8, BG_RNG_SERVER, 0);
     static const size_t ns[] = {1, 2, 3, 5, 20, 21, 40};
     static const size_t ds[] = {1, 7, 123, 700};
-    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
-        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
-            size_t n = ns[ni], d = ds[di];
-            mat_t m = mat_new(n, d), y = mat_new(n, d);
-            double *ref = malloc(n * d * sizeof *ref);
-            for (int kind = 0; kind < 3; kind++) {
-                fill(r, &m, kind);
-                size_t fs[] = {0, 1, n / 4, (n - 1) / 2};
-                for (size_t fi = 0; fi < 4; fi++) {
-                    size_t f = fs[fi];
-                    if (2 * f >= n)
-                        continue;
-                    const bg_preagg_ops_t *p = bg_preagg_find("nnm");
-                    assert_non_null(p);
-                    bg_agg_args_t a;
-                    bg_agg_args_default(&a);
-                    a.f = f;
-                    size_t n_out = 0;
-                    assert_int_equal(p->run(&a, NULL, (const float *const *)m.rows, n, d, y.rows, &n_out), BG_OK);
-                    assert_int_equal(n_out, n);
-                    ref_nnm((const float *const *)m.rows, n, d, f, ref);
-                    for (size_t i = 0; i < n; i++)
-                        assert_vec_close(y.rows[i], ref + i * d, d, RTOL);
-                    assert_true(p->flops(&a, n, d) > 0.0);
-                }
-            }
-            free(ref);
-            mat_free(&m);
-            mat_free(&y);
-        }
-    }
+    gsl_rng *r = bg_rng_stream(8, BG_RNG_SERVER, 0);
+    sweep_inputs(r, ns, LEN(ns), ds, LEN(ds), 1, check_nnm, NULL);
     gsl_rng_free(r);
 }
 
@@ -664,42 +774,40 @@ static void test_nnm_cm_pipeline_vs_reference(void **state)
     gsl_rng_free(r);
 }
 
+static void check_rfa(mat_t *m, int kind, const void *ctx)
+{
+    (void)kind;
+    (void)ctx;
+    const size_t n = m->n, d = m->d;
+    float *out = malloc(d * sizeof *out);
+    double *ref = malloc(d * sizeof *ref);
+    if (n > 3)   /* an outlier so the geometric median differs from the mean */
+        for (size_t l = 0; l < d; l++)
+            m->rows[1][l] += 50.0f;
+    ref_rfa((const float *const *)m->rows, n, d, 0.1, 10000, ref);
+    bg_agg_args_t a;
+    bg_agg_args_default(&a);
+    a.rfa_iters = 100000;
+    a.rfa_tol = 1e-12;
+    const bg_aggregator_ops_t *g = bg_aggregator_find("rfa");
+    assert_int_equal(g->run(&a, NULL, (const float *const *)m->rows, n, d, out), BG_OK);
+    assert_vec_close(out, ref, d, RTOL);
+    /* The default cap (8 iterations) still lands near it, far from the pulled mean. */
+    bg_agg_args_default(&a);
+    assert_int_equal(g->run(&a, NULL, (const float *const *)m->rows, n, d, out), BG_OK);
+    for (size_t l = 0; l < d; l++)
+        assert_true(fabs(out[l] - ref[l]) < 1.0);
+    free(out);
+    free(ref);
+}
+
 static void test_rfa_vs_long_weiszfeld(void **state)
 {
     (void)state;
-    gsl_rng *r = bg_rng_stream(10, BG_RNG_SERVER, 0);
     static const size_t ns[] = {1, 2, 3, 7, 20};
     static const size_t ds[] = {1, 5, 50};
-    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
-        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
-            size_t n = ns[ni], d = ds[di];
-            mat_t m = mat_new(n, d);
-            float *out = malloc(d * sizeof *out);
-            double *ref = malloc(d * sizeof *ref);
-            for (int kind = 0; kind < 3; kind += 2) {
-                fill(r, &m, kind);
-                if (n > 3)   /* an outlier so the geometric median differs from the mean */
-                    for (size_t l = 0; l < d; l++)
-                        m.rows[1][l] += 50.0f;
-                ref_rfa((const float *const *)m.rows, n, d, 0.1, 10000, ref);
-                bg_agg_args_t a;
-                bg_agg_args_default(&a);
-                a.rfa_iters = 100000;
-                a.rfa_tol = 1e-12;
-                const bg_aggregator_ops_t *g = bg_aggregator_find("rfa");
-                assert_int_equal(g->run(&a, NULL, (const float *const *)m.rows, n, d, out), BG_OK);
-                assert_vec_close(out, ref, d, RTOL);
-                /* The default cap (8 iterations) still lands near it, far from the pulled mean. */
-                bg_agg_args_default(&a);
-                assert_int_equal(g->run(&a, NULL, (const float *const *)m.rows, n, d, out), BG_OK);
-                for (size_t l = 0; l < d; l++)
-                    assert_true(fabs(out[l] - ref[l]) < 1.0);
-            }
-            free(out);
-            free(ref);
-            mat_free(&m);
-        }
-    }
+    gsl_rng *r = bg_rng_stream(10, BG_RNG_SERVER, 0);
+    sweep_inputs(r, ns, LEN(ns), ds, LEN(ds), 2, check_rfa, NULL);
     gsl_rng_free(r);
 }
 
@@ -715,18 +823,8 @@ static void test_huge_outliers(void **state)
     for (size_t f = 1; f < 10; f++) {
         size_t h = n - f;
         fill(r, &m, 0);
-        for (size_t i = h; i < n; i++)
-            for (size_t l = 0; l < d; l++)
-                m.rows[i][l] = (i % 2 ? 1e6f : -1e6f) * (l % 3 == 0 ? -1.0f : 1.0f);
         double *hm = malloc(d * sizeof *hm);
-        ref_mean((const float *const *)m.rows, h, d, hm);
-        double spread = 0.0;   /* largest distance of an honest vector from the honest mean */
-        for (size_t i = 0; i < h; i++) {
-            double s = 0.0;
-            for (size_t l = 0; l < d; l++)
-                s += (m.rows[i][l] - hm[l]) * (m.rows[i][l] - hm[l]);
-            spread = fmax(spread, sqrt(s));
-        }
+        double spread = plant_outliers(&m, h, hm);
         static const char *const aggs[] = {"cm", "cwtm"};
         for (int ai = 0; ai < 2; ai++) {
             assert_int_equal(run_agg(NULL, aggs[ai], f, &m, out), BG_OK);
@@ -909,195 +1007,121 @@ static const bg_aggregator_ops_t *agg_ops(const char *name)
     return g;
 }
 
+static int f_below_n(size_t n, size_t f, int kind)
+{
+    (void)kind;
+    return f < n;
+}
+
 static void test_tm_vs_reference(void **state)
 {
     (void)state;
-    gsl_rng *r = bg_rng_stream(20, BG_RNG_SERVER, 0);
     static const size_t ns[] = {1, 2, 3, 5, 20, 21, 64, 129, 300};
     static const size_t ds[] = {1, 33, 123};
-    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
-        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
-            size_t n = ns[ni], d = ds[di];
-            mat_t m = mat_new(n, d);
-            float *out = malloc(d * sizeof *out), *cw = malloc(d * sizeof *cw);
-            double *ref = malloc(d * sizeof *ref);
-            for (int kind = 0; kind < 3; kind++) {
-                fill(r, &m, kind);
-                size_t fs[] = {0, 1, n / 4, (n - 1) / 2, n / 2, n - 1};
-                for (size_t fi = 0; fi < 6; fi++) {
-                    size_t f = fs[fi];
-                    if (f >= n)
-                        continue;
-                    assert_int_equal(run_agg(NULL, "tm", f, &m, out), BG_OK);
-                    size_t t = f < n / 2 ? f : n / 2;
-                    while (t > 0 && n - 2 * t == 0)
-                        t--;
-                    ref_order((const float *const *)m.rows, n, d, t, n - 1 - t, ref);
-                    assert_vec_close(out, ref, d, RTOL);
-                    if (2 * f < n) {   /* the documented equivalence with cwtm */
-                        assert_int_equal(run_agg(NULL, "cwtm", f, &m, cw), BG_OK);
-                        assert_memory_equal(out, cw, d * sizeof(float));
-                    } else {
-                        assert_int_equal(run_agg(NULL, "cwtm", f, &m, cw), BG_ERANGE);
-                    }
-                }
-            }
-            free(out);
-            free(cw);
-            free(ref);
-            mat_free(&m);
-        }
+    static const rule_case_t cases[] = {   /* cwtm is tm where f < n/2: the documented equivalence */
+        {.agg = "tm", .ref = ref_trimmed, .when = f_below_n, .tol = RTOL, .twin = "cwtm"},
+    };
+    gsl_rng *r = bg_rng_stream(20, BG_RNG_SERVER, 0);
+    sweep_rules(r, ns, LEN(ns), ds, LEN(ds), 1, FS_PAST_HALF, cases, LEN(cases));
     gsl_rng_free(r);
+}
+
+static void check_krum_family(mat_t *m, int kind, const void *ctx)
+{
+    (void)kind;
+    (void)ctx;
+    const size_t n = m->n, d = m->d;
+    const float *const *in = (const float *const *)m->rows;
+    float *out = malloc(d * sizeof *out);
+    double *ref = malloc(d * sizeof *ref);
+    size_t fs[6], nf = f_values(FS_HALF, n, fs);
+    for (size_t fi = 0; fi < nf; fi++) {
+        size_t f = fs[fi];
+        if (2 * f >= n)
+            continue;
+        for (int power = 2; power <= 4; power += 2) {
+            bg_agg_args_t a;
+            bg_agg_args_default(&a);
+            a.f = f;
+            a.krum_power = power;
+            assert_int_equal(agg_ops("krum")->run(&a, NULL, in, n, d, out), BG_OK);
+            ref_multikrum(in, n, d, f, power, 1, ref);
+            assert_vec_close(out, ref, d, RTOL);
+            static const size_t ms[] = {0, 3, 1000};
+            for (size_t mi = 0; mi < 3; mi++) {
+                a.krum_m = ms[mi];
+                size_t mm = ms[mi] == 0 ? n - f : ms[mi] < n ? ms[mi] : n;
+                assert_int_equal(agg_ops("multikrum")->run(&a, NULL, in, n, d, out), BG_OK);
+                ref_multikrum(in, n, d, f, power, mm, ref);
+                assert_vec_close(out, ref, d, RTOL);
+            }
+        }
+    }
+    free(out);
+    free(ref);
 }
 
 static void test_krum_family_vs_reference(void **state)
 {
     (void)state;
-    gsl_rng *r = bg_rng_stream(21, BG_RNG_SERVER, 0);
     static const size_t ns[] = {1, 3, 5, 8, 20, 33};
     static const size_t ds[] = {1, 7, 50};
-    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
-        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
-            size_t n = ns[ni], d = ds[di];
-            mat_t m = mat_new(n, d);
-            float *out = malloc(d * sizeof *out);
-            double *ref = malloc(d * sizeof *ref);
-            for (int kind = 0; kind < 3; kind++) {
-                fill(r, &m, kind);
-                const float *const *in = (const float *const *)m.rows;
-                size_t fs[] = {0, 1, (n - 1) / 2};
-                for (size_t fi = 0; fi < 3; fi++) {
-                    size_t f = fs[fi];
-                    if (2 * f >= n)
-                        continue;
-                    for (int power = 2; power <= 4; power += 2) {
-                        bg_agg_args_t a;
-                        bg_agg_args_default(&a);
-                        a.f = f;
-                        a.krum_power = power;
-                        assert_int_equal(agg_ops("krum")->run(&a, NULL, in, n, d, out), BG_OK);
-                        ref_multikrum(in, n, d, f, power, 1, ref);
-                        assert_vec_close(out, ref, d, RTOL);
-                        static const size_t ms[] = {0, 3, 1000};
-                        for (size_t mi = 0; mi < 3; mi++) {
-                            a.krum_m = ms[mi];
-                            size_t mm = ms[mi] == 0 ? n - f : ms[mi] < n ? ms[mi] : n;
-                            assert_int_equal(agg_ops("multikrum")->run(&a, NULL, in, n, d, out), BG_OK);
-                            ref_multikrum(in, n, d, f, power, mm, ref);
-                            assert_vec_close(out, ref, d, RTOL);
-                        }
-                    }
-                }
-            }
-            free(out);
-            free(ref);
-            mat_free(&m);
-        }
+    gsl_rng *r = bg_rng_stream(21, BG_RNG_SERVER, 0);
+    sweep_inputs(r, ns, LEN(ns), ds, LEN(ds), 1, check_krum_family, NULL);
     gsl_rng_free(r);
+}
+
+/* Bulyan needs n > 4f (so also f < n/2); its reference's repeated Krum is slow past n = 64. */
+static int bulyan_fits(size_t n, size_t f, int kind)
+{
+    (void)kind;
+    return n > 4 * f && n <= 64;
 }
 
 static void test_meamed_bulyan_vs_reference(void **state)
 {
     (void)state;
-    gsl_rng *r = bg_rng_stream(22, BG_RNG_SERVER, 0);
     static const size_t ns[] = {1, 2, 3, 5, 9, 13, 20, 21, 64, 257, 300};
     static const size_t ds[] = {1, 7, 33, 70};
-    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
-        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
-            size_t n = ns[ni], d = ds[di];
-            mat_t m = mat_new(n, d);
-            float *out = malloc(d * sizeof *out);
-            double *ref = malloc(d * sizeof *ref);
-            for (int kind = 0; kind < 3; kind++) {
-                fill(r, &m, kind);
-                const float *const *in = (const float *const *)m.rows;
-                size_t fs[] = {0, 1, (n - 1) / 4, (n - 1) / 2};
-                for (size_t fi = 0; fi < 4; fi++) {
-                    size_t f = fs[fi];
-                    if (2 * f >= n)
-                        continue;
-                    assert_int_equal(run_agg(NULL, "meamed", f, &m, out), BG_OK);
-                    ref_meamed(in, n, d, n - f, ref);
-                    assert_vec_close(out, ref, d, RTOL);
-                    if (n > 4 * f && n <= 64) {
-                        assert_int_equal(run_agg(NULL, "bulyan", f, &m, out), BG_OK);
-                        ref_bulyan(in, n, d, f, ref);
-                        assert_vec_close(out, ref, d, RTOL);
-                    }
-                }
-            }
-            free(out);
-            free(ref);
-            mat_free(&m);
-        }
+    static const rule_case_t cases[] = {
+        {.agg = "meamed", .ref = ref_meamed_f, .tol = RTOL},
+        {.agg = "bulyan", .ref = ref_bulyan, .when = bulyan_fits, .tol = RTOL},
+    };
+    gsl_rng *r = bg_rng_stream(22, BG_RNG_SERVER, 0);
+    sweep_rules(r, ns, LEN(ns), ds, LEN(ds), 1, FS_QUARTER_BELOW, cases, LEN(cases));
     gsl_rng_free(r);
+}
+
+/* Integer data (kind 1) ties diameters: MDA's mask and the reference's lexicographic order differ. */
+static int mda_untied(size_t n, size_t f, int kind)
+{
+    return 2 * f < n && kind != 1;
 }
 
 static void test_mda_monna_vs_reference(void **state)
 {
     (void)state;
-    gsl_rng *r = bg_rng_stream(23, BG_RNG_SERVER, 0);
     static const size_t ns[] = {1, 2, 3, 5, 8, 11, 14};
     static const size_t ds[] = {1, 5, 40};
-    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
-        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
-            size_t n = ns[ni], d = ds[di];
-            mat_t m = mat_new(n, d);
-            float *out = malloc(d * sizeof *out);
-            double *ref = malloc(d * sizeof *ref);
-            for (int kind = 0; kind < 3; kind++) {
-                fill(r, &m, kind);
-                const float *const *in = (const float *const *)m.rows;
-                size_t fs[] = {0, 1, (n - 1) / 2};
-                for (size_t fi = 0; fi < 3; fi++) {
-                    size_t f = fs[fi];
-                    if (2 * f >= n)
-                        continue;
-                    assert_int_equal(run_agg(NULL, "monna", f, &m, out), BG_OK);
-                    ref_monna(in, n, d, f, ref);
-                    assert_vec_close(out, ref, d, RTOL);
-                    if (kind != 1) {   /* integer data ties diameters: mask and lexicographic order differ */
-                        assert_int_equal(run_agg(NULL, "mda", f, &m, out), BG_OK);
-                        ref_mda(in, n, d, f, ref);
-                        assert_vec_close(out, ref, d, RTOL);
-                    }
-                }
-            }
-            free(out);
-            free(ref);
-            mat_free(&m);
-        }
+    static const rule_case_t cases[] = {
+        {.agg = "monna", .ref = ref_monna, .tol = RTOL},
+        {.agg = "mda", .ref = ref_mda, .when = mda_untied, .tol = RTOL},
+    };
+    gsl_rng *r = bg_rng_stream(23, BG_RNG_SERVER, 0);
+    sweep_rules(r, ns, LEN(ns), ds, LEN(ds), 1, FS_HALF, cases, LEN(cases));
     gsl_rng_free(r);
 }
 
 static void test_dnc_vs_reference(void **state)
 {
     (void)state;
-    gsl_rng *r = bg_rng_stream(24, BG_RNG_SERVER, 0);
     static const size_t ns[] = {3, 5, 20};
     static const size_t ds[] = {20, 57, 123};
-    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
-        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
-            size_t n = ns[ni], d = ds[di];
-            mat_t m = mat_new(n, d);
-            float *out = malloc(d * sizeof *out);
-            double *ref = malloc(d * sizeof *ref);
-            for (int kind = 0; kind < 3; kind += 2) {
-                fill(r, &m, kind);
-                size_t fs[] = {0, 1, (n - 1) / 2};
-                for (size_t fi = 0; fi < 3; fi++) {
-                    size_t f = fs[fi];
-                    if (2 * f >= n)
-                        continue;
-                    assert_int_equal(run_agg(NULL, "dnc", f, &m, out), BG_OK);   /* d <= sub_dim: no sampling */
-                    ref_dnc((const float *const *)m.rows, n, d, f, ref);
-                    assert_vec_close(out, ref, d, RTOL);
-                }
-            }
-            free(out);
-            free(ref);
-            mat_free(&m);
-        }
+    static const rule_case_t cases[] = {
+        {.agg = "dnc", .ref = ref_dnc, .tol = RTOL},   /* d <= sub_dim: no sampling */
+    };
+    gsl_rng *r = bg_rng_stream(24, BG_RNG_SERVER, 0);
+    sweep_rules(r, ns, LEN(ns), ds, LEN(ds), 2, FS_HALF, cases, LEN(cases));
     /* Robustness with subsampling: f inputs shifted along every coordinate are the ones removed. */
     size_t n = 20, d = 5000, f = 4;
     mat_t m = mat_new(n, d);
@@ -1304,17 +1328,7 @@ static void test_outliers_every_rule(void **state)
     for (size_t f = 1; f <= 4; f++) {
         size_t h = n - f;
         fill(r, &m, 0);
-        for (size_t i = h; i < n; i++)
-            for (size_t l = 0; l < d; l++)
-                m.rows[i][l] = (i % 2 ? 1e6f : -1e6f) * (l % 3 == 0 ? -1.0f : 1.0f);
-        ref_mean((const float *const *)m.rows, h, d, hm);
-        double spread = 0.0;
-        for (size_t i = 0; i < h; i++) {   /* largest distance of an honest vector from the honest mean */
-            double t = 0.0;
-            for (size_t l = 0; l < d; l++)
-                t += (m.rows[i][l] - hm[l]) * (m.rows[i][l] - hm[l]);
-            spread = fmax(spread, sqrt(t));
-        }
+        double spread = plant_outliers(&m, h, hm);
         for (size_t pi = 0; bg_preagg_registry[pi]; pi++)
             for (size_t ai = 0; bg_aggregator_registry[ai]; ai++) {
                 const char *pn = bg_preagg_registry[pi]->name, *an = bg_aggregator_registry[ai]->name;

@@ -17,49 +17,26 @@
 
 #include "bg_data.h"
 
+#include "tmp_dir.h"
+
 #define A9A BG_TEST_DATA "/a9a.gz"
 #define A9AT BG_TEST_DATA "/a9a.t.gz"
-
-static char tmpdir[256];
-static int tmp_count;
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/bg_test_data_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-/* Every file written goes through tmp_path, so teardown knows all the names to remove. */
-static void tmp_path(char *buf, size_t len, int k)
-{
-    snprintf(buf, len, "%s/f%d", tmpdir, k);
+    return tmpdir_make("data");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    char p[300];
-    for (int k = 0; k < tmp_count; k++) {
-        tmp_path(p, sizeof p, k);
-        unlink(p);
-    }
-    return rmdir(tmpdir);
-}
-
-static const char *write_tmp(const void *data, size_t len, char *buf, size_t blen)
-{
-    tmp_path(buf, blen, tmp_count++);
-    FILE *f = fopen(buf, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-    return buf;
+    return tmpdir_remove();
 }
 
 static const char *write_str(const char *s, char *buf, size_t blen)
 {
-    return write_tmp(s, strlen(s), buf, blen);
+    return tmp_write(buf, blen, s, strlen(s), 0);
 }
 
 /* Load expecting failure; checks the code and the reported line. */
@@ -171,7 +148,7 @@ static void test_plain_equals_gz(void **state)
     gzclose(g);
     assert_int_equal(len, 1164628);
     char path[300];
-    write_tmp(buf, len, path, sizeof path);
+    tmp_write(path, sizeof path, buf, len, 0);
     free(buf);
 
     bg_dataset_t a, b;
@@ -232,7 +209,7 @@ static void test_small_formats(void **state)
     for (size_t j = 1; j <= nf; j++)
         len += (size_t)snprintf(big + len, cap - len, " %zu:%zu", j, j);
     len += (size_t)snprintf(big + len, cap - len, "\n0 7:1\n");
-    write_tmp(big, len, p, sizeof p);
+    tmp_write(p, sizeof p, big, len, 0);
     free(big);
     assert_int_equal(bg_dataset_load_libsvm(p, 0, &ds, &err), BG_OK);
     assert_int_equal(ds.n, 2);
@@ -376,7 +353,7 @@ static void test_truncated_gz(void **state)
     bg_err_t err;
     const long cuts[] = {size / 2, size - 8, size - 1, 20};
     for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
-        write_tmp(buf, (size_t)cuts[k], p, sizeof p);
+        tmp_write(p, sizeof p, buf, (size_t)cuts[k], 0);
         bg_err_clear(&err);
         assert_int_equal(bg_dataset_load_libsvm(p, 123, &ds, &err), BG_EFORMAT);
         assert_null(ds.X);
@@ -386,14 +363,14 @@ static void test_truncated_gz(void **state)
     }
     /* cut in the middle of every one of the first few hundred lines' worth of compressed bytes */
     for (long cut = size / 3; cut < size / 3 + 400; cut += 7) {
-        write_tmp(buf, (size_t)cut, p, sizeof p);
+        tmp_write(p, sizeof p, buf, (size_t)cut, 0);
         assert_int_equal(bg_dataset_load_libsvm(p, 123, &ds, &err), BG_EFORMAT);
         assert_non_null(strstr(err.msg, "gzip"));
     }
     /* flipped bytes in the middle of the deflate stream */
     buf[size / 2] ^= 0x55;
     buf[size / 2 + 1] ^= 0xAA;
-    write_tmp(buf, (size_t)size, p, sizeof p);
+    tmp_write(p, sizeof p, buf, (size_t)size, 0);
     assert_int_equal(bg_dataset_load_libsvm(p, 123, &ds, &err), BG_EFORMAT);
     free(buf);
 }

@@ -18,37 +18,24 @@
 
 #include "bg_data.h"
 
+#include "tmp_dir.h"
+
 #define MNIST_IMG BG_TEST_DATA "/mnist-t10k-images-idx3-ubyte.gz"
 #define MNIST_LAB BG_TEST_DATA "/mnist-t10k-labels-idx1-ubyte.gz"
-
-static char tmpdir[256];
-static int tmp_count;
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/bg_test_idx_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-/* Every file goes through tmp_path, so teardown knows all names to remove. */
-static void tmp_path(char *buf, size_t len, int k)
-{
-    snprintf(buf, len, "%s/f%d", tmpdir, k);
+    return tmpdir_make("idx");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    char p[300];
-    for (int k = 0; k < tmp_count; k++) {
-        tmp_path(p, sizeof p, k);
-        unlink(p);
-    }
     char sub[300];
     snprintf(sub, sizeof sub, "%s/empty", tmpdir);
     rmdir(sub);
-    return rmdir(tmpdir);
+    return tmpdir_remove();
 }
 
 static void put_be32(unsigned char *b, uint32_t v)
@@ -57,26 +44,6 @@ static void put_be32(unsigned char *b, uint32_t v)
     b[1] = (unsigned char)(v >> 16);
     b[2] = (unsigned char)(v >> 8);
     b[3] = (unsigned char)v;
-}
-
-/* Write raw bytes to a new temp file, gzip-compressed or not; returns the path in buf. */
-static const char *write_bytes(char *buf, size_t len, const void *data, size_t n, int gz)
-{
-    tmp_path(buf, len, tmp_count++);
-    if (gz) {
-        gzFile f = gzopen(buf, "wb6");
-        assert_non_null(f);
-        if (n)
-            assert_int_equal(gzwrite(f, data, (unsigned)n), (int)n);
-        assert_int_equal(gzclose(f), Z_OK);
-    } else {
-        FILE *f = fopen(buf, "wb");
-        assert_non_null(f);
-        if (n)
-            assert_int_equal(fwrite(data, 1, n, f), n);
-        assert_int_equal(fclose(f), 0);
-    }
-    return buf;
 }
 
 /* An IDX file: magic, ndim dims, then `payload` bytes of data (which may disagree with the dims on purpose). */
@@ -91,7 +58,7 @@ static const char *write_idx(char *buf, size_t len, uint32_t magic, const uint32
         put_be32(b + 4 + 4 * k, dims[k]);
     if (payload)
         memcpy(b + hl, data, payload);
-    write_bytes(buf, len, b, hl + payload, gz);
+    tmp_write(buf, len, b, hl + payload, gz);
     free(b);
     return buf;
 }
@@ -299,10 +266,10 @@ static void test_truncated_plain(void **state)
     write_idx(hdr, sizeof hdr, 0x803, di, 1, NULL, 0, 0);
     expect_fail(hdr, lb, BG_EFORMAT, hdr, "truncated IDX header: expected 16 bytes");
     char tiny[300];
-    write_bytes(tiny, sizeof tiny, "\0\0", 2, 1);
+    tmp_write(tiny, sizeof tiny, "\0\0", 2, 1);
     expect_fail(img, tiny, BG_EFORMAT, tiny, "fewer than the 4-byte magic");
     char empty[300];
-    write_bytes(empty, sizeof empty, "", 0, 0);
+    tmp_write(empty, sizeof empty, "", 0, 0);
     expect_fail(img, empty, BG_EFORMAT, empty, "fewer than the 4-byte magic");
 }
 
@@ -314,7 +281,7 @@ static void test_truncated_gzip(void **state)
     size_t n;
     read_file(MNIST_IMG, &gz, &n);
     char half[300];
-    write_bytes(half, sizeof half, gz, n / 2, 0);
+    tmp_write(half, sizeof half, gz, n / 2, 0);
     expect_fail(half, MNIST_LAB, BG_EFORMAT, half, "corrupt or truncated gzip data: expected 10000 images of 784");
     /* and the number of images it got is strictly between 0 and 10000 */
     bg_dataset_t ds;
@@ -327,7 +294,7 @@ static void test_truncated_gzip(void **state)
     free(gz);
 
     read_file(MNIST_LAB, &gz, &n);
-    write_bytes(half, sizeof half, gz, n / 2, 0);
+    tmp_write(half, sizeof half, gz, n / 2, 0);
     expect_fail(MNIST_IMG, half, BG_EFORMAT, half, "corrupt or truncated gzip data after");
     free(gz);
 }
@@ -345,7 +312,7 @@ static void test_corrupt_gzip(void **state)
     for (size_t k = n / 2; k < n / 2 + 64 && k < n; k++)
         gz[k] ^= 0x5a;
     char bad[300];
-    write_bytes(bad, sizeof bad, gz, n, 0);
+    tmp_write(bad, sizeof bad, gz, n, 0);
     expect_fail(bad, p.lab, BG_EFORMAT, bad, "corrupt or truncated gzip data");
     free(gz);
     free_pair(&p);

@@ -23,16 +23,9 @@ static int write_data(void **state)
     return synth_write(7, 0.0);
 }
 
-static int remove_data(void **state)
-{
-    return synth_remove(state);
-}
-
 static void base_config(bg_config_t *c)
 {
-    bg_config_default(c);
-    snprintf(c->train_path, sizeof c->train_path, "%s", g_train);
-    snprintf(c->test_path, sizeof c->test_path, "%s", g_test);
+    synth_config(c);
     c->rounds = 30;
     c->eval_every = 10;
     c->n = 5;
@@ -40,24 +33,6 @@ static void base_config(bg_config_t *c)
     c->method.batch = 4;
     c->method.lr = 0.5;
     c->method.eta = 0.3;
-}
-
-/* Run all rounds with the driver and return the final model (d floats, malloc'ed). */
-static float *run_to_end(const bg_config_t *c, size_t *d)
-{
-    bg_engine_t *e;
-    bg_err_t err;
-    char buf[1024];
-    int rc = bg_engine_new(c, &e, &err);
-    if (rc)
-        fail_msg("%s", bg_err_format(&err, buf, sizeof buf));
-    rc = bg_driver_run(e, NULL, NULL, NULL, &err);
-    assert_int_equal(rc, 0);
-    *d = bg_engine_dim(e);
-    float *x = malloc(*d * sizeof(float));
-    memcpy(x, bg_engine_model(e), *d * sizeof(float));
-    bg_engine_free(e);
-    return x;
 }
 
 static void test_ef21_identity_mean_equals_momentum_sgd(void **state)
@@ -251,42 +226,65 @@ static void test_bytes_accounting(void **state)
     bg_engine_free(e);
 }
 
+/* IPM with eps = 0.5 among n = 6 workers, the last f = 2 Byzantine, identity compression. */
+static void ipm_config(bg_config_t *c)
+{
+    base_config(c);
+    c->n = 6;
+    c->f = 2;
+    snprintf(c->attack.name, sizeof c->attack.name, "ipm");
+    snprintf(c->comp.name, sizeof c->comp.name, "identity");
+    c->attack.eps = 0.5;
+}
+
+/* Workers 0..3 answer the broadcast down; mean gets the mean of their messages. */
+static void honest_mean(bg_engine_t *e, const bg_msg_t *down, size_t d, float *mean)
+{
+    const bg_msg_t *msg;
+    double fl;
+    memset(mean, 0, d * sizeof(float));
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl, NULL), 0);
+        for (size_t k = 0; k < d; k++)
+            mean[k] += msg->val[k] / 4.0f;
+    }
+}
+
+/* Both attackers (4 and 5) send -eps * mean. */
+static void assert_ipm_sent(bg_engine_t *e, const float *mean, size_t d)
+{
+    const bg_msg_t *msg;
+    double fl;
+    for (size_t j = 4; j < 6; j++) {
+        assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl, NULL), 0);
+        for (size_t k = 0; k < d; k++)
+            assert_true(fabsf(msg->val[k] + 0.5f * mean[k]) <= 1e-6f);
+    }
+}
+
 /* An omniscient attack's vectors land exactly at the target: under IPM with mean aggregation and no
  * pre-aggregation, the aggregate is the convex mix of honest mean and -eps * honest mean. */
 static void test_ipm_lands_on_target(void **state)
 {
     (void)state;
     bg_config_t c;
-    base_config(&c);
-    c.n = 6;
-    c.f = 2;
-    snprintf(c.attack.name, sizeof c.attack.name, "ipm");
-    snprintf(c.comp.name, sizeof c.comp.name, "identity");
+    ipm_config(&c);
     snprintf(c.method.name, sizeof c.method.name, "mom-sgd");
     snprintf(c.pre, sizeof c.pre, "none");
     snprintf(c.agg, sizeof c.agg, "mean");
-    c.attack.eps = 0.5;
     bg_engine_t *e;
     bg_err_t err;
     assert_int_equal(bg_engine_new(&c, &e, &err), 0);
     assert_true(bg_engine_attack_omniscient(e));
     const size_t d = bg_engine_dim(e);
-    float *hmean = calloc(d, sizeof(float)), *x0 = malloc(d * sizeof(float));
+    float *hmean = malloc(d * sizeof(float)), *x0 = malloc(d * sizeof(float));
     memcpy(x0, bg_engine_model(e), d * sizeof(float));
     const bg_msg_t *msg, *down;
     double fl;
     assert_int_equal(bg_engine_broadcast(e, &down, &fl, NULL), 0);
-    for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl, NULL), 0);
-        for (size_t k = 0; k < d; k++)
-            hmean[k] += msg->val[k] / 4.0f;
-    }
+    honest_mean(e, down, d, hmean);
     assert_int_equal(bg_engine_worker_round(e, 4, down, &msg, &fl, NULL), BG_EINVAL);   /* attackers use byz_round */
-    for (size_t j = 4; j < 6; j++) {
-        assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl, NULL), 0);
-        for (size_t k = 0; k < d; k++)
-            assert_true(fabsf(msg->val[k] + 0.5f * hmean[k]) <= 1e-6f);
-    }
+    assert_ipm_sent(e, hmean, d);
     assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
     /* x1 = x0 - lr * (4 * hmean + 2 * (-0.5 hmean)) / 6 */
     for (size_t k = 0; k < d; k++) {
@@ -304,33 +302,19 @@ static void test_ipm_on_increments_with_last_honest(void **state)
 {
     (void)state;
     bg_config_t c;
-    base_config(&c);
-    c.n = 6;
-    c.f = 2;
-    snprintf(c.attack.name, sizeof c.attack.name, "ipm");
-    snprintf(c.comp.name, sizeof c.comp.name, "identity");
+    ipm_config(&c);
     c.method.byz_state = BG_BYZ_STATE_LAST_HONEST;
-    c.attack.eps = 0.5;
     bg_engine_t *e;
     bg_err_t err;
     assert_int_equal(bg_engine_new(&c, &e, &err), 0);
     const size_t d = bg_engine_dim(e);
-    float *mean = calloc(d, sizeof(float));
-    const bg_msg_t *msg, *down;
+    float *mean = malloc(d * sizeof(float));
+    const bg_msg_t *down;
     double fl;
     for (int t = 0; t < 3; t++) {
-        memset(mean, 0, d * sizeof(float));
         assert_int_equal(bg_engine_broadcast(e, &down, &fl, NULL), 0);
-        for (size_t i = 0; i < 4; i++) {
-            assert_int_equal(bg_engine_worker_round(e, i, down, &msg, &fl, NULL), 0);
-            for (size_t k = 0; k < d; k++)
-                mean[k] += msg->val[k] / 4.0f;
-        }
-        for (size_t j = 4; j < 6; j++) {
-            assert_int_equal(bg_engine_byz_round(e, j, &msg, &fl, NULL), 0);
-            for (size_t k = 0; k < d; k++)
-                assert_true(fabsf(msg->val[k] + 0.5f * mean[k]) <= 1e-6f);
-        }
+        honest_mean(e, down, d, mean);
+        assert_ipm_sent(e, mean, d);
         assert_int_equal(bg_engine_server_round(e, &fl, NULL), 0);
     }
     free(mean);
@@ -384,5 +368,5 @@ int main(void)
         cmocka_unit_test(test_ipm_on_increments_with_last_honest),
         cmocka_unit_test(test_config_errors),
     };
-    return cmocka_run_group_tests(tests, write_data, remove_data);
+    return cmocka_run_group_tests(tests, write_data, synth_remove);
 }

@@ -22,18 +22,11 @@ static int write_data(void **state)
     return synth_write(11, 0.3);
 }
 
-static int remove_data(void **state)
-{
-    return synth_remove(state);
-}
-
 #define N_TRAIN 400
 
 static void base_config(bg_config_t *c, const char *method)
 {
-    bg_config_default(c);
-    snprintf(c->train_path, sizeof c->train_path, "%s", g_train);
-    snprintf(c->test_path, sizeof c->test_path, "%s", g_test);
+    synth_config(c);
     snprintf(c->method.name, sizeof c->method.name, "%s", method);
     c->rounds = 30;
     c->eval_every = 10;
@@ -44,16 +37,6 @@ static void base_config(bg_config_t *c, const char *method)
     c->method.eta = 0.3;
     snprintf(c->pre, sizeof c->pre, "none");
     snprintf(c->agg, sizeof c->agg, "mean");
-}
-
-static bg_engine_t *make_engine(const bg_config_t *c)
-{
-    bg_engine_t *e;
-    bg_err_t err;
-    char buf[1024];
-    if (bg_engine_new(c, &e, &err))
-        fail_msg("%s", bg_err_format(&err, buf, sizeof buf));
-    return e;
 }
 
 /* A sibling engine running plain SGD with the identity compressor and the same seed: its worker 0 draws the same
@@ -672,5 +655,5 @@ int main(void)
         cmocka_unit_test(test_needs_unbiased),
         cmocka_unit_test(test_every_method_runs),
     };
-    return cmocka_run_group_tests(tests, write_data, remove_data);
+    return cmocka_run_group_tests(tests, write_data, synth_remove);
 }

@@ -24,16 +24,9 @@ static int write_data(void **state)
     return synth_write(11, 0.3);
 }
 
-static int remove_data(void **state)
-{
-    return synth_remove(state);
-}
-
 static void base_config(bg_config_t *c, const char *method)
 {
-    bg_config_default(c);
-    snprintf(c->train_path, sizeof c->train_path, "%s", g_train);
-    snprintf(c->test_path, sizeof c->test_path, "%s", g_test);
+    synth_config(c);
     snprintf(c->method.name, sizeof c->method.name, "%s", method);
     snprintf(c->comp.name, sizeof c->comp.name, "identity");
     snprintf(c->pre, sizeof c->pre, "none");
@@ -44,28 +37,6 @@ static void base_config(bg_config_t *c, const char *method)
     c->f = 0;
     c->method.batch = 4;
     c->method.lr = 0.5;
-}
-
-static bg_engine_t *make_engine(const bg_config_t *c)
-{
-    bg_engine_t *e;
-    bg_err_t err;
-    char buf[1024];
-    if (bg_engine_new(c, &e, &err))
-        fail_msg("%s", bg_err_format(&err, buf, sizeof buf));
-    return e;
-}
-
-static float *run_to_end(const bg_config_t *c, size_t *d)
-{
-    bg_engine_t *e = make_engine(c);
-    bg_err_t err;
-    assert_int_equal(bg_driver_run(e, NULL, NULL, NULL, &err), 0);
-    *d = bg_engine_dim(e);
-    float *x = malloc(*d * sizeof(float));
-    memcpy(x, bg_engine_model(e), *d * sizeof(float));
-    bg_engine_free(e);
-    return x;
 }
 
 /* Slow reference: x <- x - lr * grad f(x) over the whole training set, gradients computed directly. */
@@ -734,5 +705,5 @@ int main(void)
         cmocka_unit_test(test_needs_unbiased),
         cmocka_unit_test(test_all_learn),
     };
-    return cmocka_run_group_tests(tests, write_data, remove_data);
+    return cmocka_run_group_tests(tests, write_data, synth_remove);
 }

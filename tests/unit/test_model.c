@@ -68,40 +68,58 @@ static void make_model(bg_model_t *m, size_t d, double lambda, bg_reg_t reg)
     assert_int_equal(m->dim, d);
 }
 
-static void check_grad(bg_reg_t reg, double lambda, size_t b)
-{
-    gsl_rng *r = bg_rng_stream(11 + b, BG_RNG_INIT, (uint64_t)reg);
-    const size_t n = 40, d = 17;
-    rdata_t D = make_data(r, n, d, 0.7);
-    bg_model_t m;
-    make_model(&m, d, lambda, reg);
+/* A loss for the slow references: the rows idx[0..b) of D, C classes (softmax only), the regulariser. */
+typedef struct {
+    const rdata_t *D;
+    const size_t *idx;
+    size_t b, C;
+    double lambda;
+    bg_reg_t reg;
+} problem_t;
 
-    float *w = malloc(d * sizeof *w), *g = malloc(d * sizeof *g);
-    double *wd = malloc(d * sizeof *wd);
+typedef double ref_loss_fn(const problem_t *p, const double *w);
+
+static double ref_logreg_at(const problem_t *p, const double *w)
+{
+    return ref_loss(w, p->D->X, p->D->y, p->idx, p->b, p->D->d, p->lambda, p->reg);
+}
+
+/* At trials random points (entries N(0, w_sd^2), then a batch of p.b rows drawn with replacement, both from r):
+ * the model's loss is the reference's within loss_tol (relative) and the same number without the gradient, and
+ * its gradient is within 1e-3 (relative L2) of the reference's central differences. */
+static void check_loss_grad(const bg_model_t *m, gsl_rng *r, problem_t p, ref_loss_fn *ref, double w_sd, int trials,
+                            double loss_tol)
+{
+    const size_t dim = m->dim, n = p.D->n, b = p.b;
+    float *w = malloc(dim * sizeof *w), *g = malloc(dim * sizeof *g);
+    double *wd = malloc(dim * sizeof *wd);
     size_t *idx = malloc(b * sizeof *idx);
     assert_true(w && g && wd && idx);
-    for (int trial = 0; trial < 5; trial++) {
-        for (size_t j = 0; j < d; j++) {
-            w[j] = (float)gsl_ran_gaussian(r, reg == BG_REG_L2 ? 0.5 : 1.2);
+    p.idx = idx;
+    for (int trial = 0; trial < trials; trial++) {
+        for (size_t j = 0; j < dim; j++) {
+            w[j] = (float)gsl_ran_gaussian(r, w_sd);
             wd[j] = w[j];
         }
         for (size_t i = 0; i < b; i++)
             idx[i] = gsl_rng_uniform_int(r, n);
 
-        double l = m.ops->loss_grad(&m, w, D.X, D.y, idx, b, g);
-        double lr = ref_loss(wd, D.X, D.y, idx, b, d, lambda, reg);
-        assert_true(fabs(l - lr) <= 1e-6 * (1.0 + fabs(lr)));
+        double l = m->ops->loss_grad(m, w, p.D->X, p.D->y, idx, b, g);
+        double lr = ref(&p, wd);
+        if (fabs(l - lr) > loss_tol * (1.0 + fabs(lr)))
+            print_error("%s loss %.10g vs reference %.10g\n", m->ops->name, l, lr);
+        assert_true(fabs(l - lr) <= loss_tol * (1.0 + fabs(lr)));
         /* loss without gradient is the same number */
-        assert_true(m.ops->loss_grad(&m, w, D.X, D.y, idx, b, NULL) == l);
+        assert_true(m->ops->loss_grad(m, w, p.D->X, p.D->y, idx, b, NULL) == l);
 
         double num = 0.0, den = 0.0;
-        for (size_t j = 0; j < d; j++) {
+        for (size_t j = 0; j < dim; j++) {
             const double h = 1e-5;
             double keep = wd[j];
             wd[j] = keep + h;
-            double lp = ref_loss(wd, D.X, D.y, idx, b, d, lambda, reg);
+            double lp = ref(&p, wd);
             wd[j] = keep - h;
-            double lm = ref_loss(wd, D.X, D.y, idx, b, d, lambda, reg);
+            double lm = ref(&p, wd);
             wd[j] = keep;
             double fd = (lp - lm) / (2.0 * h);
             num += (g[j] - fd) * (g[j] - fd);
@@ -109,13 +127,24 @@ static void check_grad(bg_reg_t reg, double lambda, size_t b)
         }
         double rel = sqrt(num) / sqrt(den);
         if (rel >= 1e-3)
-            print_error("reg=%d b=%zu rel=%g\n", (int)reg, b, rel);
+            print_error("%s reg=%d b=%zu C=%zu rel=%g\n", m->ops->name, (int)p.reg, b, p.C, rel);
         assert_true(rel < 1e-3);
     }
     free(w);
     free(g);
     free(wd);
     free(idx);
+}
+
+static void check_grad(bg_reg_t reg, double lambda, size_t b)
+{
+    gsl_rng *r = bg_rng_stream(11 + b, BG_RNG_INIT, (uint64_t)reg);
+    const size_t n = 40, d = 17;
+    rdata_t D = make_data(r, n, d, 0.7);
+    bg_model_t m;
+    make_model(&m, d, lambda, reg);
+    const problem_t p = {.D = &D, .b = b, .lambda = lambda, .reg = reg};
+    check_loss_grad(&m, r, p, ref_logreg_at, reg == BG_REG_L2 ? 0.5 : 1.2, 5, 1e-6);
     bg_model_destroy(&m);
     free_data(&D);
     gsl_rng_free(r);
@@ -357,6 +386,12 @@ static void relabel(gsl_rng *r, rdata_t *D, size_t C)
         D->y[i] = (int)gsl_rng_uniform_int(r, C);
 }
 
+static double ref_softmax_at(const problem_t *p, const double *w)
+{
+    return ref_softmax_loss(w, p->D->X, p->D->y, p->idx, p->b, p->D->d, p->C, p->lambda, p->reg);
+}
+
+/* Logits are float sums of 13 products (sgemm), the reference sums in double: the loss agrees to 1e-5. */
 static void check_softmax_grad(bg_reg_t reg, double lambda, size_t b, size_t C)
 {
     gsl_rng *r = bg_rng_stream(29 + b + 100 * C, BG_RNG_INIT, (uint64_t)reg);
@@ -365,50 +400,8 @@ static void check_softmax_grad(bg_reg_t reg, double lambda, size_t b, size_t C)
     relabel(r, &D, C);
     bg_model_t m;
     make_softmax(&m, d, C, lambda, reg);
-    size_t dim = m.dim;
-
-    float *w = malloc(dim * sizeof *w), *g = malloc(dim * sizeof *g);
-    double *wd = malloc(dim * sizeof *wd);
-    size_t *idx = malloc(b * sizeof *idx);
-    assert_true(w && g && wd && idx);
-    for (int trial = 0; trial < 4; trial++) {
-        for (size_t j = 0; j < dim; j++) {
-            w[j] = (float)gsl_ran_gaussian(r, reg == BG_REG_L2 ? 0.4 : 1.0);
-            wd[j] = w[j];
-        }
-        for (size_t i = 0; i < b; i++)
-            idx[i] = gsl_rng_uniform_int(r, n);
-
-        double l = m.ops->loss_grad(&m, w, D.X, D.y, idx, b, g);
-        double lr = ref_softmax_loss(wd, D.X, D.y, idx, b, d, C, lambda, reg);
-        /* logits are float sums of 13 products (sgemm), the reference sums in double */
-        if (fabs(l - lr) > 1e-5 * (1.0 + fabs(lr)))
-            print_error("softmax loss %.10g vs reference %.10g\n", l, lr);
-        assert_true(fabs(l - lr) <= 1e-5 * (1.0 + fabs(lr)));
-        assert_true(m.ops->loss_grad(&m, w, D.X, D.y, idx, b, NULL) == l);
-
-        double num = 0.0, den = 0.0;
-        for (size_t j = 0; j < dim; j++) {
-            const double h = 1e-5;
-            double keep = wd[j];
-            wd[j] = keep + h;
-            double lp = ref_softmax_loss(wd, D.X, D.y, idx, b, d, C, lambda, reg);
-            wd[j] = keep - h;
-            double lm = ref_softmax_loss(wd, D.X, D.y, idx, b, d, C, lambda, reg);
-            wd[j] = keep;
-            double fd = (lp - lm) / (2.0 * h);
-            num += (g[j] - fd) * (g[j] - fd);
-            den += fd * fd;
-        }
-        double rel = sqrt(num) / sqrt(den);
-        if (rel >= 1e-3)
-            print_error("softmax reg=%d b=%zu C=%zu rel=%g\n", (int)reg, b, C, rel);
-        assert_true(rel < 1e-3);
-    }
-    free(w);
-    free(g);
-    free(wd);
-    free(idx);
+    const problem_t p = {.D = &D, .b = b, .C = C, .lambda = lambda, .reg = reg};
+    check_loss_grad(&m, r, p, ref_softmax_at, reg == BG_REG_L2 ? 0.4 : 1.0, 4, 1e-5);
     bg_model_destroy(&m);
     free_data(&D);
     gsl_rng_free(r);
