@@ -163,6 +163,17 @@ static int nn_avx2(void)
 #define NN_HAVE_AVX2_PATH 0
 #endif
 
+/* The output columns ox in [x0, x1) whose input column ox + kj - pad lies inside 0..w-1 (the rest read padding). */
+static inline void inside_cols(const bg_nn_conv_t *g, size_t kj, size_t *x0, size_t *x1)
+{
+    size_t lo = kj < g->pad ? g->pad - kj : 0;
+    size_t hi = g->w + g->pad > kj ? g->w + g->pad - kj : 0;
+    if (hi > g->wo)
+        hi = g->wo;
+    *x0 = lo > hi ? hi : lo;
+    *x1 = hi;
+}
+
 /* im2col of samples b0..b0+nb-1 into col (K x nb*P). The sample pointers let the first convolution read dataset
  * rows in place (no gather, no transpose); inner runs are whole output rows, so with pad = 0 every run is a plain
  * copy of wo floats. */
@@ -187,13 +198,8 @@ NN_NO_LIBCALL static void im2col(const bg_nn_conv_t *g, size_t b0, size_t nb, co
     for (size_t c = 0; c < g->cin; c++)
         for (size_t ki = 0; ki < k; ki++)
             for (size_t kj = 0; kj < k; kj++) {
-                /* output columns ox whose input column ox + kj - pad lies inside 0..w-1 */
-                size_t x0 = kj < g->pad ? g->pad - kj : 0;
-                size_t x1 = g->w + g->pad > kj ? g->w + g->pad - kj : 0;
-                if (x1 > g->wo)
-                    x1 = g->wo;
-                if (x0 > x1)
-                    x0 = x1;
+                size_t x0, x1;
+                inside_cols(g, kj, &x0, &x1);
                 for (size_t b = b0; b < b0 + nb; b++) {
                     const float *src = in[b] + c * cs;
                     for (size_t oy = 0; oy < g->ho; oy++, dst += g->wo) {
@@ -235,12 +241,8 @@ static void col2im_add(const bg_nn_conv_t *g, size_t b0, size_t nb, size_t B, co
     for (size_t c = 0; c < g->cin; c++)
         for (size_t ki = 0; ki < k; ki++)
             for (size_t kj = 0; kj < k; kj++) {
-                size_t x0 = kj < g->pad ? g->pad - kj : 0;
-                size_t x1 = g->w + g->pad > kj ? g->w + g->pad - kj : 0;
-                if (x1 > g->wo)
-                    x1 = g->wo;
-                if (x0 > x1)
-                    x0 = x1;
+                size_t x0, x1;
+                inside_cols(g, kj, &x0, &x1);
                 for (size_t b = b0; b < b0 + nb; b++) {
                     float *dimg = din + (c * B + b) * HW;
                     for (size_t oy = 0; oy < g->ho; oy++, s += g->wo) {
