@@ -154,11 +154,14 @@ static void print_help(const command_t *cmd, const bg_config_t *c)
     }
     for (size_t i = 0; i < bg_config_n_keys; i++) {
         const bg_key_t *k = &bg_config_keys[i];
-        int aliased = 0;
+        if (strcmp(k->section, cmd->section))
+            continue;
+        char full[96];
+        snprintf(full, sizeof full, "%s.%s", k->section, k->name);
+        int aliased = 0;   /* listed above under its short name */
         for (const alias_t *a = cmd->aliases; a->opt; a++)
-            aliased |= !a->value && !strncmp(a->key, k->section, strlen(k->section)) &&
-                       !strcmp(a->key + strlen(k->section) + 1, k->name);
-        if (strcmp(k->section, cmd->section) || aliased)
+            aliased |= !a->value && !strcmp(a->key, full);
+        if (aliased)
             continue;
         snprintf(opt, sizeof opt, "%s", k->name);
         for (char *p = opt; *p; p++)

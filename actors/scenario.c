@@ -75,32 +75,50 @@ static const bg_key_t sim_keys[] = {
 static const char *const sections[] = {"run", "data", "partition", "model", "method", "compressor", "downlink",
                                        "aggregator", "attack", "workers", "platform", NULL};
 
-/* Section by section: the learning keys of a section, then the simulator's. */
-const bg_key_t *bg_scenario_key(size_t i, int *learning)
+/* Every key in listing order: section by section, the learning keys of a section, then the simulator's. */
+typedef struct key_list {
+    size_t n;
+    const bg_key_t *key[BG_SCENARIO_MAX_KEYS];
+    unsigned char learning[BG_SCENARIO_MAX_KEYS];   /* stored in sc->learn (else in the scenario itself) */
+} key_list_t;
+
+static void list_keys(key_list_t *l)
 {
-    for (size_t s = 0; sections[s]; s++) {
-        for (size_t k = 0; k < bg_config_n_keys; k++)
-            if (!strcmp(bg_config_keys[k].section, sections[s]) && i-- == 0) {
-                *learning = 1;
-                return &bg_config_keys[k];
-            }
-        for (size_t k = 0; k < N_SIM_KEYS; k++)
-            if (!strcmp(sim_keys[k].section, sections[s]) && i-- == 0) {
-                *learning = 0;
-                return &sim_keys[k];
-            }
-    }
-    return NULL;
+    l->n = 0;
+    for (size_t s = 0; sections[s]; s++)
+        for (int learning = 1; learning >= 0; learning--) {
+            const bg_key_t *t = learning ? bg_config_keys : sim_keys;
+            const size_t nt = learning ? bg_config_n_keys : N_SIM_KEYS;
+            for (size_t k = 0; k < nt && l->n < BG_SCENARIO_MAX_KEYS; k++)
+                if (!strcmp(t[k].section, sections[s])) {
+                    l->key[l->n] = &t[k];
+                    l->learning[l->n++] = (unsigned char)learning;
+                }
+        }
 }
 
-static long key_index(const char *section, const char *name)
+const bg_key_t *bg_scenario_key(size_t i, int *learning)
 {
-    int learning;
-    const bg_key_t *k;
-    for (size_t i = 0; (k = bg_scenario_key(i, &learning)); i++)
-        if (!strcmp(k->section, section) && !strcmp(k->name, name))
+    key_list_t l;
+    list_keys(&l);
+    if (i >= l.n)
+        return NULL;
+    *learning = l.learning[i];
+    return l.key[i];
+}
+
+static long key_index(const key_list_t *l, const char *section, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->key[i]->section, section) && !strcmp(l->key[i]->name, name))
             return (long)i;
     return -1;
+}
+
+/* Where key k of the list is stored in sc (learning keys in sc->learn). */
+static void *key_base(const key_list_t *l, size_t i, const bg_scenario_t *sc)
+{
+    return l->learning[i] ? (void *)&sc->learn : (void *)sc;
 }
 
 const char *bg_data_dir(void)
@@ -154,24 +172,24 @@ static int handler(void *user, const char *section, const char *name, const char
     while (sections[s] && strcmp(sections[s], section))
         s++;
     char list[600] = "";
-    int learning;
-    const bg_key_t *k;
     if (!sections[s]) {
         for (size_t i = 0; sections[i]; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", sections[i]);
         return fail(c, BG_EINVAL, "unknown section [%s] (known: %s)", section, list);
     }
-    long idx = key_index(section, name);
+    key_list_t l;
+    list_keys(&l);
+    long idx = key_index(&l, section, name);
     if (idx < 0) {
-        for (size_t i = 0; (k = bg_scenario_key(i, &learning)); i++)
-            if (!strcmp(k->section, section))
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", k->name);
+        for (size_t i = 0; i < l.n; i++)
+            if (!strcmp(l.key[i]->section, section))
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "",
+                         l.key[i]->name);
         return fail(c, BG_EINVAL, "unknown key '%s' in [%s] (known: %s)", name, section, list);
     }
     if (!value[0])
         return fail(c, BG_EINVAL, "%s.%s has no value", section, name);
-    k = bg_scenario_key((size_t)idx, &learning);
-    int rc = bg_key_set(k, learning ? (void *)&c->sc->learn : (void *)c->sc, value, c->dir, c->err);
+    int rc = bg_key_set(l.key[idx], key_base(&l, (size_t)idx, c->sc), value, c->dir, c->err);
     if (rc) {
         /* the key table's message, placed at this line */
         snprintf(c->err->file, sizeof c->err->file, "%s", c->file);
@@ -261,7 +279,9 @@ void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err)
     char section[64];
     const char *dot = strchr(err->key, '.');
     snprintf(section, sizeof section, "%.*s", dot ? (int)(dot - err->key) : 0, err->key);
-    long i = dot ? key_index(section, dot + 1) : -1;
+    key_list_t l;
+    list_keys(&l);
+    long i = dot ? key_index(&l, section, dot + 1) : -1;
     snprintf(err->file, sizeof err->file, "%s", i >= 0 && sc->src[i].from == BG_FROM_SET ? "--set" : sc->path);
     /* A key that kept its default points at the scenario file itself. */
     err->line = i >= 0 && sc->src[i].from == BG_FROM_FILE ? sc->src[i].line : 0;
@@ -317,7 +337,9 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
     }
     /* A method's natural compressor when the scenario names none (momentum SGD is the uncompressed baseline,
      * BR-CSGD/DIANA/MARINA/DASHA need an unbiased one). */
-    long ci = key_index("compressor", "name");
+    key_list_t l;
+    list_keys(&l);
+    long ci = key_index(&l, "compressor", "name");
     const bg_method_ops_t *mops = bg_method_find(sc->learn.method.name);
     if (sc->src[ci].from == BG_FROM_DEFAULT && mops && mops->default_compressor) {
         snprintf(sc->learn.comp.name, sizeof sc->learn.comp.name, "%s", mops->default_compressor);
@@ -345,10 +367,11 @@ void bg_scenario_destroy(bg_scenario_t *sc)
 void bg_scenario_print_keys(FILE *out)
 {
     const char *cur = "";
-    int learning;
-    const bg_key_t *k;
     char allowed[256];
-    for (size_t i = 0; (k = bg_scenario_key(i, &learning)); i++) {
+    key_list_t l;
+    list_keys(&l);
+    for (size_t i = 0; i < l.n; i++) {
+        const bg_key_t *k = l.key[i];
         if (strcmp(cur, k->section)) {
             cur = k->section;
             fprintf(out, "  [%s]\n", cur);
@@ -363,13 +386,14 @@ static const char *const from_names[] = {"default", "file", "--set", "method"};
 
 void bg_scenario_write_config(bg_json_t *j, const bg_scenario_t *sc, const bg_config_t *learn)
 {
-    int learning;
-    const bg_key_t *k;
     char buf[4200];
+    key_list_t l;
+    list_keys(&l);
     for (int pass = 0; pass < 2; pass++) {
         bg_json_begin(j, pass ? "config_source" : "config");
         const char *cur = NULL;
-        for (size_t i = 0; (k = bg_scenario_key(i, &learning)); i++) {
+        for (size_t i = 0; i < l.n; i++) {
+            const bg_key_t *k = l.key[i];
             if (!cur || strcmp(cur, k->section)) {
                 if (cur)
                     bg_json_end(j);
@@ -380,9 +404,8 @@ void bg_scenario_write_config(bg_json_t *j, const bg_scenario_t *sc, const bg_co
                 bg_json_str(j, k->name, from_names[sc->src[i].from]);
                 continue;
             }
-            const void *base = learning ? (const void *)learn : (const void *)sc;
-            bg_key_format(k, base, buf, sizeof buf);
-            switch (bg_key_json_kind(k, base)) {
+            bg_key_format(k, l.learning[i] ? (const void *)learn : (const void *)sc, buf, sizeof buf);
+            switch (bg_key_json_kind(k, buf)) {
             case BG_KEY_JSON_NUMBER:
                 bg_json_raw(j, k->name, buf);
                 break;

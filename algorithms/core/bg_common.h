@@ -42,6 +42,8 @@ int bg_err_set(bg_err_t *e, int code, const char *file, long line, const char *f
 void bg_err_clear(bg_err_t *e);
 /* Name the configuration key behind an error already set (no-op when e is NULL or a key is already named). */
 void bg_err_key(bg_err_t *e, const char *key);
+/* bg_err_key, then return code: `return bg_err_keyed(err, "partition.k", bg_err_set(err, ...));` */
+int bg_err_keyed(bg_err_t *e, const char *key, int code);
 /* "file:line: msg", "file: msg" or "msg" into buf. */
 const char *bg_err_format(const bg_err_t *e, char *buf, size_t len);
 

@@ -59,9 +59,10 @@ const char *bg_key_format(const bg_key_t *k, const void *base, char *buf, size_t
 /* The allowed values in words ("(0, 1]", "constant | cosine", "an aggregator"), "" when anything goes. */
 const char *bg_key_allowed(const bg_key_t *k, char *buf, size_t len);
 
-/* Whether the formatted value is a JSON number, boolean or string (lists are JSON arrays of numbers). */
+/* Whether a value bg_key_format wrote is a JSON number, boolean or string (BG_KEY_NUMBERS lists: the inside of a
+ * JSON array; a word such as auto is a string). */
 typedef enum { BG_KEY_JSON_STRING, BG_KEY_JSON_NUMBER, BG_KEY_JSON_BOOL, BG_KEY_JSON_ARRAY } bg_key_json_t;
-bg_key_json_t bg_key_json_kind(const bg_key_t *k, const void *base);
+bg_key_json_t bg_key_json_kind(const bg_key_t *k, const char *formatted);
 
 /* Apply every default of a table (n keys) to base. Returns BG_OK; a default that does not parse is a bug. */
 int bg_keys_defaults(const bg_key_t *keys, size_t n, void *base, bg_err_t *err);

@@ -43,6 +43,12 @@ void bg_err_key(bg_err_t *e, const char *key)
         snprintf(e->key, sizeof e->key, "%s", key);
 }
 
+int bg_err_keyed(bg_err_t *e, const char *key, int code)
+{
+    bg_err_key(e, key);
+    return code;
+}
+
 void bg_err_clear(bg_err_t *e)
 {
     if (e)

@@ -146,9 +146,9 @@ static int parse_bool(const char *v, int *out)
 
 static int keyed(const bg_key_t *k, bg_err_t *err, int code)
 {
-    if (err)
-        snprintf(err->key, sizeof err->key, "%s.%s", k->section, k->name);
-    return code;
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s", k->section, k->name);
+    return bg_err_keyed(err, full, code);
 }
 
 static int bad(const bg_key_t *k, const char *v, bg_err_t *err, const char *what)
@@ -328,24 +328,22 @@ const char *bg_key_format(const bg_key_t *k, const void *base, char *buf, size_t
     return buf;
 }
 
-bg_key_json_t bg_key_json_kind(const bg_key_t *k, const void *base)
+bg_key_json_t bg_key_json_kind(const bg_key_t *k, const char *formatted)
 {
-    const void *src = cfield(k, base);
+    if (word_named(k, formatted) && k->type != BG_KEY_CHOICE)
+        return BG_KEY_JSON_STRING;   /* a number's or a flag's word: auto, default, nan */
     switch (k->type) {
     case BG_KEY_SIZE:
-        return word_valued(k, (double)*(const size_t *)src) ? BG_KEY_JSON_STRING : BG_KEY_JSON_NUMBER;
     case BG_KEY_U64:
-        return BG_KEY_JSON_NUMBER;
     case BG_KEY_DOUBLE:
-        return word_valued(k, *(const double *)src) ? BG_KEY_JSON_STRING : BG_KEY_JSON_NUMBER;
+        return BG_KEY_JSON_NUMBER;
     case BG_KEY_BOOL:
-        return word_valued(k, (double)*(const int *)src) ? BG_KEY_JSON_STRING : BG_KEY_JSON_BOOL;
-    case BG_KEY_CUSTOM: {
-        char buf[256];
-        k->format(k, base, buf, sizeof buf);
-        return (k->flags & BG_KEY_NUMBERS) && (!buf[0] || isdigit((unsigned char)buf[0])) ? BG_KEY_JSON_ARRAY
-                                                                                         : BG_KEY_JSON_STRING;
-    }
+        return BG_KEY_JSON_BOOL;
+    case BG_KEY_CUSTOM:
+        /* a list of numbers, or a word such as in_shape's auto */
+        return (k->flags & BG_KEY_NUMBERS) && (!formatted[0] || isdigit((unsigned char)formatted[0]))
+                   ? BG_KEY_JSON_ARRAY
+                   : BG_KEY_JSON_STRING;
     default:
         return BG_KEY_JSON_STRING;
     }

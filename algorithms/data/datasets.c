@@ -6,17 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static int keyed(bg_err_t *err, const char *key, int rc)
-{
-    bg_err_key(err, key);
-    return rc;
-}
-
 static int data_path(char *out, size_t len, const char *dir, const char *file, bg_err_t *err)
 {
     int k = snprintf(out, len, "%s/%s", dir, file);
     if (k < 0 || (size_t)k >= len)
-        return keyed(err, "data.dataset", bg_err_set(err, BG_EINVAL, NULL, 0, "the data directory path is too long"));
+        return bg_err_keyed(err, "data.dataset",
+                            bg_err_set(err, BG_EINVAL, NULL, 0, "the data directory path is too long"));
     return BG_OK;
 }
 
@@ -25,11 +20,11 @@ static int hold_out(const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t *t
 {
     double fr = r->test_fraction;
     if (!(fr > 0 && fr < 1))
-        return keyed(err, "data.test_fraction", bg_err_set(err, BG_EINVAL, NULL, 0,
+        return bg_err_keyed(err, "data.test_fraction", bg_err_set(err, BG_EINVAL, NULL, 0,
                      "data.test_fraction = %g: with no test file it must be in (0, 1)", fr));
     size_t n_test = (size_t)llround(fr * (double)train->n);
     if (n_test == 0 || n_test >= train->n)
-        return keyed(err, "data.test_fraction", bg_err_set(err, BG_ERANGE, NULL, 0,
+        return bg_err_keyed(err, "data.test_fraction", bg_err_set(err, BG_ERANGE, NULL, 0,
                      "data.test_fraction = %g of %zu samples leaves an empty train or test set", fr, train->n));
     gsl_rng *g = bg_rng_stream(r->seed, BG_RNG_PARTITION, 1);
     if (!g)
@@ -95,7 +90,7 @@ static int load_synthetic(const bg_data_req_t *r, bg_dataset_t *train, bg_datase
         return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
     int rc = bg_dataset_synthetic(&r->synth, g, train, test, err);
     gsl_rng_free(g);
-    return rc ? keyed(err, "data.synth_zeta", rc) : BG_OK;
+    return rc ? bg_err_keyed(err, "data.synth_zeta", rc) : BG_OK;
 }
 
 /* data.train (and data.test) given without a built-in name: LIBSVM, or IDX when label files are given. */
@@ -103,7 +98,7 @@ static int load_files(const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t 
 {
     int rc;
     if (!r->train[0])
-        return keyed(err, "data.train", bg_err_set(err, BG_EINVAL, NULL, 0,
+        return bg_err_keyed(err, "data.train", bg_err_set(err, BG_EINVAL, NULL, 0,
                      "no data: set data.dataset, or data.train (and data.test)"));
     *libsvm = !r->train_labels[0];
     rc = *libsvm ? bg_dataset_load_libsvm_classes(r->train, r->n_features, r->n_classes, train, err)
@@ -113,7 +108,7 @@ static int load_files(const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t 
     if (!r->test[0])
         return hold_out(r, train, test, err);
     if (!*libsvm && !r->test_labels[0])
-        return keyed(err, "data.test_labels", bg_err_set(err, BG_EINVAL, NULL, 0,
+        return bg_err_keyed(err, "data.test_labels", bg_err_set(err, BG_EINVAL, NULL, 0,
                      "data.test is an IDX image file: set data.test_labels too"));
     size_t nf = r->n_features ? r->n_features : train->d;
     return *libsvm ? bg_dataset_load_libsvm_classes(r->test, nf, r->n_classes, test, err)
@@ -149,7 +144,7 @@ int bg_data_load(const char *name, const bg_data_req_t *r, bg_dataset_t *train, 
     if (name && *name) {
         const bg_dataset_ops_t *ops = bg_dataset_find(name);
         if (!ops)
-            return keyed(err, "data.dataset", bg_registry_unknown(&bg_datasets, name, err));
+            return bg_err_keyed(err, "data.dataset", bg_registry_unknown(&bg_datasets, name, err));
         *libsvm = ops->libsvm;
         rc = ops->load(r, train, test, err);
     } else {

@@ -27,13 +27,6 @@ void bg_partition_histogram(const bg_shard_t *shards, size_t n_shards, const int
         }
 }
 
-/* Errors caused by one configuration key name it, so a scenario loader can point at its line. */
-static int keyed(bg_err_t *err, const char *key, int rc)
-{
-    bg_err_key(err, key);
-    return rc;
-}
-
 static size_t *iota(size_t n)
 {
     size_t *p = malloc((n ? n : 1) * sizeof *p);
@@ -194,7 +187,7 @@ static int part_dirichlet(PART_ARGS)
         if (count[worst] >= lo)
             goto done;
     }
-    rc = keyed(err, "partition.alpha", bg_err_set(err, BG_ERANGE, NULL, 0,
+    rc = bg_err_keyed(err, "partition.alpha", bg_err_set(err, BG_ERANGE, NULL, 0,
                     "dirichlet partition with alpha %g left worker %zu with %zu samples after %d draws: every "
                     "worker needs at least %zu; raise alpha, use fewer workers or lower min_size",
                     cfg->alpha, worst, count[worst], DIRICHLET_TRIES, lo));
@@ -286,11 +279,11 @@ static int check_shards(const bg_partition_cfg_t *cfg, size_t n, size_t C, size_
 {
     (void)n;
     if (cfg->k == 0 || cfg->k > C)
-        return keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
+        return bg_err_keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
                           "shards k = %zu classes per worker is not allowed: it must be 1 .. %zu (n_classes)",
                           cfg->k, C));
     if (cfg->k * S < C)
-        return keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
+        return bg_err_keyed(err, "partition.k", bg_err_set(err, BG_EINVAL, NULL, 0,
                           "shards k = %zu over %zu workers holds only %zu of %zu classes: k must be at least %zu "
                           "so every sample is used", cfg->k, S, cfg->k * S, C, (C + S - 1) / S));
     return BG_OK;
@@ -300,7 +293,7 @@ static int check_iid(const bg_partition_cfg_t *cfg, size_t n, size_t C, size_t S
 {
     (void)n, (void)C, (void)S;
     if (!(cfg->size_sigma >= 0 && isfinite(cfg->size_sigma)))
-        return keyed(err, "partition.size_sigma", bg_err_set(err, BG_EINVAL, NULL, 0,
+        return bg_err_keyed(err, "partition.size_sigma", bg_err_set(err, BG_EINVAL, NULL, 0,
                           "size_sigma %g is not allowed: it must be a finite number >= 0 (0 = equal sizes)",
                           cfg->size_sigma));
     return BG_OK;
@@ -310,7 +303,7 @@ static int check_dirichlet(const bg_partition_cfg_t *cfg, size_t n, size_t C, si
 {
     (void)n, (void)C, (void)S;
     if (!(cfg->alpha > 0 && isfinite(cfg->alpha)))
-        return keyed(err, "partition.alpha",
+        return bg_err_keyed(err, "partition.alpha",
                      bg_err_set(err, BG_EINVAL, NULL, 0, "dirichlet alpha %g is not allowed: it must be finite and > 0",
                           cfg->alpha));
     return BG_OK;
@@ -352,7 +345,7 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
     const char *name = cfg->name;
     const bg_partition_ops_t *ops = bg_partition_find(name);
     if (!ops)
-        return keyed(err, "partition.name", bg_registry_unknown(&bg_partitions, name, err));
+        return bg_err_keyed(err, "partition.name", bg_registry_unknown(&bg_partitions, name, err));
     if (n_shards == 0)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "cannot partition over 0 workers: at least one is needed");
     size_t lo = cfg->min_size ? cfg->min_size : 1;
@@ -361,7 +354,7 @@ int bg_partition(const bg_partition_cfg_t *cfg, const int *y, size_t n_samples, 
                           "cannot split %zu samples over %zu workers: every worker needs at least one sample",
                           n_samples, n_shards);
     if (lo > n_samples / n_shards)
-        return keyed(err, "partition.min_size", bg_err_set(err, BG_ERANGE, NULL, 0,
+        return bg_err_keyed(err, "partition.min_size", bg_err_set(err, BG_ERANGE, NULL, 0,
                           "min_size %zu is too large: %zu samples over %zu workers allow at most %zu per worker",
                           lo, n_samples, n_shards, n_samples / n_shards));
     if (ops->labels) {
