@@ -4,6 +4,7 @@
 #define BG_SCENARIO_H
 
 #include "bg_engine.h"
+#include "bg_platform.h"
 #include "bg_trace.h"
 
 #define BG_MAX_HOSTNAME 128
@@ -16,6 +17,7 @@ typedef struct bg_scenario {
     char path[1024];             /* the scenario file */
     char name[128];              /* run.name, default: file name without .ini */
     char platform[1024];         /* platform.file, resolved */
+    bg_platform_spec_t plat;     /* platform.topology and the generated platform's keys */
     char network_model[16];      /* LV08 (default) or CM02 */
     int crosstraffic;            /* -1: SimGrid's default (on) */
     double tcp_gamma;            /* < 0: SimGrid's default */

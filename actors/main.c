@@ -17,6 +17,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: byzgrid run SCENARIO.ini [--out DIR] [--set section.key=value]... [--driver]\n"
             "                   [--progress | --quiet] [--cfg=simgrid/option:value]... [--log=...]\n"
+            "       byzgrid platform SCENARIO.ini [--set section.key=value]...   the platform XML it runs on\n"
             "       byzgrid list            components: models, methods, compressors, aggregators, attacks, datasets\n"
             "       byzgrid keys            every scenario key: default, meaning, allowed values\n"
             "       byzgrid aggregate --rule R --f F [--pre P] < vectors.csv     one aggregation\n"
@@ -43,8 +44,12 @@ static void usage(FILE *out)
             "  --log=...        SimGrid logging: --log=byzgrid.thres:verbose prints every round's events\n"
             "                   (broadcast, messages and their sizes, aggregation, evaluation, finalize)\n"
             "\n"
+            "platform: prints the SimGrid XML generated from [platform] (topology = star, racks, sites, fat-tree;\n"
+            "  every run also writes it to its folder as platform.xml); for topology = file, the file itself\n"
+            "\n"
             "example:\n"
             "  byzgrid run scenarios/quickstart.ini\n"
+            "  byzgrid platform scenarios/quickstart.ini --set platform.topology=racks --set platform.rack_size=4\n"
             "  byzgrid run scenarios/fmnist-cnn.ini --set partition.name=dirichlet --set attack.name=alie\n"
             "  /usr/bin/python3 analysis/plot_trace.py out/quickstart/trace.csv\n"
             "\n"
@@ -179,6 +184,58 @@ static int cmd_run(int argc, char **argv)
     return 0;
 }
 
+/* byzgrid platform SCENARIO [--set k=v]...: the XML the run would load, on stdout. */
+static int cmd_platform(int argc, char **argv)
+{
+    const char *scenario = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    size_t n_sets = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc)
+            sets[n_sets++] = argv[++i];
+        else if (!strncmp(argv[i], "--set=", 6))
+            sets[n_sets++] = argv[i] + 6;
+        else if (argv[i][0] != '-' && !scenario)
+            scenario = argv[i];
+        else {
+            fprintf(stderr, "byzgrid: platform: unexpected '%s' (usage: byzgrid platform SCENARIO.ini "
+                            "[--set section.key=value]...)\n", argv[i]);
+            free(sets);
+            return 2;
+        }
+    }
+    if (!scenario) {
+        fprintf(stderr, "byzgrid: platform needs a scenario file (see byzgrid --help)\n");
+        free(sets);
+        return 2;
+    }
+    bg_scenario_t sc;
+    bg_err_t err;
+    bg_err_clear(&err);
+    int rc = bg_scenario_load(scenario, sets, n_sets, &sc, &err);
+    free(sets);
+    if (!rc) {
+        if (bg_platform_topology(&sc.plat, sc.platform) == BG_TOPO_FILE) {
+            FILE *f = fopen(sc.platform, "r");
+            if (!f)
+                rc = bg_err_set(&err, BG_EIO, sc.platform, 0, "cannot read the platform");
+            else {
+                char buf[65536];
+                size_t k;
+                while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+                    fwrite(buf, 1, k, stdout);
+                fclose(f);
+            }
+        } else {
+            rc = bg_platform_write(&sc.plat, sc.learn.n, sc.learn.seed, stdout, NULL, &err);
+        }
+        if (rc)
+            bg_scenario_locate(&sc, &err);
+    }
+    bg_scenario_destroy(&sc);
+    return rc ? report(&err, rc == BG_ENOMEM ? 1 : 2) : 0;
+}
+
 int main(int argc, char **argv)
 {
     openblas_set_num_threads(1);
@@ -203,6 +260,8 @@ int main(int argc, char **argv)
         bg_scenario_print_keys(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "platform"))
+        return cmd_platform(argc, argv);
     if (!strcmp(cmd, "aggregate") || !strcmp(cmd, "compress") || !strcmp(cmd, "attack"))
         return bg_cli_components(argc, argv);
     if (!strcmp(cmd, "run")) {
@@ -211,6 +270,6 @@ int main(int argc, char **argv)
         simgrid_init(&argc, argv);
         return cmd_run(argc, argv);
     }
-    fprintf(stderr, "byzgrid: unknown command '%s' (expected run, list, keys; see byzgrid --help)\n", cmd);
+    fprintf(stderr, "byzgrid: unknown command '%s' (expected run, platform, list, keys; see byzgrid --help)\n", cmd);
     return 2;
 }

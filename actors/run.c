@@ -2,6 +2,7 @@
  * lines on stderr and result buffers. */
 #include "bg_sim.h"
 #include "bg_trace.h"
+#include "platform_load.h"
 #include "run_internal.h"
 
 #include <errno.h>
@@ -23,7 +24,7 @@ double bg_wall_clock(void)
 }
 
 /* mkdir -p */
-static int make_dirs(const char *path)
+int bg_make_dirs(const char *path)
 {
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", path);
@@ -42,7 +43,7 @@ static int make_dirs(const char *path)
 
 int bg_outputs_open(const bg_run_opts_t *o, bg_trace_t *tr, bg_err_t *err)
 {
-    if (make_dirs(o->out_dir) != 0)
+    if (bg_make_dirs(o->out_dir) != 0)
         return bg_err_set(err, BG_EIO, o->out_dir, 0, "cannot create the output folder: %s", strerror(errno));
     char path[1100];
     snprintf(path, sizeof path, "%s/trace.csv", o->out_dir);
@@ -183,6 +184,8 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_end(&j);
     bg_json_begin(&j, "platform");
     bg_json_str(&j, "file", sc->platform);
+    if (!strcmp(mode, "simulated"))
+        bg_platform_write_json(&j);
     bg_json_str(&j, "network_model", strcmp(mode, "simulated") ? "none (in-process driver)" : sc->network_model);
     if (sc->crosstraffic < 0)
         bg_json_str(&j, "crosstraffic", "default");

@@ -7,6 +7,7 @@
 #include "bg_trace.h"
 
 double bg_wall_clock(void);
+int bg_make_dirs(const char *path);   /* mkdir -p */
 int bg_outputs_open(const bg_run_opts_t *o, bg_trace_t *tr, bg_err_t *err);
 int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run_opts_t *o,
                      const bg_run_result_t *res, const char *mode, bg_err_t *err);

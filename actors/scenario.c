@@ -40,12 +40,50 @@ static void format_hosts(const bg_key_t *k, const void *base, char *buf, size_t 
         snprintf(buf, len, "w0");
 }
 
+/* [platform] values in SimGrid's units: worker_* keys take a constant, a list or a distribution, the others one
+ * value; the unit family follows the name (…speed: flop/s, …lat: time, else bandwidth). */
+static int parse_plat_value(const bg_key_t *k, void *base, const char *v, char *why, size_t len)
+{
+    const bg_unit_kind_t kind = strstr(k->name, "speed") ? BG_UNIT_SPEED
+                              : strstr(k->name, "lat")   ? BG_UNIT_TIME
+                                                         : BG_UNIT_BANDWIDTH;
+    char *dst = (char *)base + k->off;
+    if (strlen(v) >= k->size) {
+        snprintf(why, len, "at most %zu characters", k->size - 1);
+        return -1;
+    }
+    if (!v[0] && !k->def[0]) {   /* worker_bw_up/down: "" = worker_bw */
+        dst[0] = '\0';
+        return 0;
+    }
+    double x;
+    if (!strncmp(k->name, "worker_", 7) ? bg_value_check(v, kind, why, len) : bg_unit_parse(v, kind, &x, why, len))
+        return -1;
+    snprintf(dst, k->size, "%s", v);
+    return 0;
+}
+
+static void format_plat_value(const bg_key_t *k, const void *base, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", (const char *)base + k->off);
+}
+
 #define AT(field) offsetof(bg_scenario_t, field), sizeof(((bg_scenario_t *)0)->field)
+#define PV(name, field, def, help)                                                                                  \
+    {"platform", name, BG_KEY_CUSTOM, AT(plat.field), def, help, NAN, NAN, 0, NULL, NULL, parse_plat_value,          \
+     format_plat_value}
 
 static const bg_key_word_t auto_word[] = {{"auto", -1}, {NULL, 0}};
 static const bg_key_word_t default_word[] = {{"default", -1}, {NULL, 0}};
 static const bg_key_word_t timings[] = {{"eavesdrop", 0}, {"oracle", 1}, {NULL, 0}};
 static const bg_key_word_t models[] = {{"LV08", 0}, {"CM02", 0}, {NULL, 0}};
+static const bg_key_word_t topologies[] = {{"auto", BG_TOPO_AUTO}, {"star", BG_TOPO_STAR}, {"racks", BG_TOPO_RACKS},
+                                           {"sites", BG_TOPO_SITES}, {"fat-tree", BG_TOPO_FAT_TREE},
+                                           {"file", BG_TOPO_FILE}, {NULL, 0}};
+static const bg_key_word_t variabilities[] = {{"none", BG_VAR_NONE}, {"periodic", BG_VAR_PERIODIC},
+                                              {"random", BG_VAR_RANDOM}, {NULL, 0}};
+static const bg_key_word_t var_targets[] = {{"bw", BG_VAR_BW}, {"speed", BG_VAR_SPEED}, {"both", BG_VAR_BOTH},
+                                            {NULL, 0}};
 
 /* Column order as in bg_config_keys: section, name, type, field, default, help, min, max, flags, words, registry,
  * parse, format. */
@@ -62,7 +100,55 @@ static const bg_key_t sim_keys[] = {
      parse_hosts, format_hosts},
     {"workers", "server", BG_KEY_STRING, AT(server_host), "server", "host of the parameter server", NAN, NAN, 0,
      NULL, NULL, NULL, NULL},
-    {"platform", "file", BG_KEY_PATH, AT(platform), "", "SimGrid platform XML", NAN, NAN, 0, NULL, NULL, NULL, NULL},
+    {"platform", "topology", BG_KEY_CHOICE, AT(plat.topology), "auto",
+     "network: auto (file when platform.file is set, else star), or generated star, racks, sites, fat-tree; file",
+     NAN, NAN, 0, topologies, NULL, NULL, NULL},
+    {"platform", "file", BG_KEY_PATH, AT(platform), "", "SimGrid platform XML (topology = file)", NAN, NAN, 0, NULL,
+     NULL, NULL, NULL},
+    PV("worker_speed", worker_speed, "1Gf",
+       "worker CPU speed: a value (2Gf), a list cycled over workers (1Gf, 4Gf), uniform(a, b), loguniform(a, b) or "
+       "lognormal(median, sigma), seeded by run.seed"),
+    PV("worker_bw", worker_bw, "100Mbps", "worker access-link bandwidth (both directions), as worker_speed: 10Mbps, "
+       "1MBps, lists, distributions"),
+    PV("worker_bw_up", worker_bw_up, "", "worker upload bandwidth (default: worker_bw); differs from "
+       "worker_bw_down: two one-way links"),
+    PV("worker_bw_down", worker_bw_down, "", "worker download bandwidth (default: worker_bw)"),
+    PV("worker_lat", worker_lat, "1ms", "worker access-link latency (5ms, 20us), as worker_speed"),
+    PV("server_speed", server_speed, "20Gf", "server CPU speed"),
+    PV("server_bw", server_bw, "1Gbps", "server access-link bandwidth (SPLITDUPLEX)"),
+    PV("server_lat", server_lat, "50us", "server access-link latency"),
+    PV("backbone_bw", backbone_bw, "10Gbps", "backbone bandwidth (star, racks: core; sites: each site's LAN; "
+       "fat-tree: server to tree)"),
+    PV("backbone_lat", backbone_lat, "100us", "backbone latency"),
+    {"platform", "rack_size", BG_KEY_SIZE, AT(plat.rack_size), "8", "racks: workers per top-of-rack switch", 1, NAN,
+     0, NULL, NULL, NULL, NULL},
+    PV("rack_uplink_bw", rack_uplink_bw, "1Gbps", "racks: bandwidth of each rack's uplink to the core "
+       "(oversubscribed when rack_size x worker_bw exceeds it)"),
+    PV("rack_uplink_lat", rack_uplink_lat, "100us", "racks: latency of each rack's uplink"),
+    {"platform", "sites", BG_KEY_SIZE, AT(plat.sites), "2", "sites: number of sites (data centres, regions)", 1,
+     NAN, 0, NULL, NULL, NULL, NULL},
+    PV("wan_bw", wan_bw, "100Mbps", "sites: bandwidth of each site's WAN link"),
+    PV("wan_lat", wan_lat, "20ms", "sites: latency of each site's WAN link"),
+    {"platform", "server_site", BG_KEY_SIZE, AT(plat.server_site), "0", "sites: the site holding the server", 0, NAN,
+     0, NULL, NULL, NULL, NULL},
+    {"platform", "fat_tree", BG_KEY_STRING, AT(plat.fat_tree), "auto",
+     "fat-tree: SimGrid topo_parameters 'levels;downs;ups;counts' (e.g. 2;4,4;1,2;1,2) or auto", NAN, NAN, 0, NULL,
+     NULL, NULL, NULL},
+    {"platform", "worker_bw_profile", BG_KEY_PATH, AT(plat.bw_profile), "",
+     "profile of bandwidth ratios ('time ratio' lines, optional PERIODICITY p) applied to every worker link", NAN,
+     NAN, 0, NULL, NULL, NULL, NULL},
+    {"platform", "worker_speed_profile", BG_KEY_PATH, AT(plat.speed_profile), "",
+     "profile of speed ratios ('time ratio' lines, optional PERIODICITY p) applied to every worker", NAN, NAN, 0,
+     NULL, NULL, NULL, NULL},
+    {"platform", "variability", BG_KEY_CHOICE, AT(plat.variability), "none",
+     "generated worker variability: periodic (1 then 1 - amplitude, each half a period) or random (a level in "
+     "[1 - amplitude, 1] per period, seeded)", NAN, NAN, 0, variabilities, NULL, NULL, NULL},
+    {"platform", "variability_on", BG_KEY_CHOICE, AT(plat.variability_on), "bw",
+     "what varies: worker link bandwidth, worker speed or both", NAN, NAN, 0, var_targets, NULL, NULL, NULL},
+    {"platform", "variability_period", BG_KEY_DOUBLE, AT(plat.variability_period), "20",
+     "variability period in seconds", 0, NAN, BG_KEY_MIN_OPEN, NULL, NULL, NULL, NULL},
+    {"platform", "variability_amplitude", BG_KEY_DOUBLE, AT(plat.variability_amplitude), "0.5",
+     "variability depth: the lowest ratio is 1 - amplitude", 0, 1, BG_KEY_MAX_OPEN, NULL, NULL, NULL, NULL},
     {"platform", "network_model", BG_KEY_STRING, AT(network_model), "LV08",
      "SimGrid network model: LV08 (realistic TCP) or CM02 (analytic max-min)", NAN, NAN, 0, models, NULL, NULL, NULL},
     {"platform", "crosstraffic", BG_KEY_BOOL, AT(crosstraffic), "default",
@@ -324,6 +410,8 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
         snprintf(section, sizeof section, "%.*s", (int)(dotp - s), s);
         snprintf(key, sizeof key, "%.*s", (int)(eq - dotp - 1), dotp + 1);
         parse_ctx_t o = {.sc = sc, .err = err, .file = "--set", .line = 0, .from = BG_FROM_SET};
+        if (!getcwd(o.dir, sizeof o.dir))   /* --set paths are relative to where the command runs */
+            o.dir[0] = '\0';
         handler(&o, section, key, eq + 1);
         if (o.failed)
             return err->code;
@@ -347,8 +435,6 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
     }
     if (!sc->learn.dataset[0] && !sc->learn.train_path[0])
         return bg_err_set(err, BG_EINVAL, path, 0, "no data: set data.dataset (see byzgrid list) or data.train");
-    if (!sc->platform[0])
-        return bg_err_set(err, BG_EINVAL, path, 0, "no platform: set platform.file (e.g. ../platforms/star-hetero.xml)");
     int r = expand_hosts(sc, err);
     if (r) {
         bg_err_key(err, "workers.hosts");

@@ -3,6 +3,7 @@
  * actor ends on the server's finalize message, after the last round or when a round fails. */
 #include "bg_sim.h"
 #include "bg_trace.h"
+#include "platform_load.h"
 #include "run_internal.h"
 
 #include <errno.h>
@@ -317,8 +318,14 @@ static int configure_network(const bg_scenario_t *sc)
 
 static int check_hosts(const bg_scenario_t *sc, bg_err_t *err)
 {
+    char what[1100];
+    const int topo = bg_platform_topology(&sc->plat, sc->platform);
+    if (topo == BG_TOPO_FILE)
+        snprintf(what, sizeof what, "platform %s", sc->platform);
+    else
+        snprintf(what, sizeof what, "the generated %s platform", bg_platform_topology_name(topo));
     if (!sg_host_by_name(sc->server_host)) {
-        bg_err_set(err, BG_ENOTFOUND, NULL, 0, "platform %s has no host '%s' (workers.server)", sc->platform,
+        bg_err_set(err, BG_ENOTFOUND, NULL, 0, "%s has no host '%s' (workers.server)", what,
                    sc->server_host);
         bg_err_key(err, "workers.server");
         return BG_ENOTFOUND;
@@ -326,7 +333,7 @@ static int check_hosts(const bg_scenario_t *sc, bg_err_t *err)
     for (size_t i = 0; i < sc->n_hosts; i++)
         if (!sg_host_by_name(sc->hosts[i])) {
             bg_err_set(err, BG_ENOTFOUND, NULL, 0,
-                       "platform %s has no host '%s' for worker %zu (workers.hosts; it has %zu hosts)", sc->platform,
+                       "%s has no host '%s' for worker %zu (workers.hosts; it has %zu hosts)", what,
                        sc->hosts[i], i, sg_host_count());
             bg_err_key(err, sc->hosts_spec[0] ? "workers.hosts" : "workers.n");
             return BG_ENOTFOUND;
@@ -339,14 +346,15 @@ int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t 
     memset(res, 0, sizeof *res);
     memset(&S, 0, sizeof S);
     double t0 = bg_wall_clock();
-    if (access(sc->platform, R_OK) != 0)
-        return bg_err_set(err, BG_EIO, sc->platform, 0, "cannot read the platform: %s", strerror(errno));
-    bg_engine_t *e = NULL;
-    int rc = bg_engine_new(&sc->learn, &e, err);
+    if (o->out_dir && bg_make_dirs(o->out_dir) != 0)
+        return bg_err_set(err, BG_EIO, o->out_dir, 0, "cannot create the output folder: %s", strerror(errno));
+    configure_network(sc);
+    int rc = bg_platform_load(sc, o->out_dir, err);
     if (rc)
         return rc;
-    configure_network(sc);
-    simgrid_load_platform(sc->platform);
+    bg_engine_t *e = NULL;
+    if ((rc = bg_engine_new(&sc->learn, &e, err)))
+        return rc;
     if ((rc = check_hosts(sc, err))) {
         bg_engine_free(e);
         return rc;
@@ -404,6 +412,7 @@ int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t 
     rc = S.failed ? (err->code ? err->code : BG_EINVAL) : BG_OK;
     if (!rc && o->out_dir)
         rc = bg_summary_write(sc, e, o, res, "simulated", err);
+    bg_platform_forget();
     sg_cond_destroy(S.cond);
     sg_mutex_destroy(S.mutex);
     free(S.down);

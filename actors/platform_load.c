@@ -1,0 +1,127 @@
+/* Loading the run's platform into SimGrid: generate it (or copy the user's file) into the output folder, or into a
+ * temporary folder removed right after loading when there is none; then record every host's speed and every
+ * link's bandwidth and latency as SimGrid holds them, for summary.json. */
+#include "platform_load.h"
+
+#include <errno.h>
+#include <simgrid/engine.h>
+#include <simgrid/host.h>
+#include <simgrid/link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct loaded_res {
+    char *name;
+    double a, b;   /* hosts: speed; links: bandwidth, latency */
+} loaded_res_t;
+
+/* One engine per process, so one loaded platform. */
+static struct {
+    int topology;
+    char file[1100];
+    size_t n_hosts, n_links;
+    loaded_res_t *hosts, *links;
+} L;
+
+static void forget(void)
+{
+    for (size_t i = 0; i < L.n_hosts; i++)
+        free(L.hosts[i].name);
+    for (size_t i = 0; i < L.n_links; i++)
+        free(L.links[i].name);
+    free(L.hosts);
+    free(L.links);
+    memset(&L, 0, sizeof L);
+}
+
+static int cmp_res(const void *a, const void *b)
+{
+    return strcmp(((const loaded_res_t *)a)->name, ((const loaded_res_t *)b)->name);
+}
+
+static void record(void)
+{
+    forget();
+    sg_host_t *hs = sg_host_list();
+    size_t nh = sg_host_count();
+    L.hosts = calloc(nh ? nh : 1, sizeof *L.hosts);
+    for (size_t i = 0; L.hosts && i < nh; i++) {
+        L.hosts[L.n_hosts].name = strdup(sg_host_get_name(hs[i]));
+        L.hosts[L.n_hosts++].a = sg_host_get_speed(hs[i]);
+    }
+    free(hs);
+    sg_link_t *ls = sg_link_list();
+    size_t nl = sg_link_count();
+    L.links = calloc(nl ? nl : 1, sizeof *L.links);
+    for (size_t i = 0; L.links && i < nl; i++) {
+        const char *name = sg_link_get_name(ls[i]);
+        if (!strncmp(name, "__", 2))   /* SimGrid's internal loopback */
+            continue;
+        L.links[L.n_links].name = strdup(name);
+        L.links[L.n_links].a = sg_link_get_bandwidth(ls[i]);
+        L.links[L.n_links++].b = sg_link_get_latency(ls[i]);
+    }
+    free(ls);
+    qsort(L.hosts, L.n_hosts, sizeof *L.hosts, cmp_res);
+    qsort(L.links, L.n_links, sizeof *L.links, cmp_res);
+}
+
+int bg_platform_load(const bg_scenario_t *sc, const char *out_dir, bg_err_t *err)
+{
+    char tmp[1024] = "", xml[1100];
+    const char *dir = out_dir;
+    const int topo = bg_platform_topology(&sc->plat, sc->platform);
+    if (!dir && topo != BG_TOPO_FILE) {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmp, sizeof tmp, "%s/byzgrid-platform-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(tmp))
+            return bg_err_set(err, BG_EIO, tmp, 0, "cannot create a temporary folder: %s", strerror(errno));
+        dir = tmp;
+    }
+    int rc = bg_platform_prepare(&sc->plat, sc->platform, sc->learn.n, sc->learn.seed, dir, xml, sizeof xml, err);
+    if (!rc)
+        simgrid_load_platform(xml);
+    if (tmp[0])
+        bg_platform_remove(tmp);
+    if (rc)
+        return rc;
+    record();
+    L.topology = topo;
+    if (topo == BG_TOPO_FILE)
+        snprintf(L.file, sizeof L.file, "%s", sc->platform);
+    else if (out_dir)
+        snprintf(L.file, sizeof L.file, "%s", xml);
+    else
+        snprintf(L.file, sizeof L.file, "(temporary, removed after loading)");
+    return BG_OK;
+}
+
+void bg_platform_write_json(bg_json_t *j)
+{
+    bg_json_str(j, "topology", bg_platform_topology_name(L.topology));
+    bg_json_str(j, "loaded", L.file);
+    bg_json_begin_array(j, "hosts");
+    for (size_t i = 0; i < L.n_hosts; i++) {
+        bg_json_begin(j, NULL);
+        bg_json_str(j, "name", L.hosts[i].name);
+        bg_json_num(j, "speed_flops", L.hosts[i].a);
+        bg_json_end(j);
+    }
+    bg_json_end_array(j);
+    bg_json_begin_array(j, "links");
+    for (size_t i = 0; i < L.n_links; i++) {
+        bg_json_begin(j, NULL);
+        bg_json_str(j, "name", L.links[i].name);
+        bg_json_num(j, "bandwidth_Bps", L.links[i].a);
+        bg_json_num(j, "latency_s", L.links[i].b);
+        bg_json_end(j);
+    }
+    bg_json_end_array(j);
+}
+
+void bg_platform_forget(void)
+{
+    forget();
+}

@@ -1,0 +1,17 @@
+/* Loading the run's platform (generated or the user's file) into SimGrid and recording what was loaded.
+ * Internal to actors/ (not installed). */
+#ifndef BG_PLATFORM_LOAD_H
+#define BG_PLATFORM_LOAD_H
+
+#include "bg_scenario.h"
+#include "bg_trace.h"
+
+/* Generate (or copy) the platform into out_dir (NULL: a temporary folder, removed after loading), load it, and
+ * record every host's speed and link's bandwidth/latency as SimGrid holds them. */
+int bg_platform_load(const bg_scenario_t *sc, const char *out_dir, bg_err_t *err);
+/* "topology", "loaded" (the file SimGrid read), "hosts" [{name, speed_flops}], "links" [{name, bandwidth_Bps,
+ * latency_s}] of the loaded platform, inside the summary's "platform" object. */
+void bg_platform_write_json(bg_json_t *j);
+void bg_platform_forget(void);
+
+#endif
