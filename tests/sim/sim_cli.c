@@ -732,11 +732,135 @@ static void test_log_rounds(void **state)
     free(e);
 }
 
+/* A generated star with star-hetero.xml's classes runs the quick start exactly as the file does; a generated platform
+ * with drawn values is byte-identical for one seed (and changes with it); the run folder holds platform.xml, and
+ * summary.json the hosts and links SimGrid loaded; `byzgrid platform` prints the same XML. */
+static void test_platform_gen(void **state)
+{
+    (void)state;
+#define HETERO "--set", "platform.topology=star", "--set", "platform.worker_speed=1Gf, 2Gf, 4Gf, 8Gf, 16Gf",        \
+               "--set", "platform.worker_bw=1Mbps,5Mbps,10Mbps,25Mbps,50Mbps,100Mbps",                             \
+               "--set", "platform.worker_lat=20ms,10ms,5ms,2ms,1ms,500us"
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=300", "--out", "pf_file",
+                                   "--quiet", NULL});
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=300", HETERO, "--out",
+                                   "pf_gen", "--quiet", NULL});
+    size_t la = 0, lb = 0;
+    char *ta = slurp("pf_file/trace.csv", &la), *tb = slurp("pf_gen/trace.csv", &lb);
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_true(la > 100);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ta, tb, la);
+    free(ta);
+    free(tb);
+    /* the file run keeps a copy of the user's file; the generated one its XML; both list what SimGrid loaded */
+    char *copy = slurp("pf_file/platform.xml", NULL), *orig = slurp(BG_SOURCE_DIR "/platforms/star-hetero.xml", NULL);
+    assert_non_null(copy);
+    assert_non_null(orig);
+    assert_string_equal(copy, orig);
+    free(copy);
+    free(orig);
+    char *sum = slurp("pf_gen/summary.json", NULL);
+    assert_non_null(sum);
+    assert_non_null(strstr(sum, "\"topology\": \"star\""));
+    assert_non_null(strstr(sum, "\"name\": \"w4\",\n        \"speed_flops\": 1.6e+10\n"));
+    assert_non_null(strstr(sum, "\"name\": \"l_w0_DOWN\",\n        \"bandwidth_Bps\": 125000,\n        \"latency_s\": 0.02\n"));
+    free(sum);
+    /* drawn values: same seed, same bytes; another seed, other bytes; `byzgrid platform` prints that file */
+    const char *const drawn[] = {"--set", "platform.topology=star", "--set", "platform.worker_bw=loguniform(1Mbps, 100Mbps)", "--set",
+                                 "platform.worker_speed=lognormal(2Gf, 0.5)", "--set", "platform.worker_lat=uniform(1ms, 5ms)",
+                                 "--set", "platform.variability=random", "--set", "platform.variability_on=both",
+                                 "--set", "run.rounds=3", "--quiet", NULL};
+    const char *args[40] = {"run", BG_SCEN "/quickstart.ini"};
+    for (int seed = 0; seed < 3; seed++) {
+        int k = 2;
+        for (const char *const *d = drawn; *d; d++)
+            args[k++] = *d;
+        char out[16];
+        snprintf(out, sizeof out, "pf_draw%d", seed);
+        args[k++] = "--out", args[k++] = out;
+        args[k++] = "--set", args[k++] = seed == 2 ? "run.seed=7" : "run.seed=1";
+        args[k] = NULL;
+        must_run(args);
+    }
+    size_t l0 = 0, l1 = 0, l2 = 0, lw = 0;
+    char *x0 = slurp("pf_draw0/platform.xml", &l0), *x1 = slurp("pf_draw1/platform.xml", &l1),
+         *x2 = slurp("pf_draw2/platform.xml", &l2), *w0 = slurp("pf_draw0/l_w0.bw", &lw), *w1 = slurp("pf_draw1/l_w0.bw", NULL);
+    assert_non_null(x0);
+    assert_non_null(w0);
+    assert_non_null(w1);
+    assert_int_equal(l0, l1);
+    assert_memory_equal(x0, x1, l0);
+    assert_string_equal(w0, w1);
+    assert_true(l0 != l2 || memcmp(x0, x2, l0) != 0);
+    assert_non_null(strstr(x0, "speed_file=\"w0.speed\""));
+    int k = 0;
+    const char *pargs[40] = {"platform", BG_SCEN "/quickstart.ini"};
+    k = 2;
+    for (const char *const *d = drawn; *d && strcmp(*d, "--quiet"); d++)
+        pargs[k++] = *d;
+    pargs[k++] = "--set", pargs[k++] = "run.seed=1", pargs[k] = NULL;
+    assert_int_equal(run_cli_io(NULL, "printed.xml", "err.txt", pargs), 0);
+    size_t lp;
+    char *printed = slurp("printed.xml", &lp);
+    assert_int_equal(lp, l0);
+    assert_memory_equal(printed, x0, l0);
+    free(printed);
+    free(x0);
+    free(x1);
+    free(x2);
+    free(w0);
+    free(w1);
+}
+
+/* Unit mistakes and bad topology values: one line naming the key, exit 2, for a file and for --set. */
+static void test_platform_errors(void **state)
+{
+    (void)state;
+#define GEN "[run]\nrounds = 2\n[data]\ndataset = a9a\n[attack]\nname = none\nf = 0\n[workers]\nn = 4\n[platform]\n"
+    write_file("good.ini", GEN "topology = racks\nrack_size = 2\n");
+    must_run((const char *const[]){"run", "good.ini", "--out", "good", "--quiet", NULL});
+    expect_error(GEN "worker_bw = 1mbps\n", NULL, "bad.ini:11: platform.worker_bw = '1mbps': expected a known unit");
+    expect_error(GEN "worker_bw = 1 Mbps\n", NULL, "bad.ini:11: platform.worker_bw = '1 Mbps': expected no space");
+    expect_error(GEN "worker_lat = 20µs\n", NULL, "bad.ini:11: platform.worker_lat");
+    expect_error(GEN "worker_lat = 10Mbps\n", NULL, "that is a bandwidth unit");
+    expect_error(GEN "server_bw = 100\n", NULL, "bad.ini:11: platform.server_bw = '100': expected a unit");
+    expect_error(GEN "worker_bw = 0Mbps\n", NULL, "platform.worker_bw = '0Mbps': expected a bandwidth > 0");
+    expect_error(GEN "worker_speed = 1Gf, -2Gf\n", NULL, "platform.worker_speed");
+    expect_error(GEN "worker_bw = uniform(10Mbps, 1Mbps)\n", NULL, "platform.worker_bw");
+    expect_error(GEN "worker_bw = gauss(1Mbps, 2Mbps)\n", NULL, "platform.worker_bw");
+    expect_error(GEN "topology = ring\n", NULL, "bad.ini:11: platform.topology = 'ring': expected auto, star, racks, "
+                                                "sites, fat-tree or file");
+    expect_error(GEN "topology = fat-tree\nworker_bw = 1Mbps, 2Mbps\n", NULL, "bad.ini:12: platform.worker_bw");
+    expect_error(GEN "topology = fat-tree\nfat_tree = 2;2,2;1,2;1,1\n", NULL, "bad.ini:12: platform.fat_tree");
+    expect_error(GEN "topology = sites\nserver_site = 2\n", NULL, "bad.ini:12: platform.server_site");
+    expect_error(GEN "worker_bw_profile = nowhere.profile\n", NULL, "nowhere.profile");
+    write_file("neg.profile", "0 1\n5 -1\n");
+    expect_error(GEN "worker_bw_profile = neg.profile\n", NULL, "neg.profile:2: platform.worker_bw_profile");
+    expect_error(GEN, (const char *const[]){"--set", "platform.wan_lat=5", NULL}, "--set: platform.wan_lat = '5'");
+    /* --set paths resolve against the current folder (the error shows the resolved path), file paths against the
+     * scenario's folder */
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    char expect[1200];
+    snprintf(expect, sizeof expect, "%s/missing.xml", cwd);
+    expect_error(GEN, (const char *const[]){"--set", "platform.file=missing.xml", NULL}, expect);
+    mkdir("sub", 0777);
+    write_file("sub/bad.ini", GEN "file = missing.xml\n");
+    const char *args[] = {"run", "sub/bad.ini", "--quiet", NULL};
+    assert_int_equal(run_cli("err.txt", args), 2);
+    char *e = slurp("err.txt", NULL);
+    if (!strstr(e, "sub/missing.xml"))
+        fail_msg("expected the path resolved against sub/: %s", e);
+    free(e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
-                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds\n");
+                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors\n");
         return 2;
     }
     const char *which = argv[1];
@@ -774,6 +898,10 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_fmnist);
     else if (!strcmp(which, "run_failure"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_run_failure);
+    else if (!strcmp(which, "platform_gen"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_platform_gen);
+    else if (!strcmp(which, "platform_errors"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_platform_errors);
     else if (!strcmp(which, "log_rounds"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_log_rounds);
     else
