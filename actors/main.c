@@ -256,7 +256,8 @@ int main(int argc, char **argv)
         return cmd_list();
     if (!strcmp(cmd, "keys")) {
         printf("scenario keys ([section], key, default, meaning [allowed values]); paths are relative to the scenario\n"
-               "file; --set section.key=value overrides any of them; summary.json lists every one as it ran:\n");
+               "file (with --set, to the current folder); --set section.key=value overrides any of them; summary.json\n"
+               "lists every one as it ran:\n");
         bg_scenario_print_keys(stdout);
         return 0;
     }
