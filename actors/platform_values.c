@@ -126,6 +126,8 @@ int bg_unit_parse(const char *text, bg_unit_kind_t kind, double *out, char *why,
 
 const char *bg_exact_number(double x, char *buf, size_t len)
 {
+    if (!buf || !len)
+        return "";
     for (int p = 1; p <= 17; p++) {
         snprintf(buf, len, "%.*g", p, x);
         if (strtod(buf, NULL) == x)
