@@ -224,7 +224,8 @@ const bg_key_t bg_config_keys[] = {
         "MDA: refuse when C(n, n-f) exceeds this"),
 
     NAME("attack", "name", attack.name, "none", bg_attacks, NULL, 0, "attack of the Byzantine workers"),
-    SIZE("attack", "f", f, "0", 0, "number of Byzantine workers (the last f of workers.hosts)"),
+    SIZE("attack", "f", f, "0", 0,
+         "number of Byzantine workers: ranks n - f .. n - 1 (attack.placement picks their hosts)"),
     DBL("attack", "eps", attack.eps, "0.1", NONE, NONE, 0, NULL, "IPM: epsilon"),
     DBL("attack", "z", attack.z, "auto", NONE, NONE, 0, auto_nan,
         "ALIE: z (auto: from n and f; 1.06 with alie_dev = variance)"),

@@ -844,8 +844,8 @@ static void test_placement(void **state)
                         "--out", "random_a", "--quiet", NULL};
     const char *r2[] = {"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=2", "--set", "attack.placement=random",
                         "--out", "random_b", "--quiet", NULL};
-    const char *r3[] = {"run",   BG_SCEN "/quickstart.ini", "--set",    "run.rounds=2", "--set", "attack.placement=random",
-                        "--set", "run.seed=2",              "--out",    "random_c",     "--quiet", NULL};
+    const char *r3[] = {"run",   BG_SCEN "/quickstart.ini", "--set", "run.rounds=2", "--set",
+                        "attack.placement=random", "--set", "run.seed=2", "--out", "random_c", "--quiet", NULL};
     must_run(r1);
     must_run(r2);
     must_run(r3);
@@ -861,9 +861,12 @@ static void test_placement(void **state)
         nbyz += ba[r] && r >= PL_N - PL_F;
     assert_int_equal(nbyz, PL_F);
     /* bad input: one line, exit 2 */
-    expect_error(BASE "[attack]\nhosts = w0..w8\n", NULL, "bad.ini:18: attack.hosts is only used with attack.placement = hosts");
-    expect_error(BASE "[attack]\nplacement = hosts\n", NULL, "bad.ini:18: attack.placement = hosts needs attack.hosts");
-    expect_error(BASE "[attack]\nplacement = hosts\nhosts = w0..w7\n", NULL, "attack.hosts lists 8 hosts but attack.f = 9");
+    expect_error(BASE "[attack]\nhosts = w0..w8\n", NULL,
+                 "bad.ini:18: attack.hosts is only used with attack.placement = hosts");
+    expect_error(BASE "[attack]\nplacement = hosts\n", NULL,
+                 "bad.ini:18: attack.placement = hosts needs attack.hosts");
+    expect_error(BASE "[attack]\nplacement = hosts\nhosts = w0..w7\n", NULL,
+                 "attack.hosts lists 8 hosts but attack.f = 9");
     expect_error(BASE "[attack]\nplacement = hosts\nhosts = w0..w7, w30\n", NULL, "'w30' is not one of workers.hosts");
     expect_error(BASE "[attack]\nplacement = hosts\nhosts = w0..w7, w7\n", NULL, "'w7' is listed twice");
     expect_error(BASE "[attack]\nplacement = fast\n", NULL, "bad.ini:18: attack.placement = 'fast'");
@@ -905,7 +908,8 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
-                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|placement|wire_time\n");
+                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|placement|"
+                        "wire_time\n");
         return 2;
     }
     const char *which = argv[1];
