@@ -12,6 +12,9 @@
 
 enum { BG_FROM_DEFAULT = 0, BG_FROM_FILE, BG_FROM_SET, BG_FROM_METHOD };
 
+/* attack.placement: which f of the worker hosts run the Byzantine ranks n - f .. n - 1. */
+enum { BG_PLACE_LAST = 0, BG_PLACE_FIRST, BG_PLACE_FASTEST, BG_PLACE_SLOWEST, BG_PLACE_RANDOM, BG_PLACE_HOSTS };
+
 typedef struct bg_scenario {
     bg_config_t learn;
     char path[1024];             /* the scenario file */
@@ -22,10 +25,14 @@ typedef struct bg_scenario {
     int crosstraffic;            /* -1: SimGrid's default (on) */
     double tcp_gamma;            /* < 0: SimGrid's default */
     char server_host[BG_MAX_HOSTNAME];
-    char (*hosts)[BG_MAX_HOSTNAME];  /* n worker hosts; worker i runs on hosts[i]; the last f are Byzantine */
+    char (*hosts)[BG_MAX_HOSTNAME];  /* n worker hosts in rank order: worker i runs on hosts[i]; ranks n - f .. n - 1
+                                      * are Byzantine; attack.placement decides which hosts those are */
     size_t n_hosts;
     char hosts_spec[4096];       /* workers.hosts as written ("" = w0..w{n-1}) */
     int attack_oracle;           /* attack.timing: 0 eavesdrop (default), 1 oracle */
+    int attack_placement;        /* attack.placement: BG_PLACE_* (which hosts run the Byzantine ranks) */
+    char attack_hosts[4096];     /* attack.hosts as written (placement = hosts) */
+    int placement_applied;       /* hosts[] is in rank order for attack.placement (0: fastest/slowest, no platform) */
     int progress;                /* run.progress: -1 auto, 0 off, 1 on */
     /* Where every key's value came from, in bg_scenario_key order (for errors found after parsing, and for
      * summary.json): BG_FROM_DEFAULT, BG_FROM_FILE (at line), BG_FROM_SET (--set) or BG_FROM_METHOD (the method's
@@ -37,6 +44,14 @@ typedef struct bg_scenario {
  * scenario file's directory and named datasets against the data directories. */
 int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, bg_scenario_t *sc, bg_err_t *err);
 void bg_scenario_destroy(bg_scenario_t *sc);
+/* Apply attack.placement to hosts[] (workers.hosts order on entry): the f chosen hosts get the Byzantine ranks
+ * n - f .. n - 1 in their workers.hosts order, the others the honest ranks in workers.hosts order. fastest and
+ * slowest need up_bw[i] (route bandwidth host i -> server, B/s) and speed[i] (flop/s) in workers.hosts order; with
+ * NULL they are left unapplied (placement_applied = 0). bg_scenario_load applies the placements that need no
+ * platform; the simulator calls this again with the platform's numbers. */
+int bg_scenario_place(bg_scenario_t *sc, const double *up_bw, const double *speed, bg_err_t *err);
+/* attack.placement as a word ("last", "fastest", ...). */
+const char *bg_scenario_placement_name(const bg_scenario_t *sc);
 /* Where key was set: fills err->file/line from the scenario if err->key names a key set in it. */
 void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err);
 /* Every scenario key in the order `byzgrid keys` prints them: the learning keys (bg_config_keys, stored in

@@ -26,8 +26,9 @@ typedef struct bg_run_result {
     bg_metrics_t final;
 } bg_run_result_t;
 
-/* Simulated run. simgrid_init() must have been called (it strips --cfg/--log from argv); one per process. */
-int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err);
+/* Simulated run. simgrid_init() must have been called (it strips --cfg/--log from argv); one per process.
+ * Once the platform is loaded it applies attack.placement = fastest | slowest to sc->hosts (rank order). */
+int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err);
 /* The same rounds without SimGrid (no time): the in-process driver. */
 int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err);
 void bg_run_result_destroy(bg_run_result_t *r);

@@ -204,6 +204,14 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     }
     bg_json_end_array(&j);
     bg_json_str(&j, "attack_timing", sc->attack_oracle ? "oracle" : "eavesdrop");
+    if (sc->placement_applied) {
+        bg_json_str(&j, "attack_placement", bg_scenario_placement_name(sc));
+    } else {
+        char why[96];
+        snprintf(why, sizeof why, "%s (not applied: the in-process driver has no platform)",
+                 bg_scenario_placement_name(sc));
+        bg_json_str(&j, "attack_placement", why);
+    }
     bg_json_end(&j);
     bg_json_begin(&j, "final");
     bg_json_int(&j, "round", (long long)res->final.round);

@@ -3,6 +3,7 @@
 #include "bg_scenario.h"
 
 #include <errno.h>
+#include <gsl/gsl_randist.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <math.h>
@@ -84,6 +85,10 @@ static const bg_key_word_t variabilities[] = {{"none", BG_VAR_NONE}, {"periodic"
                                               {"random", BG_VAR_RANDOM}, {NULL, 0}};
 static const bg_key_word_t var_targets[] = {{"bw", BG_VAR_BW}, {"speed", BG_VAR_SPEED}, {"both", BG_VAR_BOTH},
                                             {NULL, 0}};
+static const bg_key_word_t placements[] = {{"last", BG_PLACE_LAST},       {"first", BG_PLACE_FIRST},
+                                           {"fastest", BG_PLACE_FASTEST}, {"slowest", BG_PLACE_SLOWEST},
+                                           {"random", BG_PLACE_RANDOM},   {"hosts", BG_PLACE_HOSTS},
+                                           {NULL, 0}};
 
 /* Column order as in bg_config_keys: section, name, type, field, default, help, min, max, flags, words, registry,
  * parse, format. */
@@ -95,6 +100,13 @@ static const bg_key_t sim_keys[] = {
     {"attack", "timing", BG_KEY_CHOICE, AT(attack_oracle), "eavesdrop",
      "eavesdrop: omniscient attackers wait for the honest messages to exist; oracle: idealised, no wait", NAN, NAN, 0,
      timings, NULL, NULL, NULL},
+    {"attack", "placement", BG_KEY_CHOICE, AT(attack_placement), "last",
+     "which worker hosts run the Byzantine ranks: last/first f of workers.hosts, the f fastest/slowest uploaders "
+     "(route bandwidth to the server; ties: CPU speed, then list order), random (run.seed), or hosts (attack.hosts)",
+     NAN, NAN, 0, placements, NULL, NULL, NULL},
+    {"attack", "hosts", BG_KEY_STRING, AT(attack_hosts), "",
+     "placement = hosts: the f Byzantine hosts, a subset of workers.hosts (same list syntax)", NAN, NAN,
+     BG_KEY_EMPTY_OK, NULL, NULL, NULL, NULL},
     {"workers", "hosts", BG_KEY_CUSTOM, AT(hosts_spec), "",
      "worker hosts in rank order: list and ranges (w0..w9, w12); default w0..w{n-1}", NAN, NAN, 0, NULL, NULL,
      parse_hosts, format_hosts},
@@ -307,7 +319,39 @@ static void scenario_defaults(bg_scenario_t *sc)
     snprintf(sc->learn.data_dir, sizeof sc->learn.data_dir, "%s", bg_data_dir());
 }
 
-/* "w0..w19, w25 edge3" -> names. A range a..b needs the same prefix and numeric suffixes. */
+/* "w0..w19, w25 edge3" -> names. A range a..b needs the same prefix and numeric suffixes. Fills at most max names
+ * into out (*count of them) and counts every name listed (*listed); key names the list in errors. */
+static int expand_names(const char *spec_in, const char *key, char (*out)[BG_MAX_HOSTNAME], size_t max,
+                        size_t *count, size_t *listed, bg_err_t *err)
+{
+    char spec[4096];
+    snprintf(spec, sizeof spec, "%s", spec_in);
+    char *save = NULL;
+    *count = *listed = 0;
+    for (char *tok = strtok_r(spec, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+        char *dots = strstr(tok, "..");
+        if (!dots) {
+            if (*count < max)
+                snprintf(out[(*count)++], BG_MAX_HOSTNAME, "%s", tok);
+            ++*listed;
+            continue;
+        }
+        *dots = '\0';
+        const char *a = tok, *b = dots + 2;
+        size_t pa = strcspn(a, "0123456789"), pb = strcspn(b, "0123456789");
+        char *ea, *eb;
+        long lo = strtol(a + pa, &ea, 10), hi = strtol(b + pb, &eb, 10);
+        if (pa != pb || strncmp(a, b, pa) || !a[pa] || !b[pb] || *ea || *eb || hi < lo)
+            return bg_err_set(err, BG_EINVAL, NULL, 0,
+                              "%s: bad range '%s..%s' (expected e.g. w0..w19: same prefix, rising numbers)", key, a,
+                              b);
+        for (long v = lo; v <= hi; v++, ++*listed)
+            if (*count < max)
+                snprintf(out[(*count)++], BG_MAX_HOSTNAME, "%.*s%ld", (int)pa, a, v);
+    }
+    return BG_OK;
+}
+
 static int expand_hosts(bg_scenario_t *sc, bg_err_t *err)
 {
     size_t n = sc->learn.n;
@@ -322,40 +366,135 @@ static int expand_hosts(bg_scenario_t *sc, bg_err_t *err)
         sc->n_hosts = n;
         return BG_OK;
     }
-    char spec[4096];
-    snprintf(spec, sizeof spec, "%s", sc->hosts_spec);
-    char *save = NULL;
-    int too_many = 0;
-    size_t listed = 0;
-    for (char *tok = strtok_r(spec, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-        char *dots = strstr(tok, "..");
-        if (!dots) {
-            if (sc->n_hosts < n)
-                snprintf(sc->hosts[sc->n_hosts++], BG_MAX_HOSTNAME, "%s", tok);
-            else
-                too_many = 1;
-            listed++;
-            continue;
-        }
-        *dots = '\0';
-        const char *a = tok, *b = dots + 2;
-        size_t pa = strcspn(a, "0123456789"), pb = strcspn(b, "0123456789");
-        char *ea, *eb;
-        long lo = strtol(a + pa, &ea, 10), hi = strtol(b + pb, &eb, 10);
-        if (pa != pb || strncmp(a, b, pa) || !a[pa] || !b[pb] || *ea || *eb || hi < lo)
-            return bg_err_set(err, BG_EINVAL, NULL, 0,
-                              "workers.hosts: bad range '%s..%s' (expected e.g. w0..w19: same prefix, rising numbers)",
-                              a, b);
-        for (long v = lo; v <= hi; v++, listed++) {
-            if (sc->n_hosts < n)
-                snprintf(sc->hosts[sc->n_hosts++], BG_MAX_HOSTNAME, "%.*s%ld", (int)pa, a, v);
-            else
-                too_many = 1;
-        }
-    }
-    if (too_many || sc->n_hosts != n)
+    size_t listed;
+    int rc = expand_names(sc->hosts_spec, "workers.hosts", sc->hosts, n, &sc->n_hosts, &listed, err);
+    if (rc)
+        return rc;
+    if (listed != n)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "workers.hosts lists %zu hosts but workers.n = %zu", listed, n);
     return BG_OK;
+}
+
+/* ---------------------------------------------------------------- attacker placement */
+
+const char *bg_scenario_placement_name(const bg_scenario_t *sc)
+{
+    for (const bg_key_word_t *w = placements; w->word; w++)
+        if ((int)w->value == sc->attack_placement)
+            return w->word;
+    return "?";
+}
+
+/* A host's rank key for fastest (or, negated, slowest): upload bandwidth, then CPU speed, then list order. */
+typedef struct place_key {
+    double bw, speed;
+    size_t i;
+} place_key_t;
+
+static int cmp_place(const void *pa, const void *pb)
+{
+    const place_key_t *a = pa, *b = pb;
+    if (a->bw != b->bw)
+        return a->bw > b->bw ? -1 : 1;
+    if (a->speed != b->speed)
+        return a->speed > b->speed ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+/* chosen[i] = 1 for the f hosts (workers.hosts order) that attack.placement = hosts names. */
+static int chosen_by_name(const bg_scenario_t *sc, unsigned char *chosen, bg_err_t *err)
+{
+    const size_t n = sc->n_hosts, f = sc->learn.f;
+    char (*names)[BG_MAX_HOSTNAME] = calloc(f, sizeof *names);
+    if (!names)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    size_t count, listed;
+    int rc = expand_names(sc->attack_hosts, "attack.hosts", names, f, &count, &listed, err);
+    if (!rc && listed != f)
+        rc = bg_err_set(err, BG_EINVAL, NULL, 0, "attack.hosts lists %zu hosts but attack.f = %zu", listed, f);
+    for (size_t k = 0; !rc && k < count; k++) {
+        size_t i = 0;
+        while (i < n && strcmp(sc->hosts[i], names[k]))
+            i++;
+        if (i == n)
+            rc = bg_err_set(err, BG_EINVAL, NULL, 0, "attack.hosts: '%s' is not one of workers.hosts", names[k]);
+        else if (chosen[i])
+            rc = bg_err_set(err, BG_EINVAL, NULL, 0, "attack.hosts: '%s' is listed twice", names[k]);
+        else
+            chosen[i] = 1;
+    }
+    free(names);
+    return rc;
+}
+
+int bg_scenario_place(bg_scenario_t *sc, const double *up_bw, const double *speed, bg_err_t *err)
+{
+    const size_t n = sc->n_hosts, f = sc->learn.f;
+    const int p = sc->attack_placement;
+    sc->placement_applied = 1;
+    if (p == BG_PLACE_LAST || f == 0 || f >= n)
+        return BG_OK;   /* f >= n is the engine's error (attack.f) */
+    if ((p == BG_PLACE_FASTEST || p == BG_PLACE_SLOWEST) && (!up_bw || !speed)) {
+        sc->placement_applied = 0;
+        return BG_OK;
+    }
+    unsigned char *chosen = calloc(n, 1);
+    size_t *order = malloc(n * sizeof *order);
+    place_key_t *keys = p == BG_PLACE_FASTEST || p == BG_PLACE_SLOWEST ? malloc(n * sizeof *keys) : NULL;
+    char (*placed)[BG_MAX_HOSTNAME] = malloc(n * sizeof *placed);
+    int rc = !chosen || !order || !placed || ((p == BG_PLACE_FASTEST || p == BG_PLACE_SLOWEST) && !keys)
+                 ? bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory")
+                 : BG_OK;
+    if (!rc) {
+        for (size_t i = 0; i < n; i++)
+            order[i] = i;
+        if (p == BG_PLACE_FIRST) {
+            memset(chosen, 1, f);
+        } else if (p == BG_PLACE_RANDOM) {
+            gsl_rng *r = bg_rng_stream(sc->learn.seed, BG_RNG_PLACEMENT, 0);
+            if (!r) {
+                rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+            } else {
+                size_t *pick = order;   /* gsl_ran_choose keeps the source order; order is free until the end */
+                size_t *all = malloc(n * sizeof *all);
+                if (!all) {
+                    rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+                } else {
+                    for (size_t i = 0; i < n; i++)
+                        all[i] = i;
+                    gsl_ran_choose(r, pick, f, all, n, sizeof *all);
+                    for (size_t k = 0; k < f; k++)
+                        chosen[pick[k]] = 1;
+                    free(all);
+                }
+                gsl_rng_free(r);
+            }
+        } else if (p == BG_PLACE_HOSTS) {
+            rc = chosen_by_name(sc, chosen, err);
+        } else {
+            const double sign = p == BG_PLACE_FASTEST ? 1.0 : -1.0;
+            for (size_t i = 0; i < n; i++)
+                keys[i] = (place_key_t){sign * up_bw[i], sign * speed[i], i};
+            qsort(keys, n, sizeof *keys, cmp_place);
+            for (size_t k = 0; k < f; k++)
+                chosen[keys[k].i] = 1;
+        }
+    }
+    if (!rc) {
+        size_t r = 0;
+        for (int byz = 0; byz <= 1; byz++)
+            for (size_t i = 0; i < n; i++)
+                if (chosen[i] == byz)
+                    memcpy(placed[r++], sc->hosts[i], BG_MAX_HOSTNAME);
+        memcpy(sc->hosts, placed, n * sizeof *placed);
+    } else {
+        bg_err_key(err, "attack.hosts");
+    }
+    free(chosen);
+    free(order);
+    free(keys);
+    free(placed);
+    return rc;
 }
 
 void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err)
@@ -439,7 +578,19 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
     if (r) {
         bg_err_key(err, "workers.hosts");
         bg_scenario_locate(sc, err);
+        return r;
     }
+    if (sc->attack_placement == BG_PLACE_HOSTS && !sc->attack_hosts[0])
+        r = bg_err_keyed(err, "attack.placement",
+                         bg_err_set(err, BG_EINVAL, NULL, 0, "attack.placement = hosts needs attack.hosts"));
+    else if (sc->attack_placement != BG_PLACE_HOSTS && sc->attack_hosts[0])
+        r = bg_err_keyed(err, "attack.hosts",
+                         bg_err_set(err, BG_EINVAL, NULL, 0, "attack.hosts is only used with attack.placement = hosts "
+                                    "(it is %s)", bg_scenario_placement_name(sc)));
+    else
+        r = bg_scenario_place(sc, NULL, NULL, err);   /* fastest and slowest wait for the platform */
+    if (r)
+        bg_scenario_locate(sc, err);
     return r;
 }
 

@@ -158,15 +158,18 @@ static void worker_actor(int argc, char **argv)
 static void byzantine_actor(int argc, char **argv)
 {
     size_t j = worker_index(argc, argv);
-    /* Oracle mode: the same work as bg_engine_byz_round charges (honest views, the attack, the inverse), paid
-     * without waiting; it does not change from round to round. */
-    double oracle_flops = 0.0;
+    /* Oracle mode: the same work and size as bg_engine_byz_round charges (honest views, the attack, the inverse,
+     * the compression with attack.wire = conform), paid without waiting; neither changes from round to round. */
+    double oracle_flops = 0.0, oracle_bytes = 0.0;
     if (S.oracle && S.omniscient) {
         const bg_config_t *c = bg_engine_config(S.e);
         const double d = (double)bg_engine_dim(S.e);
         bg_attack_args_t args;
         bg_attack_args_init(&args, &c->attack, S.n, c->f, NULL);
-        oracle_flops = bg_attack_find(c->attack.name)->flops(&args, S.nh, bg_engine_dim(S.e)) + (double)S.nh * d + d;
+        double wire_flops;
+        oracle_bytes = bg_engine_byz_msg_bytes(S.e, &wire_flops);
+        oracle_flops = bg_attack_find(c->attack.name)->flops(&args, S.nh, bg_engine_dim(S.e)) + (double)S.nh * d + d +
+                       wire_flops;
     }
     size_t t = 0;
     for (const void *in; (in = receive(j)) != FINALIZE; t++) {
@@ -178,7 +181,7 @@ static void byzantine_actor(int argc, char **argv)
         if (S.oracle && S.omniscient) {
             if (oracle_flops > 0)
                 sg_actor_execute(oracle_flops);
-            const double bytes = bg_msg_bytes_dense(bg_engine_dim(S.e));
+            const double bytes = oracle_bytes;   /* dense, or the honest size (attack.wire = conform) */
             XBT_CVERB(byzgrid_worker, "round %zu: message sent (%.0f bytes, %.6g flops; content filled by the server)",
                       t, bytes, oracle_flops);
             /* The content is filled in by the server; SimGrid refuses NULL payloads. */
@@ -341,7 +344,28 @@ static int check_hosts(const bg_scenario_t *sc, bg_err_t *err)
     return BG_OK;
 }
 
-int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
+/* attack.placement = fastest | slowest: rank the worker hosts by their route bandwidth to the server (the
+ * minimum over the route's links), then CPU speed. The other placements were applied when the scenario loaded. */
+static int place_attackers(bg_scenario_t *sc, bg_err_t *err)
+{
+    if (sc->placement_applied)
+        return BG_OK;
+    const size_t n = sc->n_hosts;
+    double *bw = malloc((n ? n : 1) * sizeof *bw), *speed = malloc((n ? n : 1) * sizeof *speed);
+    xbt_assert(bw && speed, "out of memory");
+    const_sg_host_t server = sg_host_by_name(sc->server_host);
+    for (size_t i = 0; i < n; i++) {
+        const_sg_host_t h = sg_host_by_name(sc->hosts[i]);
+        bw[i] = sg_host_get_route_bandwidth(h, server);
+        speed[i] = sg_host_get_speed(h);
+    }
+    int rc = bg_scenario_place(sc, bw, speed, err);
+    free(bw);
+    free(speed);
+    return rc;
+}
+
+int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
 {
     memset(res, 0, sizeof *res);
     memset(&S, 0, sizeof S);
@@ -355,7 +379,7 @@ int bg_sim_run(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t 
     bg_engine_t *e = NULL;
     if ((rc = bg_engine_new(&sc->learn, &e, err)))
         return rc;
-    if ((rc = check_hosts(sc, err))) {
+    if ((rc = check_hosts(sc, err)) || (rc = place_attackers(sc, err))) {
         bg_engine_free(e);
         return rc;
     }

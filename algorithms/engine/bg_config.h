@@ -12,6 +12,13 @@
 #include "bg_attack.h"
 #include "bg_method.h"
 
+/* attack.wire: how a Byzantine worker that crafts its message (omniscient or blind attacks) encodes it when the
+ * server keeps its own state (method.byz_state = own). DENSE: the exact inverse (the dense message that puts its
+ * server-side vector at the target this round: the strongest attacker, 16 + 4d bytes). CONFORM: that inverse
+ * compressed with the uplink compressor, so the message has the honest messages' format and size and the
+ * server-side vector only approaches the target (EF21 contraction). */
+enum { BG_WIRE_DENSE = 0, BG_WIRE_CONFORM = 1 };
+
 /* The learning half of a scenario (the simulator adds platform and placement). */
 typedef struct bg_config {
     uint64_t seed;
@@ -45,6 +52,7 @@ typedef struct bg_config {
     char agg[32];            /* aggregator */
     bg_agg_args_t agg_args;  /* .f is set from f */
     bg_attack_cfg_t attack;
+    int attack_wire;         /* BG_WIRE_DENSE or BG_WIRE_CONFORM: what a crafting attacker's message looks like */
 } bg_config_t;
 
 

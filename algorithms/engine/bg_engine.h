@@ -43,6 +43,10 @@ const bg_config_t *bg_engine_config(const bg_engine_t *e);
 const float *bg_engine_model(const bg_engine_t *e);       /* x^t, the server's model */
 double bg_engine_downlink_bytes(const bg_engine_t *e);    /* size of one dense model broadcast */
 int bg_engine_attack_omniscient(const bg_engine_t *e);    /* Byzantine workers wait for honest messages */
+/* Wire size of one crafted Byzantine message: dense (16 + 4d) or, with attack.wire = conform, the uplink
+ * compressor's output size (which depends on d, k and the layout only); wire_flops (may be NULL) gets the flops
+ * the encoding adds to the attacker's step (conform: the compressor's, dense: 0). */
+double bg_engine_byz_msg_bytes(const bg_engine_t *e, double *wire_flops);
 int bg_engine_attack_runs_method(const bg_engine_t *e);   /* Byzantine workers run the method (data attacks) */
 double bg_engine_flops_per_sample(const bg_engine_t *e);
 size_t bg_engine_train_size(const bg_engine_t *e);

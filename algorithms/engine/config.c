@@ -106,6 +106,7 @@ static const bg_key_word_t inits[] = {
 static const bg_key_word_t scopes[] = {{"global", 0}, {"layer", 1}, {NULL, 0}};
 static const bg_key_word_t krum_powers[] = {{"2", 2}, {"4", 4}, {NULL, 0}};
 static const bg_key_word_t alie_devs[] = {{"std", 0}, {"variance", 1}, {NULL, 0}};
+static const bg_key_word_t wires[] = {{"dense", BG_WIRE_DENSE}, {"conform", BG_WIRE_CONFORM}, {NULL, 0}};
 static const bg_key_word_t payloads[] = {{"nan", NAN}, {"inf", INFINITY}, {"-inf", -INFINITY}, {NULL, 0}};
 
 /* The column order: section, name, type, field, default, help, min, max, flags, words, registry, parse, format. */
@@ -223,7 +224,8 @@ const bg_key_t bg_config_keys[] = {
         "MDA: refuse when C(n, n-f) exceeds this"),
 
     NAME("attack", "name", attack.name, "none", bg_attacks, NULL, 0, "attack of the Byzantine workers"),
-    SIZE("attack", "f", f, "0", 0, "number of Byzantine workers (the last f of workers.hosts)"),
+    SIZE("attack", "f", f, "0", 0,
+         "number of Byzantine workers: ranks n - f .. n - 1 (attack.placement picks their hosts)"),
     DBL("attack", "eps", attack.eps, "0.1", NONE, NONE, 0, NULL, "IPM: epsilon"),
     DBL("attack", "z", attack.z, "auto", NONE, NONE, 0, auto_nan,
         "ALIE: z (auto: from n and f; 1.06 with alie_dev = variance)"),
@@ -232,6 +234,10 @@ const bg_key_t bg_config_keys[] = {
     SIZE("attack", "mimic_warmup", attack.mimic_warmup, "1", 0, "mimic: warm-up rounds"),
     DBL("attack", "payload", attack.payload, "nan", NONE, NONE, BG_KEY_WORDS_ONLY, payloads,
         "nan attack: the value every coordinate carries"),
+    CHOICE("attack", "wire", attack_wire, "dense", wires,
+           "crafted Byzantine messages: dense = the exact inverse, 16 + 4d bytes (the paper's strongest attacker; "
+           "on slow links it sets the round time); conform = that inverse compressed like an honest message "
+           "(same format and size; use it for timing studies)"),
 
     SIZE("workers", "n", n, "20", 1, "number of workers, Byzantine included"),
 };

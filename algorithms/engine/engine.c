@@ -77,6 +77,10 @@ struct bg_engine {
     size_t views_round;       /* round the honest views belong to, SIZE_MAX if none */
     double target_flops;
     gsl_rng **arng;           /* attack streams: one per Byzantine worker (index j - nh) */
+    /* attack.wire = conform (NULL otherwise) */
+    gsl_rng **wrng;           /* compressor streams: one per Byzantine worker (index j - nh) */
+    float *inverse;           /* d: the dense inverse before compression */
+    double byz_bytes;         /* wire size of a crafted Byzantine message */
     void **astate;            /* attack states: one, or one per attacker */
     /* accounting */
     size_t round;
@@ -157,6 +161,31 @@ static double heap_in_use(void)
 }
 
 static int setup_metrics(bg_engine_t *e, bg_err_t *err);
+
+/* attack.wire = conform: each attacker compresses with its own stream, the one rank j would use as an honest
+ * worker (BG_RNG_COMPRESS, j), so the attack streams stay as they are. The wire size of every built-in
+ * compressor's output depends on d, k and the layout only, never on the values, so one probe gives the size an
+ * attacker's message will have (what the simulator's oracle timing sends before the content exists). */
+static int setup_conform(bg_engine_t *e)
+{
+    e->wrng = calloc(e->f, sizeof *e->wrng);
+    e->inverse = calloc(e->d, sizeof(float));
+    gsl_rng *probe = bg_rng_stream(e->cfg.seed, BG_RNG_COMPRESS, SIZE_MAX);
+    bg_msg_t m = {0};
+    int rc = !e->wrng || !e->inverse || !probe || bg_msg_init(&m, e->d) ? BG_ENOMEM : BG_OK;
+    for (size_t j = 0; !rc && j < e->f; j++)
+        if (!(e->wrng[j] = bg_rng_stream(e->cfg.seed, BG_RNG_COMPRESS, e->nh + j)))
+            rc = BG_ENOMEM;
+    if (!rc) {
+        bg_comp_rngs_t r = {probe, probe};
+        rc = e->comp.ops->compress(&e->comp, e->inverse, &r, &m);
+        e->byz_bytes = m.bytes;
+    }
+    bg_msg_destroy(&m);
+    if (probe)
+        gsl_rng_free(probe);
+    return rc;
+}
 
 /* The server step of round t (0-based): constant, or cosine annealing from lr at t = 0 to lr * lr_min_ratio at the
  * last round (t = rounds - 1), as PyTorch's CosineAnnealingLR with T_max = rounds - 1. */
@@ -312,6 +341,10 @@ int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     int arng_ok = e->arng && e->astate;
     for (size_t j = 0; arng_ok && j < e->f; j++)
         arng_ok = (e->arng[j] = bg_rng_stream(cfg->seed, BG_RNG_ATTACK, e->nh + j)) != NULL;
+    if (arng_ok && cfg->attack_wire == BG_WIRE_CONFORM && e->f > 0)
+        arng_ok = setup_conform(e) == BG_OK;
+    else
+        e->byz_bytes = bg_msg_bytes_dense(e->d);
     if (!e->w || !e->msgs || !e->views || !e->view_rows || !e->agg || !e->x || !e->hviews || !e->hrows ||
         !e->target || !arng_ok || bg_msg_init(&e->down, e->d)) {
         rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for n = %zu, d = %zu", e->n, e->d);
@@ -419,6 +452,13 @@ void bg_engine_free(bg_engine_t *e)
                 gsl_rng_free(e->arng[j]);
         free(e->arng);
     }
+    if (e->wrng) {
+        for (size_t j = 0; j < e->f; j++)
+            if (e->wrng[j])
+                gsl_rng_free(e->wrng[j]);
+        free(e->wrng);
+    }
+    free(e->inverse);
     if (e->astate) {
         for (size_t j = 0; j < e->f; j++)
             if (e->astate[j] && e->attack && e->attack->state_free)
@@ -444,6 +484,12 @@ const float *bg_engine_model(const bg_engine_t *e) { return e->x; }
 double bg_engine_downlink_bytes(const bg_engine_t *e) { return bg_msg_bytes_dense(e->d); }
 int bg_engine_attack_omniscient(const bg_engine_t *e) { return e->f > 0 && e->attack->kind == BG_ATK_OMNISCIENT; }
 int bg_engine_attack_runs_method(const bg_engine_t *e) { return e->attack->kind == BG_ATK_DATA; }
+double bg_engine_byz_msg_bytes(const bg_engine_t *e, double *wire_flops)
+{
+    if (wire_flops)
+        *wire_flops = e->wrng ? e->comp.ops->flops(&e->comp) : 0.0;
+    return e->byz_bytes;
+}
 double bg_engine_flops_per_sample(const bg_engine_t *e) { return e->model.ops->flops_per_sample(&e->model); }
 size_t bg_engine_train_size(const bg_engine_t *e) { return e->train.n; }
 size_t bg_engine_test_size(const bg_engine_t *e) { return e->test.n; }
@@ -564,6 +610,18 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
         fl += e->comp.ops->flops(&e->comp);
     } else {
         e->method->server_inverse(e->server, j, e->target, &e->msgs[j]);
+        if (e->cfg.attack_wire == BG_WIRE_CONFORM) {
+            /* The exact inverse, compressed as an honest message is: same format and size, and the server-side
+             * vector only approaches the target (for EF21: g_j += C(target - g_j), a contraction). */
+            bg_msg_decode(&e->msgs[j], e->inverse);
+            bg_rng_reseed(e->server_shared, e->cfg.seed, BG_RNG_SHARED, e->round);
+            bg_comp_rngs_t r = {e->wrng[j - e->nh], e->server_shared};
+            int rc = e->comp.ops->compress(&e->comp, e->inverse, &r, &e->msgs[j]);
+            if (rc)
+                return bg_err_set(err, rc, NULL, 0, "round %zu: attacker %zu's %s compression failed: %s", e->round,
+                                  j, e->comp.ops->name, bg_strerror(rc));
+            fl += e->comp.ops->flops(&e->comp);
+        }
     }
     *msg = &e->msgs[j];
     *flops = fl;

@@ -856,11 +856,184 @@ static void test_platform_errors(void **state)
     free(e);
 }
 
+/* ---------------------------------------------------------------- attacker placement and wire format */
+
+/* The worker hosts of summary.json's platform object, in rank order, and which are Byzantine. Returns the count. */
+static size_t summary_workers(const char *dir, char hosts[][16], int *byz, size_t max)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *s = slurp(path, NULL);
+    assert_non_null(s);
+    const char *p = strstr(s, "\"platform\": {");
+    assert_non_null(p);
+    memset(hosts, 0, max * sizeof *hosts);
+    size_t n = 0;
+    for (const char *h; n < max && (h = strstr(p, "\"host\": \"")); n++) {
+        h += strlen("\"host\": \"");
+        size_t len = strcspn(h, "\"");
+        assert_true(len < 16);
+        snprintf(hosts[n], 16, "%.*s", (int)len, h);
+        const char *b = strstr(h, "\"byzantine\": ");
+        assert_non_null(b);
+        byz[n] = !strncmp(b + strlen("\"byzantine\": "), "true", 4);
+        p = b;
+    }
+    free(s);
+    return n;
+}
+
+/* star-hetero.xml as platforms/README.md documents it: worker k has link class k mod 6 and CPU class k mod 5. */
+static double doc_up_bw(int k) { return (double[]){1, 5, 10, 25, 50, 100}[k % 6]; }      /* Mbps */
+static double doc_speed(int k) { return (double[]){1, 2, 4, 8, 16}[k % 5]; }             /* Gflop/s */
+
+enum { PL_N = 20, PL_F = 9 };
+
+/* Runs the quick start for 2 rounds with extra --set options and checks that the Byzantine ranks n - f .. n - 1
+ * run on exactly the hosts marked in want (worker index k = host wk), in workers.hosts order, and the honest ranks
+ * on the others in order. */
+static void check_placement(const char *dir, const char *const *sets, const int *want)
+{
+    const char *args[32] = {"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=2", "--out", dir, "--quiet"};
+    int k = 7;
+    for (; *sets; sets++) {
+        args[k++] = "--set";
+        args[k++] = *sets;
+    }
+    args[k] = NULL;
+    must_run(args);
+    char hosts[PL_N][16];
+    int byz[PL_N];
+    assert_int_equal(summary_workers(dir, hosts, byz, PL_N), PL_N);
+    size_t rank = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int w = 0; w < PL_N; w++)
+            if (want[w] == pass) {
+                char expect[16];
+                snprintf(expect, sizeof expect, "w%d", w);
+                if (strcmp(hosts[rank], expect) || byz[rank] != pass)
+                    fail_msg("%s: rank %zu runs on %s (byzantine %d), expected %s (byzantine %d)", dir, rank,
+                             hosts[rank], byz[rank], expect, pass);
+                rank++;
+            }
+}
+
+/* The f hosts of w0..w19 ranked first by (upload bandwidth, CPU speed, list order), highest first (sign = 1) or
+ * lowest first (sign = -1), from the documented classes. */
+static void doc_rank(int sign, int *want)
+{
+    memset(want, 0, PL_N * sizeof *want);
+    for (int taken = 0; taken < PL_F; taken++) {
+        int best = -1;
+        for (int w = 0; w < PL_N; w++) {
+            if (want[w])
+                continue;
+            if (best < 0 || sign * doc_up_bw(w) > sign * doc_up_bw(best) ||
+                (doc_up_bw(w) == doc_up_bw(best) && sign * doc_speed(w) > sign * doc_speed(best)))
+                best = w;
+        }
+        want[best] = 1;
+    }
+}
+
+static void test_placement(void **state)
+{
+    (void)state;
+    int want[PL_N];
+    for (int w = 0; w < PL_N; w++)
+        want[w] = w >= PL_N - PL_F;
+    check_placement("last", (const char *const[]){NULL}, want);
+    for (int w = 0; w < PL_N; w++)
+        want[w] = w < PL_F;
+    check_placement("first", (const char *const[]){"attack.placement=first", NULL}, want);
+    doc_rank(1, want);
+    /* the documented classes give {w3,w4,w5,w9,w10,w11,w15,w16,w17}: 100, 50 and 25 Mbps, three each */
+    assert_true(want[5] && want[11] && want[17] && want[3] && !want[0]);
+    check_placement("fastest", (const char *const[]){"attack.placement=fastest", NULL}, want);
+    doc_rank(-1, want);
+    /* eight 1 and 5 Mbps hosts, then the slowest CPU among the 10 Mbps ones (w2: 4 Gf; w8 8 Gf, w14 16 Gf) */
+    assert_true(want[0] && want[2] && !want[8] && !want[14]);
+    check_placement("slowest", (const char *const[]){"attack.placement=slowest", NULL}, want);
+    memset(want, 0, sizeof want);
+    for (int w = 0; w < PL_N; w++)
+        want[w] = w == 1 || w == 2 || w == 3 || w == 5 || (w >= 7 && w <= 10) || w == 19;
+    check_placement("hosts",
+                    (const char *const[]){"attack.placement=hosts", "attack.hosts=w3, w7..w10, w19, w1 w2,w5", NULL},
+                    want);
+    char *s = slurp("hosts/summary.json", NULL);
+    assert_non_null(strstr(s, "\"attack_placement\": \"hosts\""));
+    free(s);
+    /* random: the same seed gives the same hosts, another seed other hosts (checked once: deterministic) */
+    const char *r1[] = {"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=2", "--set", "attack.placement=random",
+                        "--out", "random_a", "--quiet", NULL};
+    const char *r2[] = {"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=2", "--set", "attack.placement=random",
+                        "--out", "random_b", "--quiet", NULL};
+    const char *r3[] = {"run",   BG_SCEN "/quickstart.ini", "--set", "run.rounds=2", "--set",
+                        "attack.placement=random", "--set", "run.seed=2", "--out", "random_c", "--quiet", NULL};
+    must_run(r1);
+    must_run(r2);
+    must_run(r3);
+    char ha[PL_N][16], hb[PL_N][16], hc[PL_N][16];
+    int ba[PL_N], bb[PL_N], bc[PL_N], nbyz = 0;
+    assert_int_equal(summary_workers("random_a", ha, ba, PL_N), PL_N);
+    assert_int_equal(summary_workers("random_b", hb, bb, PL_N), PL_N);
+    assert_int_equal(summary_workers("random_c", hc, bc, PL_N), PL_N);
+    assert_memory_equal(ha, hb, sizeof ha);
+    assert_memory_equal(ba, bb, sizeof ba);
+    assert_true(memcmp(ha, hc, sizeof ha) != 0);
+    for (int r = 0; r < PL_N; r++)
+        nbyz += ba[r] && r >= PL_N - PL_F;
+    assert_int_equal(nbyz, PL_F);
+    /* bad input: one line, exit 2 */
+    expect_error(BASE "[attack]\nhosts = w0..w8\n", NULL,
+                 "bad.ini:18: attack.hosts is only used with attack.placement = hosts");
+    expect_error(BASE "[attack]\nplacement = hosts\n", NULL,
+                 "bad.ini:18: attack.placement = hosts needs attack.hosts");
+    expect_error(BASE "[attack]\nplacement = hosts\nhosts = w0..w7\n", NULL,
+                 "attack.hosts lists 8 hosts but attack.f = 9");
+    expect_error(BASE "[attack]\nplacement = hosts\nhosts = w0..w7, w30\n", NULL, "'w30' is not one of workers.hosts");
+    expect_error(BASE "[attack]\nplacement = hosts\nhosts = w0..w7, w7\n", NULL, "'w7' is listed twice");
+    expect_error(BASE "[attack]\nplacement = fast\n", NULL, "bad.ini:18: attack.placement = 'fast'");
+}
+
+/* attack.wire under CM02 without cross traffic, the Byzantine ranks on the slowest links: dense attacker messages
+ * (16 + 4d = 508 bytes for a9a) set the round time; conform ones are the honest Top-12 size (76 bytes). The
+ * recorded uplink bytes are exact; each round is shorter by the 432 bytes saved on a 1 Mbps (125000 B/s) link,
+ * up to the attacker's few microseconds of extra compression work. */
+static void test_wire_time(void **state)
+{
+    (void)state;
+    const char *modes[] = {"dense", "conform"};
+    double sim[2], up[2];
+    for (int m = 0; m < 2; m++) {
+        char set[64], out[32];
+        snprintf(set, sizeof set, "attack.wire=%s", modes[m]);
+        snprintf(out, sizeof out, "wire_%s", modes[m]);
+        must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=20", "--set",
+                                       "attack.placement=slowest", "--set", "platform.network_model=CM02", "--set",
+                                       "platform.crosstraffic=false", "--set", set, "--out", out, "--quiet", NULL});
+        char path[64];
+        snprintf(path, sizeof path, "%s/summary.json", out);
+        char *s = slurp(path, NULL);
+        assert_non_null(s);
+        sim[m] = json_num_after(s, "\"time\"", "sim_time_s");
+        up[m] = json_num_after(s, "\"final\"", "bytes_up");
+        free(s);
+    }
+    assert_true(up[0] == 20.0 * (11 * 76 + 9 * 508));
+    assert_true(up[1] == 20.0 * 20 * 76);
+    const double saved = 20.0 * (508 - 76) / 125000.0;
+    printf("sim_time dense %.9f s, conform %.9f s, difference %.9f s (432 bytes at 1 Mbps x 20 rounds: %.9f s)\n",
+           sim[0], sim[1], sim[0] - sim[1], saved);
+    assert_true(fabs((sim[0] - sim[1]) - saved) <= 0.01 * saved);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
-                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors\n");
+                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|"
+                        "placement|wire_time\n");
         return 2;
     }
     const char *which = argv[1];
@@ -904,6 +1077,10 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_platform_errors);
     else if (!strcmp(which, "log_rounds"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_log_rounds);
+    else if (!strcmp(which, "placement"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_placement);
+    else if (!strcmp(which, "wire_time"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_wire_time);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);
