@@ -34,11 +34,24 @@ typedef struct bg_scenario {
     char attack_hosts[4096];     /* attack.hosts as written (placement = hosts) */
     int placement_applied;       /* hosts[] is in rank order for attack.placement (0: fastest/slowest, no platform) */
     int progress;                /* run.progress: -1 auto, 0 off, 1 on */
+    double until_s;              /* run.until_s: stop at this simulated time (0: no limit) */
+    double eval_every_s;         /* run.eval_every_s: evaluate at k * this simulated time (0: off) */
+    double target_acc;           /* run.target_acc: report when test_acc first reaches it (0: off) */
+    /* [energy]: idle and busy Watts of the server's host and of every worker's host (the class's figures unless
+     * overridden; NAN = the class's). */
+    int server_class, worker_class;   /* bg_energy_class_t */
+    double server_idle_w, server_busy_w, worker_idle_w, worker_busy_w;
     /* Where every key's value came from, in bg_scenario_key order (for errors found after parsing, and for
      * summary.json): BG_FROM_DEFAULT, BG_FROM_FILE (at line), BG_FROM_SET (--set) or BG_FROM_METHOD (the method's
      * own compressor). */
     struct bg_scenario_src { int from; long line; } src[BG_SCENARIO_MAX_KEYS];
 } bg_scenario_t;
+
+/* Host power classes of the [energy] section, with their default idle and busy Watts. */
+typedef enum { BG_ENERGY_SERVER = 0, BG_ENERGY_WORKSTATION, BG_ENERGY_EDGE } bg_energy_class_t;
+/* The idle and busy Watts a scenario gives the server's host (server = 1) or a worker's host. */
+void bg_scenario_power(const bg_scenario_t *sc, int server, double *idle_w, double *busy_w);
+const char *bg_energy_class_name(int cls);
 
 /* Parse path, then apply overrides "section.key=value" (from --set). Resolves relative paths against the
  * scenario file's directory and named datasets against the data directories. */
@@ -57,6 +70,8 @@ void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err);
 /* Every scenario key in the order `byzgrid keys` prints them: the learning keys (bg_config_keys, stored in
  * sc->learn, *learning = 1) and the simulator's (stored in the scenario itself). NULL past the end. */
 const bg_key_t *bg_scenario_key(size_t i, int *learning);
+/* Whether section.name was given (in the file or by --set) rather than left at its default. */
+int bg_scenario_is_set(const bg_scenario_t *sc, const char *section, const char *name);
 /* Print every key with its default, allowed values and meaning (byzgrid keys). */
 void bg_scenario_print_keys(FILE *out);
 /* The "config" and "config_source" objects of summary.json: every key with its value (learning keys as the engine

@@ -24,6 +24,18 @@ typedef struct bg_run_result {
     double *server_flops;     /* both: rounds flops of the server per round */
     double *msg_bytes;        /* driver: rounds*n uplink message sizes */
     bg_metrics_t final;
+    /* Simulator: joules of the hosts the run uses, by role, and of every link, at sim_time (NAN for the driver);
+     * a host shared by several roles counts once, for the server, else for the honest workers. */
+    struct bg_energy {
+        double server_j, honest_j, byzantine_j, links_j, total_j;
+        double server_idle_w, server_busy_w, worker_idle_w, worker_busy_w;   /* the Watts applied */
+    } energy;
+    /* run.target_acc: the first evaluation with test_acc >= target (reached 0: none). Bytes up + down. */
+    struct bg_target {
+        int reached;
+        size_t round;
+        double time_s, bytes_up, bytes_down, energy_j;
+    } target;
 } bg_run_result_t;
 
 /* Simulated run. simgrid_init() must have been called (it strips --cfg/--log from argv); one per process.

@@ -15,6 +15,7 @@ typedef struct driver_ud {
     size_t n, rounds;
     int shown, failed;
     double start, last;
+    double target;
     bg_err_t *err;
 } driver_ud_t;
 
@@ -22,12 +23,14 @@ static int driver_eval(const bg_metrics_t *m, void *p)
 {
     driver_ud_t *u = p;
     u->res->final = *m;
-    if (u->trace.fp && bg_trace_row(&u->trace, m, NAN) != BG_OK) {
+    if (u->target > 0 && !u->res->target.reached && m->test_acc >= u->target)
+        u->res->target = (struct bg_target){1, m->round, NAN, m->bytes_up, m->bytes_down, NAN};
+    if (u->trace.fp && bg_trace_row(&u->trace, m, NAN, NAN) != BG_OK) {
         bg_err_set(u->err, BG_EIO, u->trace.path, 0, "cannot write the trace");
         u->failed = 1;
         return 1;
     }
-    bg_progress(u->o, &u->shown, u->start, &u->last, m->round, u->rounds, NAN, m);
+    bg_progress(u->o, &u->shown, u->start, &u->last, m->round, u->rounds, NAN, 0.0, m);
     return 0;
 }
 
@@ -46,12 +49,21 @@ static int driver_round(const bg_round_cost_t *c, void *p)
 int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
 {
     memset(res, 0, sizeof *res);
+    /* Keys about simulated time would silently change the trace's rows here: refuse them. */
+    const char *timed = sc->until_s > 0 ? "run.until_s" : sc->eval_every_s > 0 ? "run.eval_every_s" : NULL;
+    if (timed) {
+        bg_err_set(err, BG_EINVAL, NULL, 0, "%s needs simulated time, which the in-process driver (--driver) does "
+                   "not have", timed);
+        bg_err_key(err, timed);
+        return BG_EINVAL;
+    }
     double t0 = bg_wall_clock();
     bg_engine_t *e = NULL;
     int rc = bg_engine_new(&sc->learn, &e, err);
     if (rc)
         return rc;
-    driver_ud_t u = {.o = o, .res = res, .n = sc->learn.n, .rounds = sc->learn.rounds, .last = -1, .err = err};
+    driver_ud_t u = {.o = o, .res = res, .n = sc->learn.n, .rounds = sc->learn.rounds, .last = -1,
+                     .target = sc->target_acc, .err = err};
     if ((rc = bg_run_result_init(res, sc->learn.rounds, sc->learn.n, o->record_rounds, 0))) {
         bg_engine_free(e);
         return bg_err_set(err, rc, NULL, 0, "out of memory");
@@ -65,6 +77,7 @@ int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_r
     rc = bg_driver_run(e, driver_eval, driver_round, &u, err);
     res->wall_time = bg_wall_clock() - u.start;
     res->sim_time = NAN;
+    res->energy = (struct bg_energy){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     bg_trace_close(&u.trace);
     if (!rc && u.failed)
         rc = err->code;

@@ -266,8 +266,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "aggregate") || !strcmp(cmd, "compress") || !strcmp(cmd, "attack"))
         return bg_cli_components(argc, argv);
     if (!strcmp(cmd, "run")) {
-        /* SimGrid's own configuration chatter is noise for users; --log=... still overrides it. */
-        xbt_log_control_set("xbt_cfg.thres:warning");
+        /* SimGrid's own configuration chatter is noise for users, and so are the energy plugins' lines (every
+         * host's Joules at exit; summary.json has them); --log=... still overrides these. */
+        xbt_log_control_set("xbt_cfg.thres:warning host_energy.thres:error link_energy.thres:warning");
         simgrid_init(&argc, argv);
         return cmd_run(argc, argv);
     }

@@ -81,22 +81,30 @@ void bg_run_result_destroy(bg_run_result_t *r)
 }
 
 void bg_progress(const bg_run_opts_t *o, int *shown, double start, double *last, size_t round, size_t rounds,
-                 double sim_time, const bg_metrics_t *m)
+                 double sim_time, double until_s, const bg_metrics_t *m)
 {
     if (!o || o->progress == 0)
         return;
     double now = bg_wall_clock(), el = now - start;
     double every = o->progress > 0 ? 1.0 : 2.0;
-    int done = round >= rounds;
+    /* The run ends at run.rounds or at run.until_s, whichever comes first: progress is measured against the one
+     * nearer to its end so far. */
+    double frac = rounds ? (double)round / (double)rounds : 1.0;
+    const int by_time = until_s > 0 && !isnan(sim_time) && sim_time / until_s > frac;
+    if (by_time)
+        frac = sim_time / until_s;
+    int done = frac >= 1.0;
     if (o->progress < 0 && el < 2.0 && !*shown)
         return;   /* auto: quick runs stay quiet */
     if (!done && *last >= 0 && now - *last < every)
         return;
     *last = now;
     *shown = 1;
-    double eta = round > 0 ? el * (double)(rounds - round) / (double)round : NAN;
-    char st[48] = "";
-    if (!isnan(sim_time))
+    double eta = frac > 0 ? el * (1.0 - frac) / frac : NAN;
+    char st[64] = "";
+    if (by_time)
+        snprintf(st, sizeof st, ", sim %.3f/%.6g s (%.0f%%)", sim_time, until_s, 100.0 * frac);
+    else if (!isnan(sim_time))
         snprintf(st, sizeof st, ", sim %.3f s", sim_time);
     char eta_s[48] = "";
     if (!done && !isnan(eta))
@@ -224,6 +232,40 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_int(&j, "dropped_inputs", (long long)res->final.dropped);
     bg_json_num(&j, "grad_norm_sq", res->final.grad_norm_sq);
     bg_json_num(&j, "dist_to_opt", res->final.dist_to_opt);
+    bg_json_end(&j);
+    if (sc->target_acc > 0) {
+        /* The first evaluation with test_acc >= run.target_acc; null when none reached it. */
+        const struct bg_target *tg = &res->target;
+        bg_json_begin(&j, "target");
+        bg_json_num(&j, "target_acc", sc->target_acc);
+        if (tg->reached) {
+            bg_json_num(&j, "time_to_target_s", tg->time_s);
+            bg_json_int(&j, "rounds_to_target", (long long)tg->round);
+            bg_json_num(&j, "bytes_to_target", tg->bytes_up + tg->bytes_down);
+            bg_json_num(&j, "bytes_up_to_target", tg->bytes_up);
+            bg_json_num(&j, "bytes_down_to_target", tg->bytes_down);
+            bg_json_num(&j, "energy_to_target_j", tg->energy_j);
+        } else {
+            const char *keys[] = {"time_to_target_s", "rounds_to_target", "bytes_to_target", "bytes_up_to_target",
+                                  "bytes_down_to_target", "energy_to_target_j"};
+            for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+                bg_json_raw(&j, keys[k], "null");
+        }
+        bg_json_end(&j);
+    }
+    const struct bg_energy *en = &res->energy;
+    bg_json_begin(&j, "energy");
+    bg_json_num(&j, "total_j", en->total_j);
+    bg_json_num(&j, "server_j", en->server_j);
+    bg_json_num(&j, "honest_workers_j", en->honest_j);
+    bg_json_num(&j, "byzantine_workers_j", en->byzantine_j);
+    bg_json_num(&j, "links_j", en->links_j);
+    bg_json_str(&j, "server_class", bg_energy_class_name(sc->server_class));
+    bg_json_num(&j, "server_idle_w", en->server_idle_w);
+    bg_json_num(&j, "server_busy_w", en->server_busy_w);
+    bg_json_str(&j, "worker_class", bg_energy_class_name(sc->worker_class));
+    bg_json_num(&j, "worker_idle_w", en->worker_idle_w);
+    bg_json_num(&j, "worker_busy_w", en->worker_busy_w);
     bg_json_end(&j);
     bg_json_begin(&j, "time");
     bg_json_num(&j, "sim_time_s", res->sim_time);

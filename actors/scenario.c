@@ -89,6 +89,28 @@ static const bg_key_word_t placements[] = {{"last", BG_PLACE_LAST},       {"firs
                                            {"fastest", BG_PLACE_FASTEST}, {"slowest", BG_PLACE_SLOWEST},
                                            {"random", BG_PLACE_RANDOM},   {"hosts", BG_PLACE_HOSTS},
                                            {NULL, 0}};
+static const bg_key_word_t energy_classes[] = {{"server", BG_ENERGY_SERVER}, {"workstation", BG_ENERGY_WORKSTATION},
+                                               {"edge", BG_ENERGY_EDGE}, {NULL, 0}};
+static const bg_key_word_t class_word[] = {{"class", NAN}, {NULL, 0}};
+
+/* Idle and busy Watts of each class: round figures of the order of published measurements (docs/reference.md,
+ * "Energy", gives the sources), not the figures of any one machine. */
+static const struct { const char *name; double idle_w, busy_w; } power_classes[] = {
+    [BG_ENERGY_SERVER] = {"server", 100.0, 200.0},
+    [BG_ENERGY_WORKSTATION] = {"workstation", 40.0, 120.0},
+    [BG_ENERGY_EDGE] = {"edge", 3.0, 6.0},
+};
+
+const char *bg_energy_class_name(int cls) { return power_classes[cls].name; }
+
+void bg_scenario_power(const bg_scenario_t *sc, int server, double *idle_w, double *busy_w)
+{
+    const int cls = server ? sc->server_class : sc->worker_class;
+    const double idle = server ? sc->server_idle_w : sc->worker_idle_w;
+    const double busy = server ? sc->server_busy_w : sc->worker_busy_w;
+    *idle_w = isnan(idle) ? power_classes[cls].idle_w : idle;
+    *busy_w = isnan(busy) ? power_classes[cls].busy_w : busy;
+}
 
 /* Column order as in bg_config_keys: section, name, type, field, default, help, min, max, flags, words, registry,
  * parse, format. */
@@ -97,6 +119,18 @@ static const bg_key_t sim_keys[] = {
      NAN, NAN, BG_KEY_EMPTY_OK, NULL, NULL, NULL, NULL},
     {"run", "progress", BG_KEY_BOOL, AT(progress), "auto", "progress lines on stderr (auto: for runs over ~2 s)", NAN,
      NAN, 0, auto_word, NULL, NULL, NULL},
+    {"run", "until_s", BG_KEY_DOUBLE, AT(until_s), "0",
+     "stop at this simulated time (s): the last trace row is written at exactly this time with the model whose "
+     "aggregation had finished by then; run.rounds stays a cap; 0: no limit; simulator only",
+     0, NAN, 0, NULL, NULL, NULL, NULL},
+    {"run", "eval_every_s", BG_KEY_DOUBLE, AT(eval_every_s), "0",
+     "evaluate at simulated times k * this (s), k = 0, 1, ...: each row holds the model whose aggregation had "
+     "finished by then; round-based rows (run.eval_every) are then off unless run.eval_every is set; the end row "
+     "is kept; 0: off; simulator only",
+     0, NAN, 0, NULL, NULL, NULL, NULL},
+    {"run", "target_acc", BG_KEY_DOUBLE, AT(target_acc), "0",
+     "summary.json's target block: time, rounds, bytes and energy at the first evaluation with test_acc >= this "
+     "(null if never); 0: off", 0, 1, 0, NULL, NULL, NULL, NULL},
     {"attack", "timing", BG_KEY_CHOICE, AT(attack_oracle), "eavesdrop",
      "eavesdrop: omniscient attackers wait for the honest messages to exist; oracle: idealised, no wait", NAN, NAN, 0,
      timings, NULL, NULL, NULL},
@@ -167,11 +201,24 @@ static const bg_key_t sim_keys[] = {
      "model TCP ACK traffic (default: SimGrid's, on)", NAN, NAN, 0, default_word, NULL, NULL, NULL},
     {"platform", "tcp_gamma", BG_KEY_DOUBLE, AT(tcp_gamma), "default",
      "TCP window bound in bytes (0: no bound; default: SimGrid's)", 0, NAN, 0, default_word, NULL, NULL, NULL},
+    {"energy", "server_class", BG_KEY_CHOICE, AT(server_class), "server",
+     "power class of the server's host: server 100/200 W, workstation 40/120 W, edge 3/6 W (idle/busy)", NAN, NAN,
+     0, energy_classes, NULL, NULL, NULL},
+    {"energy", "worker_class", BG_KEY_CHOICE, AT(worker_class), "workstation",
+     "power class of every worker's host (the same classes)", NAN, NAN, 0, energy_classes, NULL, NULL, NULL},
+    {"energy", "server_idle_w", BG_KEY_DOUBLE, AT(server_idle_w), "class",
+     "idle Watts of the server's host (class: energy.server_class's)", 0, NAN, 0, class_word, NULL, NULL, NULL},
+    {"energy", "server_busy_w", BG_KEY_DOUBLE, AT(server_busy_w), "class",
+     "Watts of the server's host with every core busy", 0, NAN, 0, class_word, NULL, NULL, NULL},
+    {"energy", "worker_idle_w", BG_KEY_DOUBLE, AT(worker_idle_w), "class",
+     "idle Watts of each worker's host (class: energy.worker_class's)", 0, NAN, 0, class_word, NULL, NULL, NULL},
+    {"energy", "worker_busy_w", BG_KEY_DOUBLE, AT(worker_busy_w), "class",
+     "Watts of each worker's host with every core busy", 0, NAN, 0, class_word, NULL, NULL, NULL},
 };
 #define N_SIM_KEYS (sizeof sim_keys / sizeof sim_keys[0])
 
 static const char *const sections[] = {"run", "data", "partition", "model", "method", "compressor", "downlink",
-                                       "aggregator", "attack", "workers", "platform", NULL};
+                                       "aggregator", "attack", "workers", "platform", "energy", NULL};
 
 /* Every key in listing order: section by section, the learning keys of a section, then the simulator's. */
 typedef struct key_list {
@@ -592,6 +639,14 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
     if (r)
         bg_scenario_locate(sc, err);
     return r;
+}
+
+int bg_scenario_is_set(const bg_scenario_t *sc, const char *section, const char *name)
+{
+    key_list_t l;
+    list_keys(&l);
+    long i = key_index(&l, section, name);
+    return i >= 0 && (sc->src[i].from == BG_FROM_FILE || sc->src[i].from == BG_FROM_SET);
 }
 
 void bg_scenario_destroy(bg_scenario_t *sc)

@@ -15,6 +15,9 @@
 #include <simgrid/host.h>
 #include <simgrid/mailbox.h>
 #include <simgrid/mutex.h>
+#include <simgrid/link.h>
+#include <simgrid/plugins/energy.h>
+#include <simgrid/semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +56,18 @@ typedef struct sim_ctx {
     double wall_start;
     int progress_shown;
     double progress_last;
+    /* Time as an axis (run.until_s, run.eval_every_s): a clock actor writes the rows at fixed simulated times from
+     * a copy of the model the server holds, i.e. the last one whose aggregation had finished. */
+    double until, every;
+    int round_rows;               /* the server writes the round-based rows (run.eval_every) */
+    int until_reached;            /* the clock actor ended the run at until_s: the server records nothing more */
+    sg_sem_t clock_stop;          /* released by the server when it leaves its loop */
+    float *held;                  /* the model the server holds, and its counters */
+    bg_metrics_t held_counters;
+    /* Energy: the distinct hosts the run uses and their role (0 server, 1 honest, 2 Byzantine). */
+    sg_host_t *ehosts;
+    int *erole;
+    size_t n_ehosts;
 } sim_ctx_t;
 
 static sim_ctx_t S;
@@ -214,21 +229,94 @@ static void byzantine_actor(int argc, char **argv)
     XBT_CVERB(byzgrid_worker, "finalize received after %zu broadcasts", t);
 }
 
-static void evaluate_and_write(void)
+/* Joules of the hosts the run uses, by role, and of every link, now; returns the total. (SimGrid 3.32 gives WiFi
+ * links no energy record, and its C API cannot tell them apart: platforms with WiFi zones are not supported.) */
+static double energy_now(struct bg_energy *en)
 {
-    bg_metrics_t m;
-    bg_engine_evaluate(S.e, &m);
-    S.res->final = m;
-    if (S.trace.fp && bg_trace_row(&S.trace, &m, simgrid_get_clock()) != BG_OK) {
+    double role[3] = {0, 0, 0}, links = 0;
+    sg_host_energy_update_all();
+    for (size_t h = 0; h < S.n_ehosts; h++)
+        role[S.erole[h]] += sg_host_get_consumed_energy(S.ehosts[h]);
+    sg_link_t *l = sg_link_list();
+    for (size_t k = 0, nl = sg_link_count(); k < nl; k++)
+        links += sg_link_get_consumed_energy(l[k]);
+    free(l);
+    if (en) {
+        en->server_j = role[0];
+        en->honest_j = role[1];
+        en->byzantine_j = role[2];
+        en->links_j = links;
+        en->total_j = role[0] + role[1] + role[2] + links;
+    }
+    return role[0] + role[1] + role[2] + links;
+}
+
+/* The run's end (the last round, or until_s): its simulated time and energy. */
+static void record_end(double t)
+{
+    S.end_clock = t;
+    energy_now(&S.res->energy);
+}
+
+/* One trace row at simulated time t (the current clock): the final metrics so far, the target check, progress. */
+static void write_row(const bg_metrics_t *m, double t)
+{
+    const double ej = energy_now(NULL);
+    S.res->final = *m;
+    if (S.sc->target_acc > 0 && !S.res->target.reached && m->test_acc >= S.sc->target_acc)
+        S.res->target = (struct bg_target){1, m->round, t, m->bytes_up, m->bytes_down, ej};
+    if (S.trace.fp && bg_trace_row(&S.trace, m, t, ej) != BG_OK) {
         if (!S.failed)
             bg_err_set(S.err, BG_EIO, S.trace.path, 0, "cannot write the trace");
         sim_stop();
     } else {
-        XBT_CVERB(byzgrid_server, "evaluation at round %zu%s: test_acc %.4f, test_loss %.4g", m.round,
-                  S.trace.fp ? " written" : "", m.test_acc, m.test_loss);
+        XBT_CVERB(byzgrid_server, "evaluation at round %zu%s: test_acc %.4f, test_loss %.4g", m->round,
+                  S.trace.fp ? " written" : "", m->test_acc, m->test_loss);
     }
-    bg_progress(S.opts, &S.progress_shown, S.wall_start, &S.progress_last, m.round, S.rounds, simgrid_get_clock(),
-                &m);
+    bg_progress(S.opts, &S.progress_shown, S.wall_start, &S.progress_last, m->round, S.rounds, t, S.until, m);
+}
+
+static void evaluate_and_write(void)
+{
+    bg_metrics_t m;
+    bg_engine_evaluate(S.e, &m);
+    write_row(&m, simgrid_get_clock());
+}
+
+/* The model the server now holds (its aggregation has finished), for the clock actor's rows. */
+static void hold_model(void)
+{
+    memcpy(S.held, bg_engine_model(S.e), bg_engine_dim(S.e) * sizeof *S.held);
+    bg_engine_counters(S.e, &S.held_counters);
+}
+
+/* Rows at k * eval_every_s, and the last one at until_s, each with the held model (evaluating costs no simulated
+ * time). Ends when the server leaves its loop first, or ends the run at until_s. */
+static void clock_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    for (size_t k = 0;; k++) {
+        double next = S.every > 0 ? (double)k * S.every : INFINITY;
+        const int last = S.until > 0 && !(next < S.until);
+        if (last)
+            next = S.until;
+        const double now = simgrid_get_clock();
+        if (next > now && !sg_sem_acquire_timeout(S.clock_stop, next - now))
+            return;   /* the server ended first */
+        if (S.failed)
+            return;
+        bg_metrics_t m = S.held_counters;
+        bg_engine_evaluate_x(S.e, S.held, &m);
+        write_row(&m, next);
+        if (last) {
+            XBT_CVERB(byzgrid_server, "run.until_s = %g reached after %zu rounds", S.until, m.round);
+            S.until_reached = 1;
+            S.res->rounds = m.round;
+            record_end(S.until);
+            return;
+        }
+    }
 }
 
 /* Every worker is in (or on its way to) a receive on its own mailbox, and takes exactly one FINALIZE. Waiting for
@@ -254,8 +342,9 @@ static void server_actor(int argc, char **argv)
     sg_comm_t *comms = malloc(n * sizeof *comms);
     void **payloads = calloc(n, sizeof *payloads);
     xbt_assert(comms && payloads, "out of memory");
-    evaluate_and_write();
-    for (size_t t = 0; t < S.rounds && !S.failed; t++) {
+    if (S.round_rows && !(S.every > 0))   /* else the clock actor's row at time 0 is this one */
+        evaluate_and_write();
+    for (size_t t = 0; t < S.rounds && !S.failed && !S.until_reached; t++) {
         const bg_msg_t *down;
         double bflops;
         bg_err_t err;
@@ -265,6 +354,8 @@ static void server_actor(int argc, char **argv)
         }
         if (bflops > 0)
             sg_actor_execute(bflops);
+        if (S.until_reached)
+            break;
         /* Post every get before waiting: a transfer starts only when both sides are posted (rendezvous).
          * The broadcast is detached: it stays untouched until every worker's reply is in. */
         for (size_t i = 0; i < n; i++)
@@ -275,7 +366,7 @@ static void server_actor(int argc, char **argv)
                   down->bytes, n, bflops);
         sg_comm_wait_all(comms, n);
         XBT_CVERB(byzgrid_server, "round %zu: %zu messages received", t, n);
-        if (S.failed)
+        if (S.failed || S.until_reached)
             break;
         const bg_msg_t *msg;
         double flops;
@@ -293,17 +384,25 @@ static void server_actor(int argc, char **argv)
         }
         if (flops > 0)
             sg_actor_execute(flops);
+        if (S.until_reached)
+            break;   /* past until_s: this round's model is not part of the run */
         XBT_CVERB(byzgrid_server, "round %zu: aggregation done (%.6g flops)", t, flops);
+        if (S.held)
+            hold_model();
         if (S.res->round_end)
             S.res->round_end[t + 1] = simgrid_get_clock();
         if (S.res->server_flops)
             S.res->server_flops[t] = flops;
         S.res->rounds = t + 1;
-        if (bg_engine_is_eval_round(S.e, t + 1))
+        if (S.round_rows ? bg_engine_is_eval_round(S.e, t + 1) : t + 1 == S.rounds)
             evaluate_and_write();
     }
-    /* The run's simulated time ends with the last round, not with the finalize messages that follow it. */
-    S.end_clock = simgrid_get_clock();
+    /* The run's simulated time ends with the last round (or at until_s, recorded by the clock actor), not with the
+     * finalize messages that follow it. */
+    if (!S.until_reached)
+        record_end(simgrid_get_clock());
+    if (S.clock_stop)
+        sg_sem_release(S.clock_stop);
     free(comms);
     free(payloads);
     finalize_workers();
@@ -365,6 +464,50 @@ static int place_attackers(bg_scenario_t *sc, bg_err_t *err)
     return rc;
 }
 
+/* Give the server's host and every worker's host the scenario's idle and busy Watts (the same for every pstate).
+ * SimGrid 3.32's energy plugin reads wattage_per_state when a host is sealed, which happens again when the
+ * platform is sealed at the start of simgrid_run, so properties set here (after loading, before running) apply
+ * to any platform, a user's XML included. Links keep what the platform gives them (wattage_range; the C API has
+ * no setter for link properties): 0 W without one. */
+static int apply_powers(const bg_scenario_t *sc, size_t nh, bg_err_t *err)
+{
+    const size_t n = sc->n_hosts;
+    S.ehosts = calloc(n + 1, sizeof *S.ehosts);
+    S.erole = calloc(n + 1, sizeof *S.erole);
+    if (!S.ehosts || !S.erole)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    for (size_t i = 0; i <= n; i++) {
+        sg_host_t h = sg_host_by_name(i == 0 ? sc->server_host : sc->hosts[i - 1]);
+        const int role = i == 0 ? 0 : i - 1 < nh ? 1 : 2;
+        size_t k = 0;
+        while (k < S.n_ehosts && S.ehosts[k] != h)
+            k++;
+        if (k == S.n_ehosts) {
+            S.ehosts[S.n_ehosts] = h;
+            S.erole[S.n_ehosts++] = role;
+        } else if (role < S.erole[k]) {
+            S.erole[k] = role;
+        }
+    }
+    struct bg_energy *en = &S.res->energy;
+    bg_scenario_power(sc, 1, &en->server_idle_w, &en->server_busy_w);
+    bg_scenario_power(sc, 0, &en->worker_idle_w, &en->worker_busy_w);
+    char one[64], all[1024];
+    for (size_t k = 0; k < S.n_ehosts; k++) {
+        const int srv = S.erole[k] == 0;
+        snprintf(one, sizeof one, "%.17g:%.17g", srv ? en->server_idle_w : en->worker_idle_w,
+                 srv ? en->server_busy_w : en->worker_busy_w);
+        all[0] = '\0';
+        for (unsigned long p = 0, np = sg_host_get_nb_pstates(S.ehosts[k]); p < np; p++)
+            if (snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", p ? "," : "", one) >=
+                (int)(sizeof all - strlen(all)))
+                return bg_err_set(err, BG_EINVAL, NULL, 0, "host %s has too many pstates for the energy plugin",
+                                  sg_host_get_name(S.ehosts[k]));
+        sg_host_set_property_value(S.ehosts[k], "wattage_per_state", all);
+    }
+    return BG_OK;
+}
+
 int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
 {
     memset(res, 0, sizeof *res);
@@ -373,6 +516,9 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     if (o->out_dir && bg_make_dirs(o->out_dir) != 0)
         return bg_err_set(err, BG_EIO, o->out_dir, 0, "cannot create the output folder: %s", strerror(errno));
     configure_network(sc);
+    /* Both energy plugins must exist before the platform does. */
+    sg_host_energy_plugin_init();
+    sg_link_energy_plugin_init();
     int rc = bg_platform_load(sc, o->out_dir, err);
     if (rc)
         return rc;
@@ -395,13 +541,26 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     S.omniscient = bg_engine_attack_omniscient(e);
     S.oracle = sc->attack_oracle;
     S.progress_last = -1;
+    S.until = sc->until_s;
+    S.every = sc->eval_every_s;
+    /* With run.eval_every_s the rows come at fixed times; round-based ones only if run.eval_every is set. */
+    S.round_rows = !(S.every > 0) || bg_scenario_is_set(sc, "run", "eval_every");
     if ((rc = bg_run_result_init(res, S.rounds, n, o->record_rounds, 1))) {
         bg_engine_free(e);
         return bg_err_set(err, rc, NULL, 0, "out of memory");
     }
-    if (o->out_dir && (rc = bg_outputs_open(o, &S.trace, err))) {
+    if ((o->out_dir && (rc = bg_outputs_open(o, &S.trace, err))) || (rc = apply_powers(sc, S.nh, err))) {
+        bg_trace_close(&S.trace);
+        free(S.ehosts);
+        free(S.erole);
         bg_engine_free(e);
         return rc;
+    }
+    if (S.until > 0 || S.every > 0) {
+        S.held = malloc(bg_engine_dim(e) * sizeof *S.held);
+        xbt_assert(S.held, "out of memory");
+        hold_model();
+        S.clock_stop = sg_sem_init(0);
     }
     S.down = malloc(n * sizeof *S.down);
     S.up = malloc(n * sizeof *S.up);
@@ -416,6 +575,8 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     S.mutex = sg_mutex_init();
     S.cond = sg_cond_init();
     sg_actor_create("server", sg_host_by_name(sc->server_host), server_actor, 0, NULL);
+    if (S.clock_stop)
+        sg_actor_create("clock", sg_host_by_name(sc->server_host), clock_actor, 0, NULL);
     for (size_t i = 0; i < n; i++) {
         char idx[32], aname[64];
         snprintf(idx, sizeof idx, "%zu", i);
@@ -439,6 +600,11 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     bg_platform_forget();
     sg_cond_destroy(S.cond);
     sg_mutex_destroy(S.mutex);
+    if (S.clock_stop)
+        sg_sem_destroy(S.clock_stop);
+    free(S.held);
+    free(S.ehosts);
+    free(S.erole);
     free(S.down);
     free(S.up);
     bg_engine_free(e);

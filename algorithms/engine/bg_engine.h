@@ -72,8 +72,14 @@ int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const
 int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops, bg_err_t *err);
 /* Server: absorb all n messages of the round, aggregate, update x. *flops: the server's compute. */
 int bg_engine_server_round(bg_engine_t *e, double *flops, bg_err_t *err);
-/* Metrics at the current round (not charged to anyone's time). */
+/* Metrics at the current round (not charged to anyone's time): bg_engine_counters, then bg_engine_evaluate_x of
+ * the current model. */
 int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m);
+/* The round and the cumulative counters (bytes, dropped inputs) as they stand; the model's metrics set to NAN. */
+void bg_engine_counters(const bg_engine_t *e, bg_metrics_t *m);
+/* The model's metrics (losses, accuracies, grad_norm_sq, dist_to_opt) of any parameter vector x of the engine's
+ * dimension, e.g. a copy of an earlier model; m's round and counters are left as they are. */
+int bg_engine_evaluate_x(bg_engine_t *e, const float *x, bg_metrics_t *m);
 size_t bg_engine_round(const bg_engine_t *e);   /* rounds completed */
 /* The server step size of round t (method.lr under method.lr_schedule). */
 double bg_engine_lr(const bg_engine_t *e, size_t t);

@@ -7,8 +7,9 @@
 #include "bg_engine.h"
 
 /* The columns, in order. The first seven are the stable interface (never renamed); new ones are appended.
- * grad_norm_sq and dist_to_opt are nan when not computed (see run.grad_norm, run.dist_to_opt). */
-#define BG_TRACE_HEADER "round,sim_time_s,bytes_up,bytes_down,train_loss,test_loss,test_acc,train_acc,dropped,grad_norm_sq,dist_to_opt"
+ * grad_norm_sq and dist_to_opt are nan when not computed (see run.grad_norm, run.dist_to_opt); energy_j (joules
+ * of the hosts the run uses, cumulative, at sim_time_s) is nan without simulated time (the in-process driver). */
+#define BG_TRACE_HEADER "round,sim_time_s,bytes_up,bytes_down,train_loss,test_loss,test_acc,train_acc,dropped,grad_norm_sq,dist_to_opt,energy_j"
 
 typedef struct bg_trace {
     FILE *fp;
@@ -16,11 +17,11 @@ typedef struct bg_trace {
 } bg_trace_t;
 
 int bg_trace_open(bg_trace_t *t, const char *path, bg_err_t *err);
-/* sim_time NAN (the in-process driver) is written as "nan". */
-int bg_trace_row(bg_trace_t *t, const bg_metrics_t *m, double sim_time);
+/* sim_time and energy_j NAN (the in-process driver) are written as "nan". */
+int bg_trace_row(bg_trace_t *t, const bg_metrics_t *m, double sim_time, double energy_j);
 void bg_trace_close(bg_trace_t *t);
 /* Format one row (without newline) into buf; the driver and the simulator share it. */
-void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_time);
+void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_time, double energy_j);
 
 /* Minimal JSON writer: objects, keys, scalars, with commas handled. */
 typedef struct bg_json {

@@ -702,14 +702,14 @@ static int setup_metrics(bg_engine_t *e, bg_err_t *err)
 
 /* |(1/nh) sum_i grad f_i(x)|^2 over the honest workers' own shards (unweighted by shard size: the quantity the
  * theory bounds), accumulated in double. */
-static double honest_grad_norm_sq(bg_engine_t *e)
+static double honest_grad_norm_sq(bg_engine_t *e, const float *x)
 {
     double *acc = calloc(e->d, sizeof *acc);
     float *g = malloc(e->d * sizeof *g);
     double r = NAN;
     if (acc && g) {
         for (size_t i = 0; i < e->nh; i++) {
-            bg_model_loss_grad_all(&e->model, e->x, e->train.X, e->train.y, e->shards[i].idx, e->shards[i].n, g,
+            bg_model_loss_grad_all(&e->model, x, e->train.X, e->train.y, e->shards[i].idx, e->shards[i].n, g,
                                    e->scratch);
             for (size_t j = 0; j < e->d; j++)
                 acc[j] += g[j];
@@ -725,28 +725,39 @@ static double honest_grad_norm_sq(bg_engine_t *e)
     return r;
 }
 
-int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m)
+void bg_engine_counters(const bg_engine_t *e, bg_metrics_t *m)
 {
-    m->grad_norm_sq = e->grad_norm ? honest_grad_norm_sq(e) : NAN;
-    m->dist_to_opt = NAN;
-    if (e->xopt) {
-        double s2 = 0.0;
-        for (size_t j = 0; j < e->d; j++) {
-            double v = (double)e->x[j] - e->xopt[j];
-            s2 += v * v;
-        }
-        m->dist_to_opt = sqrt(s2);
-    }
     m->round = e->round;
     m->bytes_up = e->bytes_up;
     m->bytes_down = e->bytes_down;
     m->dropped = e->dropped;
-    e->model.ops->evaluate(&e->model, e->x, &e->test, &m->test_loss, &m->test_acc);
+    m->train_loss = m->train_acc = m->test_loss = m->test_acc = m->grad_norm_sq = m->dist_to_opt = NAN;
+}
+
+int bg_engine_evaluate_x(bg_engine_t *e, const float *x, bg_metrics_t *m)
+{
+    m->grad_norm_sq = e->grad_norm ? honest_grad_norm_sq(e, x) : NAN;
+    m->dist_to_opt = NAN;
+    if (e->xopt) {
+        double s2 = 0.0;
+        for (size_t j = 0; j < e->d; j++) {
+            double v = (double)x[j] - e->xopt[j];
+            s2 += v * v;
+        }
+        m->dist_to_opt = sqrt(s2);
+    }
+    e->model.ops->evaluate(&e->model, x, &e->test, &m->test_loss, &m->test_acc);
     if (e->cfg.eval_train)
-        e->model.ops->evaluate(&e->model, e->x, &e->train, &m->train_loss, &m->train_acc);
+        e->model.ops->evaluate(&e->model, x, &e->train, &m->train_loss, &m->train_acc);
     else
         m->train_loss = m->train_acc = NAN;
     return BG_OK;
+}
+
+int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m)
+{
+    bg_engine_counters(e, m);
+    return bg_engine_evaluate_x(e, e->x, m);
 }
 
 int bg_engine_is_eval_round(const bg_engine_t *e, size_t r)

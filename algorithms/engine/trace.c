@@ -26,9 +26,9 @@ static void fmt_num(char *buf, size_t len, double v, const char *fmt)
         snprintf(buf, len, fmt, v);
 }
 
-void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_time)
+void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_time, double energy_j)
 {
-    char st[40], trl[40], tel[40], tea[40], tra[40], gn[40], dx[40];
+    char st[40], trl[40], tel[40], tea[40], tra[40], gn[40], dx[40], en[40];
     fmt_num(st, sizeof st, sim_time, "%.9f");
     fmt_num(trl, sizeof trl, m->train_loss, "%.9g");
     fmt_num(tel, sizeof tel, m->test_loss, "%.9g");
@@ -36,14 +36,15 @@ void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_ti
     fmt_num(tra, sizeof tra, m->train_acc, "%.6f");
     fmt_num(gn, sizeof gn, m->grad_norm_sq, "%.9g");
     fmt_num(dx, sizeof dx, m->dist_to_opt, "%.9g");
-    snprintf(buf, len, "%zu,%s,%.0f,%.0f,%s,%s,%s,%s,%zu,%s,%s", m->round, st, m->bytes_up, m->bytes_down, trl, tel,
-             tea, tra, m->dropped, gn, dx);
+    fmt_num(en, sizeof en, energy_j, "%.6f");
+    snprintf(buf, len, "%zu,%s,%.0f,%.0f,%s,%s,%s,%s,%zu,%s,%s,%s", m->round, st, m->bytes_up, m->bytes_down, trl, tel,
+             tea, tra, m->dropped, gn, dx, en);
 }
 
-int bg_trace_row(bg_trace_t *t, const bg_metrics_t *m, double sim_time)
+int bg_trace_row(bg_trace_t *t, const bg_metrics_t *m, double sim_time, double energy_j)
 {
     char buf[512];
-    bg_trace_format(buf, sizeof buf, m, sim_time);
+    bg_trace_format(buf, sizeof buf, m, sim_time, energy_j);
     if (fprintf(t->fp, "%s\n", buf) < 0 || fflush(t->fp) != 0)
         return BG_EIO;
     return BG_OK;

@@ -115,12 +115,13 @@ static void compare_learning_columns(const char *sim_path, const char *drv_path)
         assert_int_equal(na, nb);
         assert_true(na >= 7);
         for (int c = 0; c < na; c++) {
-            if (c == 1)
-                continue;   /* sim_time_s: the simulator's, "nan" for the driver */
+            if (c == 1 || c == 11)
+                continue;   /* sim_time_s and energy_j: the simulator's, "nan" for the driver */
             if (strcmp(ca[c], cb[c]))
                 fail_msg("row %d column %d: simulated %s, driver %s", rows + 1, c, ca[c], cb[c]);
         }
         assert_string_equal(cb[1], "nan");
+        assert_string_equal(cb[11], "nan");
         double t = atof(ca[1]);
         assert_true(t > last_time || (rows == 0 && t == 0.0));
         last_time = t;
@@ -432,7 +433,7 @@ static void test_datasets(void **state)
     assert_true(json_num_after(s, "\"resolved\"", "test_samples") == 9950);
     free(s);
     char *t = last_row("w8a/trace.csv", cols, 16, &n);
-    assert_int_equal(n, 11);
+    assert_int_equal(n, 12);
     printf("w8a: test acc %s after 60 rounds, grad_norm_sq %s\n", cols[6], cols[9]);
     assert_true(atof(cols[6]) > 0.96);          /* 97 % of w8a is one class: the model must at least find it */
     assert_true(atof(cols[9]) > 0 && isfinite(atof(cols[9])));
@@ -1028,12 +1029,141 @@ static void test_wire_time(void **state)
     assert_true(fabs((sim[0] - sim[1]) - saved) <= 0.01 * saved);
 }
 
+/* The quick start without run.eval_every (so run.eval_every_s alone decides the rows), 300 rounds. */
+#define QS_TIME                                                                                                      \
+    "[run]\nseed = 1\nrounds = 300\n[data]\ndataset = a9a\n[model]\nname = logreg\nlambda = 0.00056\n[method]\n"   \
+    "name = byz-ef21-sgdm\nlr = 8.0\neta = 0.1\nbatch = 128\n[compressor]\nname = topk\nk = 12\n[aggregator]\n"    \
+    "pre = nnm\nname = cm\n[attack]\nname = ipm\nf = 9\neps = 0.1\n[workers]\nn = 20\n[platform]\nfile = "          \
+    BG_SOURCE_DIR "/platforms/star-hetero.xml\n"
+
+/* The rows of a trace (header dropped), each split into at most 16 columns; returns the row count. */
+typedef struct { char *text; int n; char *col[1200][16]; } rows_t;
+static int read_rows(const char *path, rows_t *r)
+{
+    r->text = slurp(path, NULL);
+    assert_non_null(r->text);
+    char *save = NULL;
+    r->n = 0;
+    assert_non_null(strtok_r(r->text, "\n", &save));
+    for (char *l = strtok_r(NULL, "\n", &save); l && r->n < 1200; l = strtok_r(NULL, "\n", &save)) {
+        assert_int_equal(split(l, r->col[r->n], 16), 12);
+        r->n++;
+    }
+    return r->n;
+}
+
+/* run.eval_every_s writes rows at k * delta holding the model of the last round that had ended by then (the
+ * round-based run's row of that round: same counters, losses and accuracies); run.until_s ends the run with a row
+ * at exactly that time; run.rounds stays a cap; the same seed gives the same bytes; --driver refuses both keys. */
+static void test_time_axis(void **state)
+{
+    (void)state;
+    write_file("qt.ini", QS_TIME);
+    must_run((const char *const[]){"run", "qt.ini", "--set", "run.eval_every=1", "--out", "ref", "--quiet", NULL});
+    const char *grid[] = {"run", "qt.ini", "--set", "run.eval_every_s=7.5", "--set", "run.until_s=100", "--out",
+                          "grid", "--quiet", NULL};
+    must_run(grid);
+    static rows_t ref, g;
+    assert_int_equal(read_rows("ref/trace.csv", &ref), 301);
+    assert_int_equal(read_rows("grid/trace.csv", &g), 15);   /* 0, 7.5, ..., 97.5, then 100 */
+    double last_energy = -1.0;
+    for (int k = 0; k < g.n; k++) {
+        const double t = k < 14 ? 7.5 * k : 100.0;
+        char want[40];
+        snprintf(want, sizeof want, "%.9f", t);
+        assert_string_equal(g.col[k][1], want);
+        /* the last round that had ended by t in the round-based run */
+        int r = 0;
+        while (r + 1 < ref.n && atof(ref.col[r + 1][1]) <= t)
+            r++;
+        assert_true(r < ref.n - 1);   /* the rounds cap did not bind before 100 s */
+        for (int c = 0; c < 11; c++)
+            if (c != 1 && strcmp(g.col[k][c], ref.col[r][c]))
+                fail_msg("row at %.1f s, column %d: %s, round-based run's round %d: %s", t, c, g.col[k][c], r,
+                         ref.col[r][c]);
+        const double e = atof(g.col[k][11]);
+        assert_true(k == 0 ? e == 0.0 : e > last_energy);
+        last_energy = e;
+    }
+    printf("until_s = 100: %s rounds, energy %s J\n", g.col[14][0], g.col[14][11]);
+    char *s = slurp("grid/summary.json", NULL);
+    assert_non_null(s);
+    assert_true(json_num_after(s, "\"time\"", "sim_time_s") == 100.0);
+    assert_true(json_num_after(s, "\"final\"", "round") == atof(g.col[14][0]));
+    assert_true(fabs(json_num_after(s, "\"energy\"", "total_j") - last_energy) <= 1e-6 * last_energy);
+    free(s);
+    /* the same seed, the same bytes */
+    grid[7] = "grid2";
+    must_run(grid);
+    size_t la, lb;
+    char *ta = slurp("grid/trace.csv", &la), *tb = slurp("grid2/trace.csv", &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ta, tb, la);
+    free(ta);
+    free(tb);
+    /* until_s beyond the last round: run.rounds ends the run, at the round-based run's last time */
+    must_run((const char *const[]){"run", "qt.ini", "--set", "run.until_s=1000", "--out", "cap", "--quiet", NULL});
+    char *cols[16];
+    int n;
+    char *t = last_row("cap/trace.csv", cols, 16, &n);
+    assert_string_equal(cols[0], "300");
+    assert_string_equal(cols[1], ref.col[300][1]);
+    free(t);
+    /* the in-process driver has no time: one line naming the key, exit 2 */
+    assert_int_equal(run_cli("err.txt", (const char *const[]){"run", "qt.ini", "--set", "run.eval_every_s=5",
+                                                                "--driver", "--quiet", NULL}), 2);
+    char *e = slurp("err.txt", NULL);
+    assert_non_null(strstr(e, "--set: run.eval_every_s needs simulated time"));
+    free(e);
+    free(ref.text);
+    free(g.text);
+}
+
+/* run.target_acc: summary.json's target block is the first trace row with test_acc >= target (bytes up + down,
+ * energy at that row), and null fields when no row reaches it. */
+static void test_target(void **state)
+{
+    (void)state;
+    write_file("qt.ini", QS_TIME);
+    must_run((const char *const[]){"run", "qt.ini", "--set", "run.eval_every_s=5", "--set", "run.target_acc=0.84",
+                                   "--out", "hit", "--quiet", NULL});
+    static rows_t g;
+    read_rows("hit/trace.csv", &g);
+    int k = 0;
+    while (k < g.n && atof(g.col[k][6]) < 0.84)
+        k++;
+    assert_true(k > 0 && k < g.n);
+    char *s = slurp("hit/summary.json", NULL);
+    assert_non_null(s);
+    printf("target 0.84: row %d, %s s, round %s, %s J\n", k, g.col[k][1], g.col[k][0], g.col[k][11]);
+    assert_true(fabs(json_num_after(s, "\"target\"", "time_to_target_s") - atof(g.col[k][1])) < 1e-6);
+    assert_true(json_num_after(s, "\"target\"", "rounds_to_target") == atof(g.col[k][0]));
+    assert_true(json_num_after(s, "\"target\"", "bytes_to_target") == atof(g.col[k][2]) + atof(g.col[k][3]));
+    assert_true(fabs(json_num_after(s, "\"target\"", "energy_to_target_j") - atof(g.col[k][11])) <=
+                1e-6 * atof(g.col[k][11]));
+    free(s);
+    free(g.text);
+    must_run((const char *const[]){"run", "qt.ini", "--set", "run.target_acc=0.99", "--out", "miss", "--quiet",
+                                   NULL});
+    s = slurp("miss/summary.json", NULL);
+    assert_non_null(s);
+    const char *tb = strstr(s, "\"target\": {");
+    assert_non_null(tb);
+    const char *keys[] = {"time_to_target_s", "rounds_to_target", "bytes_to_target", "energy_to_target_j"};
+    for (size_t i = 0; i < 4; i++) {
+        char pat[64];
+        snprintf(pat, sizeof pat, "\"%s\": null", keys[i]);
+        assert_non_null(strstr(tb, pat));
+    }
+    free(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
                         "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|"
-                        "placement|wire_time\n");
+                        "placement|wire_time|time_axis|target\n");
         return 2;
     }
     const char *which = argv[1];
@@ -1081,6 +1211,10 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_placement);
     else if (!strcmp(which, "wire_time"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_wire_time);
+    else if (!strcmp(which, "time_axis"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_time_axis);
+    else if (!strcmp(which, "target"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_target);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);
