@@ -25,6 +25,7 @@ typedef struct bg_scenario {
     char hosts_spec[4096];       /* workers.hosts as written ("" = w0..w{n-1}) */
     int attack_oracle;           /* attack.timing: 0 eavesdrop (default), 1 oracle */
     int progress;                /* run.progress: -1 auto, 0 off, 1 on */
+    int events;                  /* run.events: write events.csv (simulated runs) */
     /* Where every key's value came from, in bg_scenario_key order (for errors found after parsing, and for
      * summary.json): BG_FROM_DEFAULT, BG_FROM_FILE (at line), BG_FROM_SET (--set) or BG_FROM_METHOD (the method's
      * own compressor). */

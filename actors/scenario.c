@@ -54,6 +54,10 @@ static const bg_key_t sim_keys[] = {
      NAN, NAN, BG_KEY_EMPTY_OK, NULL, NULL, NULL, NULL},
     {"run", "progress", BG_KEY_BOOL, AT(progress), "auto", "progress lines on stderr (auto: for runs over ~2 s)", NAN,
      NAN, 0, auto_word, NULL, NULL, NULL},
+    {"run", "events", BG_KEY_BOOL, AT(events), "false",
+     "write events.csv: every computation and message of every round with its simulated start, end and bytes "
+     "(simulated runs only; for analysis/plot_timeline.py)",
+     NAN, NAN, 0, NULL, NULL, NULL, NULL},
     {"attack", "timing", BG_KEY_CHOICE, AT(attack_oracle), "eavesdrop",
      "eavesdrop: omniscient attackers wait for the honest messages to exist; oracle: idealised, no wait", NAN, NAN, 0,
      timings, NULL, NULL, NULL},
