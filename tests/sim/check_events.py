@@ -125,10 +125,20 @@ def check(byzgrid, scen, work, name, sets):
           f"sim_time {last['sim_time_s']} s identical with events off")
 
 
+def without_sanitizer_warning(text):
+    """AddressSanitizer builds print one known three-line warning per simulated run (SimGrid switches actor stacks
+    without telling it); it is no error report, so it is cut out before lines are counted."""
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
+        if "WARNING: ASan is ignoring requested __asan_handle_no_return" in line:
+            return lines[:k] + lines[k + 3:]
+    return lines
+
+
 def check_write_failure(byzgrid, scen, work):
     out = os.path.join(work, "limit")
     p = run(byzgrid, scen, out, ["run.rounds=50", "run.events=true"], limit=20000)
-    lines = p.stderr.strip().splitlines()
+    lines = [line for line in without_sanitizer_warning(p.stderr) if line.strip()]
     if p.returncode != 1 or len(lines) != 1 or "cannot write the events file" not in lines[0] \
             or "events.csv" not in lines[0]:
         fail(f"write failure: expected exit 1 and one line about events.csv, got {p.returncode}: {p.stderr}")
