@@ -176,9 +176,12 @@ static int cmd_run(int argc, char **argv)
     char simbuf[64] = "";
     if (!driver)
         snprintf(simbuf, sizeof simbuf, ", simulated %.3f s", res.sim_time);
-    fprintf(stderr, "byzgrid: %s: %zu rounds, test_acc %.4f, test_loss %.4f%s, %.2f s wall; wrote %s/trace.csv and "
+    char evbuf[1100] = "";
+    if (!driver && sc.events)
+        snprintf(evbuf, sizeof evbuf, ", %s/events.csv", out);
+    fprintf(stderr, "byzgrid: %s: %zu rounds, test_acc %.4f, test_loss %.4f%s, %.2f s wall; wrote %s/trace.csv%s and "
             "%s/summary.json\n", sc.name, res.rounds, res.final.test_acc, res.final.test_loss, simbuf, res.wall_time,
-            out, out);
+            out, evbuf, out);
     bg_run_result_destroy(&res);
     bg_scenario_destroy(&sc);
     return 0;

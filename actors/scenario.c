@@ -131,6 +131,10 @@ static const bg_key_t sim_keys[] = {
     {"run", "target_acc", BG_KEY_DOUBLE, AT(target_acc), "0",
      "summary.json's target block: time, rounds, bytes and energy at the first evaluation with test_acc >= this "
      "(null if never); 0: off", 0, 1, 0, NULL, NULL, NULL, NULL},
+    {"run", "events", BG_KEY_BOOL, AT(events), "false",
+     "write events.csv: every computation and message of every round with its simulated start, end and bytes "
+     "(simulated runs only; for analysis/plot_timeline.py)",
+     NAN, NAN, 0, NULL, NULL, NULL, NULL},
     {"attack", "timing", BG_KEY_CHOICE, AT(attack_oracle), "eavesdrop",
      "eavesdrop: omniscient attackers wait for the honest messages to exist; oracle: idealised, no wait", NAN, NAN, 0,
      timings, NULL, NULL, NULL},

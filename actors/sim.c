@@ -4,6 +4,7 @@
 #include "bg_sim.h"
 #include "bg_trace.h"
 #include "platform_load.h"
+#include "events.h"
 #include "run_internal.h"
 
 #include <errno.h>
@@ -51,6 +52,9 @@ typedef struct sim_ctx {
     sg_cond_t cond;
     size_t produced;              /* honest messages produced so far, all rounds */
     bg_trace_t trace;
+    bg_events_t events;           /* events.fp NULL: run.events off, the hooks below do nothing */
+    double bcast_posted;          /* events: when the server posted this round's broadcast */
+    double *up_posted, *up_bytes; /* events: per worker, when its message of this round was posted, its size */
     int failed;
     double end_clock;             /* simulated time when the server left its round loop */
     double wall_start;
@@ -102,6 +106,60 @@ static void sim_fail(const bg_err_t *e)
     sim_stop();
 }
 
+/* ---- run.events: the hooks that write events.csv (events.h). With events off they cost one test. */
+
+/* One row; a write failure stops the run like a trace write failure. */
+static void event_add(size_t round, long worker, bg_event_kind_t kind, double start, double end, double bytes)
+{
+    if (!S.events.fp)
+        return;
+    if (bg_events_row(&S.events, round, worker, kind, start, end, bytes) != BG_OK) {
+        bg_err_t e;
+        bg_err_set(&e, BG_EIO, S.events.path, 0, "cannot write the events file");
+        bg_events_close(&S.events);   /* the first failure is the one reported; later rows are not attempted */
+        sim_fail(&e);
+    }
+}
+
+/* sg_actor_execute(flops) in round t, recorded as kind for worker (BG_EVENTS_SERVER for the server). */
+static void execute(size_t t, long worker, bg_event_kind_t kind, double flops)
+{
+    const double start = simgrid_get_clock();
+    if (flops > 0)
+        sg_actor_execute(flops);
+    event_add(t, worker, kind, start, simgrid_get_clock(), 0.0);
+}
+
+/* The upload row is written by the server when the message arrives; the worker notes when it posted it. */
+static void event_upload_posted(size_t i, double bytes)
+{
+    if (!S.events.fp)
+        return;
+    S.up_posted[i] = simgrid_get_clock();
+    S.up_bytes[i] = bytes;
+}
+
+/* The server's wait for the n uploads of round t: one sg_comm_wait_all, or with events one sg_comm_wait_any per
+ * message (the same simulated times; it learns when each message arrived). who is scratch for n indices. */
+static void wait_uploads(size_t t, sg_comm_t *comms, size_t *who, size_t n)
+{
+    if (!S.events.fp) {
+        sg_comm_wait_all(comms, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        who[i] = i;
+    for (size_t left = n; left > 0;) {
+        const ssize_t k = sg_comm_wait_any(comms, left);
+        xbt_assert(k >= 0 && (size_t)k < left, "sg_comm_wait_any returned %zd", k);
+        const size_t i = who[k];
+        event_add(t, (long)i, BG_EV_UPLOAD, S.up_posted[i], simgrid_get_clock(), S.up_bytes[i]);
+        left--;
+        comms[k] = comms[left];
+        who[k] = who[left];
+    }
+}
+
 static size_t worker_index(int argc, char **argv)
 {
     xbt_assert(argc == 2, "worker actors take their index");
@@ -111,13 +169,17 @@ static size_t worker_index(int argc, char **argv)
 /* Fault-free runs use the cheapest SimGrid calls: a blocking get (one simcall) and a detached put (no wait;
  * the payload is engine-owned and outlives the round). Blocking SimGrid calls abort the whole simulation on a
  * network failure, so a scenario with faults must switch these to *_async + sg_comm_wait_for. */
-static const void *receive(size_t i)
+static const void *receive(size_t i, size_t t)
 {
-    return sg_mailbox_get(S.down[i]);
+    const void *in = sg_mailbox_get(S.down[i]);
+    if (in != FINALIZE)
+        event_add(t, (long)i, BG_EV_DOWNLOAD, S.bcast_posted, simgrid_get_clock(), ((const bg_msg_t *)in)->bytes);
+    return in;
 }
 
 static void send_message(size_t i, const void *msg, double bytes)
 {
+    event_upload_posted(i, bytes);
     sg_comm_detach(sg_mailbox_put_init(S.up[i], (void *)msg, (long long)bytes), NULL);
 }
 
@@ -136,7 +198,7 @@ static void worker_actor(int argc, char **argv)
     size_t i = worker_index(argc, argv);
     const int tell = S.omniscient && i < S.nh;
     size_t t = 0;
-    for (const void *in; (in = receive(i)) != FINALIZE; t++) {
+    for (const void *in; (in = receive(i, t)) != FINALIZE; t++) {
         const bg_msg_t *down = in;
         XBT_CVERB(byzgrid_worker, "round %zu: broadcast received (%.0f bytes)", t, down->bytes);
         if (S.failed) {
@@ -151,8 +213,7 @@ static void worker_actor(int argc, char **argv)
             send_nothing(i, t);
             continue;
         }
-        if (flops > 0)
-            sg_actor_execute(flops);
+        execute(t, (long)i, BG_EV_COMPUTE, flops);
         if (tell && ++S.produced == S.nh * (t + 1)) {
             /* Every honest message of the round now exists in simulated time: colluders eavesdrop them from here.
              * Actors never run concurrently (one context at a time), so only the waking needs the mutex; taking
@@ -187,15 +248,14 @@ static void byzantine_actor(int argc, char **argv)
                        wire_flops;
     }
     size_t t = 0;
-    for (const void *in; (in = receive(j)) != FINALIZE; t++) {
+    for (const void *in; (in = receive(j, t)) != FINALIZE; t++) {
         XBT_CVERB(byzgrid_worker, "round %zu: broadcast received (%.0f bytes)", t, ((const bg_msg_t *)in)->bytes);
         if (S.failed) {
             send_nothing(j, t);
             continue;
         }
         if (S.oracle && S.omniscient) {
-            if (oracle_flops > 0)
-                sg_actor_execute(oracle_flops);
+            execute(t, (long)j, BG_EV_COMPUTE, oracle_flops);
             const double bytes = oracle_bytes;   /* dense, or the honest size (attack.wire = conform) */
             XBT_CVERB(byzgrid_worker, "round %zu: message sent (%.0f bytes, %.6g flops; content filled by the server)",
                       t, bytes, oracle_flops);
@@ -221,8 +281,7 @@ static void byzantine_actor(int argc, char **argv)
             send_nothing(j, t);
             continue;
         }
-        if (flops > 0)
-            sg_actor_execute(flops);
+        execute(t, (long)j, BG_EV_COMPUTE, flops);
         XBT_CVERB(byzgrid_worker, "round %zu: message sent (%.0f bytes, %.6g flops)", t, msg->bytes, flops);
         send_message(j, msg, msg->bytes);
     }
@@ -341,7 +400,8 @@ static void server_actor(int argc, char **argv)
     const size_t n = S.n;
     sg_comm_t *comms = malloc(n * sizeof *comms);
     void **payloads = calloc(n, sizeof *payloads);
-    xbt_assert(comms && payloads, "out of memory");
+    size_t *who = malloc(n * sizeof *who);
+    xbt_assert(comms && payloads && who, "out of memory");
     if (S.round_rows && !(S.every > 0))   /* else the clock actor's row at time 0 is this one */
         evaluate_and_write();
     for (size_t t = 0; t < S.rounds && !S.failed && !S.until_reached; t++) {
@@ -352,10 +412,10 @@ static void server_actor(int argc, char **argv)
             sim_fail(&err);
             break;
         }
-        if (bflops > 0)
-            sg_actor_execute(bflops);
+        execute(t, BG_EVENTS_SERVER, BG_EV_BROADCAST, bflops);
         if (S.until_reached)
             break;
+        S.bcast_posted = simgrid_get_clock();
         /* Post every get before waiting: a transfer starts only when both sides are posted (rendezvous).
          * The broadcast is detached: it stays untouched until every worker's reply is in. */
         for (size_t i = 0; i < n; i++)
@@ -364,7 +424,7 @@ static void server_actor(int argc, char **argv)
             sg_comm_detach(sg_mailbox_put_init(S.down[i], (void *)down, (long long)down->bytes), NULL);
         XBT_CVERB(byzgrid_server, "round %zu: broadcast sent (%.0f bytes to each of %zu workers, %.6g flops)", t,
                   down->bytes, n, bflops);
-        sg_comm_wait_all(comms, n);
+        wait_uploads(t, comms, who, n);
         XBT_CVERB(byzgrid_server, "round %zu: %zu messages received", t, n);
         if (S.failed || S.until_reached)
             break;
@@ -382,8 +442,7 @@ static void server_actor(int argc, char **argv)
             sim_fail(&err);
             break;
         }
-        if (flops > 0)
-            sg_actor_execute(flops);
+        execute(t, BG_EVENTS_SERVER, BG_EV_AGGREGATE, flops);
         if (S.until_reached)
             break;   /* past until_s: this round's model is not part of the run */
         XBT_CVERB(byzgrid_server, "round %zu: aggregation done (%.6g flops)", t, flops);
@@ -405,6 +464,7 @@ static void server_actor(int argc, char **argv)
         sg_sem_release(S.clock_stop);
     free(comms);
     free(payloads);
+    free(who);
     finalize_workers();
 }
 
@@ -508,6 +568,16 @@ static int apply_powers(const bg_scenario_t *sc, size_t nh, bg_err_t *err)
     return BG_OK;
 }
 
+/* run.events: the upload bookkeeping the server's arrival times need, and events.csv itself. */
+static int open_events(const char *out_dir, size_t n, bg_err_t *err)
+{
+    S.up_posted = calloc(n ? n : 1, sizeof *S.up_posted);
+    S.up_bytes = calloc(n ? n : 1, sizeof *S.up_bytes);
+    if (!S.up_posted || !S.up_bytes)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    return bg_events_open(&S.events, out_dir, err);
+}
+
 int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
 {
     memset(res, 0, sizeof *res);
@@ -549,10 +619,15 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
         bg_engine_free(e);
         return bg_err_set(err, rc, NULL, 0, "out of memory");
     }
-    if ((o->out_dir && (rc = bg_outputs_open(o, &S.trace, err))) || (rc = apply_powers(sc, S.nh, err))) {
+    if ((o->out_dir && (rc = bg_outputs_open(o, &S.trace, err))) || (rc = apply_powers(sc, S.nh, err)) ||
+        (o->out_dir && sc->events && (rc = open_events(o->out_dir, n, err)))) {
         bg_trace_close(&S.trace);
+        bg_events_close(&S.events);
+        free(S.up_posted);
+        free(S.up_bytes);
         free(S.ehosts);
         free(S.erole);
+        bg_run_result_destroy(res);
         bg_engine_free(e);
         return rc;
     }
@@ -594,6 +669,9 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     if (res->round_end)
         res->round_end[0] = 0.0;
     bg_trace_close(&S.trace);
+    bg_events_close(&S.events);
+    free(S.up_posted);
+    free(S.up_bytes);
     rc = S.failed ? (err->code ? err->code : BG_EINVAL) : BG_OK;
     if (!rc && o->out_dir)
         rc = bg_summary_write(sc, e, o, res, "simulated", err);
