@@ -341,7 +341,10 @@ int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     int arng_ok = e->arng && e->astate;
     for (size_t j = 0; arng_ok && j < e->f; j++)
         arng_ok = (e->arng[j] = bg_rng_stream(cfg->seed, BG_RNG_ATTACK, e->nh + j)) != NULL;
-    if (arng_ok && cfg->attack_wire == BG_WIRE_CONFORM && e->f > 0)
+    /* Attackers send a compressed message with attack.wire = conform, and in the reference code's variant
+     * (method.byz_state = last_honest: C(target)); otherwise the dense inverse. */
+    if (arng_ok && (cfg->attack_wire == BG_WIRE_CONFORM || cfg->method.byz_state == BG_BYZ_STATE_LAST_HONEST) &&
+        e->f > 0)
         arng_ok = setup_conform(e) == BG_OK;
     else
         e->byz_bytes = bg_msg_bytes_dense(e->d);
