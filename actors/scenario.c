@@ -666,6 +666,11 @@ void bg_scenario_print_keys(FILE *out)
     char allowed[256];
     key_list_t l;
     list_keys(&l);
+    int wn = 0, wd = 0;   /* column widths: the longest name and default */
+    for (size_t i = 0; i < l.n; i++) {
+        wn = (int)fmax(wn, strlen(l.key[i]->name));
+        wd = (int)fmax(wd, strlen(l.key[i]->def));
+    }
     for (size_t i = 0; i < l.n; i++) {
         const bg_key_t *k = l.key[i];
         if (strcmp(cur, k->section)) {
@@ -673,7 +678,7 @@ void bg_scenario_print_keys(FILE *out)
             fprintf(out, "  [%s]\n", cur);
         }
         bg_key_allowed(k, allowed, sizeof allowed);
-        fprintf(out, "    %-16s %-14s %s%s%s%s\n", k->name, k->def, k->help, allowed[0] ? " [" : "", allowed,
+        fprintf(out, "    %-*s %-*s %s%s%s%s\n", wn, k->name, wd, k->def, k->help, allowed[0] ? " [" : "", allowed,
                 allowed[0] ? "]" : "");
     }
 }
