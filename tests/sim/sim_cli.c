@@ -1158,12 +1158,72 @@ static void test_target(void **state)
     free(s);
 }
 
+/* The issue's bandwidth study, as a user types it: Fashion-MNIST's CNN on a generated star at 1 Mbps and at 100 Mbps
+ * worker links. The difference in simulated time is what the message sizes predict under LV08 (rates x 0.97): per
+ * round the broadcast (shared by the n flows on the server's link at 100 Mbps) plus the largest upload (the f dense
+ * attacker messages, sharing the server's link among themselves); latencies and compute are the same in both runs
+ * and cancel. Each run folder holds platform.xml, events.csv and a trace with energy_j. */
+static void test_bandwidth(void **state)
+{
+    (void)state;
+    const char *bws[2] = {"1Mbps", "100Mbps"};
+    double sim[2], down = 0, up = 0, dim = 0, n = 0, f = 0, server_bw = 0, rate[2], rounds = 20;
+    for (int b = 0; b < 2; b++) {
+        char set_bw[64], out[32];
+        snprintf(set_bw, sizeof set_bw, "platform.worker_bw=%s", bws[b]);
+        snprintf(out, sizeof out, "bw_%s", bws[b]);
+        must_run((const char *const[]){"run", BG_SCEN "/fmnist-cnn.ini", "--set", "platform.topology=star", "--set",
+                                       set_bw, "--set", "run.rounds=20", "--set", "run.events=true", "--out", out,
+                                       "--quiet", NULL});
+        char path[96];
+        snprintf(path, sizeof path, "%s/summary.json", out);
+        char *s = slurp(path, NULL);
+        assert_non_null(s);
+        sim[b] = json_num_after(s, "\"time\"", "sim_time_s");
+        down = json_num_after(s, "\"resolved\"", "downlink_bytes_per_worker");
+        dim = json_num_after(s, "\"resolved\"", "dim");
+        n = json_num_after(s, "\"workers\"", "n");
+        f = json_num_after(s, "\"attack\"", "f");
+        rate[b] = json_num_after(s, "\"l_w0_DOWN\"", "bandwidth_Bps");
+        server_bw = json_num_after(s, "\"l_server_UP\"", "bandwidth_Bps");
+        assert_true(json_num_after(s, "\"energy\"", "total_j") > 0);
+        free(s);
+        snprintf(path, sizeof path, "%s/platform.xml", out);
+        char *x = slurp(path, NULL);
+        assert_non_null(x);
+        assert_non_null(strstr(x, "<platform version=\"4.1\">"));
+        free(x);
+        snprintf(path, sizeof path, "%s/events.csv", out);
+        char *ev = slurp(path, NULL);
+        assert_non_null(ev);
+        assert_non_null(strstr(ev, ",upload,"));
+        free(ev);
+        char *cols[16];
+        int nc;
+        snprintf(path, sizeof path, "%s/trace.csv", out);
+        char *t = last_row(path, cols, 16, &nc);
+        assert_int_equal(nc, 12);
+        assert_true(atof(cols[11]) > 0);   /* energy_j */
+        free(t);
+    }
+    up = 16.0 + 4.0 * dim;   /* an omniscient attacker's dense message (attack.wire = dense) */
+    assert_true(rate[0] == 125000.0 && rate[1] == 12500000.0);
+    double pred = 0.0;
+    for (int b = 0; b < 2; b++) {
+        const double r_down = 0.97 * fmin(rate[b], server_bw / n), r_up = 0.97 * fmin(rate[b], server_bw / f);
+        pred += (b ? -1.0 : 1.0) * rounds * (down / r_down + up / r_up);
+    }
+    printf("fmnist-cnn, 20 rounds: %.6f s at 1 Mbps, %.6f s at 100 Mbps; difference %.6f s, predicted %.6f s\n",
+           sim[0], sim[1], sim[0] - sim[1], pred);
+    assert_true(fabs((sim[0] - sim[1]) - pred) <= 0.01 * pred);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
                         "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|"
-                        "placement|wire_time|time_axis|target\n");
+                        "placement|wire_time|time_axis|target|bandwidth\n");
         return 2;
     }
     const char *which = argv[1];
@@ -1215,6 +1275,8 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_time_axis);
     else if (!strcmp(which, "target"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_target);
+    else if (!strcmp(which, "bandwidth"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_bandwidth);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);
