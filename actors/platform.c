@@ -290,6 +290,22 @@ static void host(gen_t *g, const char *ind, const char *id, const char *speed, c
             speed_file ? speed_file : "", speed_file ? "\"" : "");
 }
 
+/* End a <link> element opened by the caller: with energy.link_idle_w or link_busy_w set, it gets the property
+ * wattage_range = "idle:busy" that SimGrid's link energy plugin reads (SimGrid 3.32's C API cannot set a link's
+ * properties, and its <backbone> and <cluster> tags give links none). */
+static void link_end(gen_t *g, const char *ind)
+{
+    const bg_platform_spec_t *p = g->sp;
+    if (p->link_idle_w == 0 && p->link_busy_w == 0) {
+        fprintf(g->out, "/>\n");
+        return;
+    }
+    char idle[32], busy[32];
+    fprintf(g->out, ">\n%s  <prop id=\"wattage_range\" value=\"%s:%s\"/>\n%s</link>\n", ind,
+            bg_exact_number(p->link_idle_w, idle, sizeof idle), bg_exact_number(p->link_busy_w, busy, sizeof busy),
+            ind);
+}
+
 /* Worker i: host w<i>, its access link l_w<i> (SPLITDUPLEX when both directions have the same bandwidth, else two
  * links l_w<i>_UP and l_w<i>_DOWN), with their profiles. */
 static int worker(gen_t *g, const char *ind, size_t i)
@@ -316,13 +332,16 @@ static int worker(gen_t *g, const char *ind, size_t i)
             return rc;
     }
     if (split) {
-        fprintf(g->out, "%s<link id=\"l_%s\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"%s%s%s/>\n",
-                ind, id, g->up[i], g->lat[i], f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
+        fprintf(g->out, "%s<link id=\"l_%s\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"%s%s%s", ind,
+                id, g->up[i], g->lat[i], f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
+        link_end(g, ind);
     } else {
-        fprintf(g->out, "%s<link id=\"l_%s_UP\" bandwidth=\"%s\" latency=\"%s\"%s%s%s/>\n", ind, id, g->up[i],
-                g->lat[i], f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
-        fprintf(g->out, "%s<link id=\"l_%s_DOWN\" bandwidth=\"%s\" latency=\"%s\"%s%s%s/>\n", ind, id, g->down[i],
+        fprintf(g->out, "%s<link id=\"l_%s_UP\" bandwidth=\"%s\" latency=\"%s\"%s%s%s", ind, id, g->up[i], g->lat[i],
+                f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
+        link_end(g, ind);
+        fprintf(g->out, "%s<link id=\"l_%s_DOWN\" bandwidth=\"%s\" latency=\"%s\"%s%s%s", ind, id, g->down[i],
                 g->lat[i], f_down[0] ? " bandwidth_file=\"" : "", f_down, f_down[0] ? "\"" : "");
+        link_end(g, ind);
     }
     fprintf(g->out, "%s<host_link id=\"%s\" up=\"l_%s_UP\" down=\"l_%s_DOWN\"/>\n", ind, id, id, id);
     return BG_OK;
@@ -332,8 +351,9 @@ static void server(gen_t *g, const char *ind)
 {
     const bg_platform_spec_t *p = g->sp;
     host(g, ind, "server", p->server_speed, NULL);
-    fprintf(g->out, "%s<link id=\"l_server\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"/>\n", ind,
+    fprintf(g->out, "%s<link id=\"l_server\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"", ind,
             p->server_bw, p->server_lat);
+    link_end(g, ind);
     fprintf(g->out, "%s<host_link id=\"server\" up=\"l_server_UP\" down=\"l_server_DOWN\"/>\n", ind);
 }
 
@@ -373,8 +393,10 @@ static void zone_route(gen_t *g, const char *a, const char *ga, const char *b, c
 static void gateway(gen_t *g, const char *id, const char *in, const char *out, const char *bw, const char *lat)
 {
     fprintf(g->out, "      <host id=\"%s\" speed=\"1f\"/>\n", id);
-    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"/>\n", in, bw, lat);
-    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"/>\n", out, bw, lat);
+    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"", in, bw, lat);
+    link_end(g, "      ");
+    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"", out, bw, lat);
+    link_end(g, "      ");
     fprintf(g->out, "      <host_link id=\"%s\" up=\"%s\" down=\"%s\"/>\n", id, in, out);
 }
 
@@ -386,10 +408,13 @@ static void core_zone(gen_t *g, int with_bb)
     fprintf(g->out, "    <zone id=\"core\" routing=\"Cluster\">\n");
     host(g, "      ", "server", p->server_speed, NULL);
     fprintf(g->out, "    </zone>\n");
-    fprintf(g->out, "    <link id=\"l_server\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"/>\n",
+    fprintf(g->out, "    <link id=\"l_server\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"",
             p->server_bw, p->server_lat);
-    if (with_bb)
-        fprintf(g->out, "    <link id=\"bb\" bandwidth=\"%s\" latency=\"%s\"/>\n", p->backbone_bw, p->backbone_lat);
+    link_end(g, "    ");
+    if (with_bb) {
+        fprintf(g->out, "    <link id=\"bb\" bandwidth=\"%s\" latency=\"%s\"", p->backbone_bw, p->backbone_lat);
+        link_end(g, "    ");
+    }
 }
 
 /* The two routes between the core and zone z (gateway gz): server -> l_server_UP, bb -> z; z -> bb,
@@ -458,8 +483,11 @@ static int gen_sites(gen_t *g)
                 p->backbone_bw, p->backbone_lat);
     }
     for (size_t s = 0; s < k; s++)
-        fprintf(g->out, "    <link id=\"wan%zu\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"/>\n", s,
+    {
+        fprintf(g->out, "    <link id=\"wan%zu\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"", s,
                 p->wan_bw, p->wan_lat);
+        link_end(g, "    ");
+    }
     for (size_t a = 0; a < k; a++)
         for (size_t b = 0; b < k; b++) {
             if (a == b)
