@@ -35,6 +35,7 @@ typedef struct bg_platform_spec {
     int variability;                                /* BG_VAR_NONE / PERIODIC / RANDOM */
     int variability_on;                             /* BG_VAR_BW / SPEED / BOTH */
     double variability_period, variability_amplitude;
+    double link_idle_w, link_busy_w;                /* energy.link_*_w: wattage_range of generated links (0, 0: none) */
 } bg_platform_spec_t;
 
 /* ---- values (platform_values.c) */

@@ -29,6 +29,9 @@ typedef struct bg_run_result {
     struct bg_energy {
         double server_j, honest_j, byzantine_j, links_j, total_j;
         double server_idle_w, server_busy_w, worker_idle_w, worker_busy_w;   /* the Watts applied */
+        double link_idle_w, link_busy_w;   /* energy.link_*_w written into a generated platform (NAN: its file's) */
+        int link_energy;                   /* 0: no link energy plugin (WiFi links), links_j is NAN */
+        int links_from_file;               /* topology = file: the links' Watts are the XML's wattage_range */
     } energy;
     /* run.target_acc: the first evaluation with test_acc >= target (reached 0: none). Bytes up + down. */
     struct bg_target {

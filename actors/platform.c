@@ -290,6 +290,43 @@ static void host(gen_t *g, const char *ind, const char *id, const char *speed, c
             speed_file ? speed_file : "", speed_file ? "\"" : "");
 }
 
+/* End a <link> element opened by the caller: with energy.link_idle_w or link_busy_w set, it gets the property
+ * wattage_range = "idle:busy" that SimGrid's link energy plugin reads (SimGrid 3.32's C API cannot set a link's
+ * properties, and its <backbone> and <cluster> tags give links none). */
+static int powered(const gen_t *g)
+{
+    return g->sp->link_idle_w != 0 || g->sp->link_busy_w != 0;
+}
+
+static void link_end(gen_t *g, const char *ind)
+{
+    const bg_platform_spec_t *p = g->sp;
+    if (!powered(g)) {
+        fprintf(g->out, "/>\n");
+        return;
+    }
+    char idle[32], busy[32];
+    fprintf(g->out, ">\n%s  <prop id=\"wattage_range\" value=\"%s:%s\"/>\n%s</link>\n", ind,
+            bg_exact_number(p->link_idle_w, idle, sizeof idle), bg_exact_number(p->link_busy_w, busy, sizeof busy),
+            ind);
+}
+
+/* A full-duplex link id: one SPLITDUPLEX link (SimGrid makes id_UP and id_DOWN), or with link powers two plain
+ * links id_UP and id_DOWN, because SimGrid 3.32 keeps a SPLITDUPLEX link's properties on the pair, where the
+ * energy plugin never looks, not on its two halves. Same capacities and routes either way. */
+static void duplex(gen_t *g, const char *ind, const char *id, const char *bw, const char *lat)
+{
+    if (!powered(g)) {
+        fprintf(g->out, "%s<link id=\"%s\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"/>\n", ind, id,
+                bw, lat);
+        return;
+    }
+    for (int d = 0; d < 2; d++) {
+        fprintf(g->out, "%s<link id=\"%s_%s\" bandwidth=\"%s\" latency=\"%s\"", ind, id, d ? "DOWN" : "UP", bw, lat);
+        link_end(g, ind);
+    }
+}
+
 /* Worker i: host w<i>, its access link l_w<i> (SPLITDUPLEX when both directions have the same bandwidth, else two
  * links l_w<i>_UP and l_w<i>_DOWN), with their profiles. */
 static int worker(gen_t *g, const char *ind, size_t i)
@@ -307,22 +344,26 @@ static int worker(gen_t *g, const char *ind, size_t i)
         }
     }
     host(g, ind, id, g->speed[i], sfile[0] ? sfile : NULL);
-    const int split = !strcmp(g->up[i], g->down[i]) && g->bw_up[i] == g->bw_down[i];
+    /* Both directions alike: one SPLITDUPLEX link (two plain ones with link powers, see duplex()), one profile. */
+    const int same = !strcmp(g->up[i], g->down[i]) && g->bw_up[i] == g->bw_down[i], split = same && !powered(g);
     if (g->bw_var) {
-        snprintf(f_up, sizeof f_up, split ? "l_%s.bw" : "l_%s_UP.bw", id);
-        snprintf(f_down, sizeof f_down, "l_%s_DOWN.bw", id);
+        snprintf(f_up, sizeof f_up, same ? "l_%s.bw" : "l_%s_UP.bw", id);
+        snprintf(f_down, sizeof f_down, same ? "l_%s.bw" : "l_%s_DOWN.bw", id);
         if ((rc = worker_profile(g, i, 0, g->bw_up[i], f_up)) ||
-            (!split && (rc = worker_profile(g, i, 1, g->bw_down[i], f_down))))
+            (!same && (rc = worker_profile(g, i, 1, g->bw_down[i], f_down))))
             return rc;
     }
     if (split) {
-        fprintf(g->out, "%s<link id=\"l_%s\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"%s%s%s/>\n",
-                ind, id, g->up[i], g->lat[i], f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
+        fprintf(g->out, "%s<link id=\"l_%s\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"%s%s%s", ind,
+                id, g->up[i], g->lat[i], f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
+        link_end(g, ind);
     } else {
-        fprintf(g->out, "%s<link id=\"l_%s_UP\" bandwidth=\"%s\" latency=\"%s\"%s%s%s/>\n", ind, id, g->up[i],
-                g->lat[i], f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
-        fprintf(g->out, "%s<link id=\"l_%s_DOWN\" bandwidth=\"%s\" latency=\"%s\"%s%s%s/>\n", ind, id, g->down[i],
+        fprintf(g->out, "%s<link id=\"l_%s_UP\" bandwidth=\"%s\" latency=\"%s\"%s%s%s", ind, id, g->up[i], g->lat[i],
+                f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
+        link_end(g, ind);
+        fprintf(g->out, "%s<link id=\"l_%s_DOWN\" bandwidth=\"%s\" latency=\"%s\"%s%s%s", ind, id, g->down[i],
                 g->lat[i], f_down[0] ? " bandwidth_file=\"" : "", f_down, f_down[0] ? "\"" : "");
+        link_end(g, ind);
     }
     fprintf(g->out, "%s<host_link id=\"%s\" up=\"l_%s_UP\" down=\"l_%s_DOWN\"/>\n", ind, id, id, id);
     return BG_OK;
@@ -332,8 +373,7 @@ static void server(gen_t *g, const char *ind)
 {
     const bg_platform_spec_t *p = g->sp;
     host(g, ind, "server", p->server_speed, NULL);
-    fprintf(g->out, "%s<link id=\"l_server\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"/>\n", ind,
-            p->server_bw, p->server_lat);
+    duplex(g, ind, "l_server", p->server_bw, p->server_lat);
     fprintf(g->out, "%s<host_link id=\"server\" up=\"l_server_UP\" down=\"l_server_DOWN\"/>\n", ind);
 }
 
@@ -373,8 +413,10 @@ static void zone_route(gen_t *g, const char *a, const char *ga, const char *b, c
 static void gateway(gen_t *g, const char *id, const char *in, const char *out, const char *bw, const char *lat)
 {
     fprintf(g->out, "      <host id=\"%s\" speed=\"1f\"/>\n", id);
-    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"/>\n", in, bw, lat);
-    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"/>\n", out, bw, lat);
+    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"", in, bw, lat);
+    link_end(g, "      ");
+    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"", out, bw, lat);
+    link_end(g, "      ");
     fprintf(g->out, "      <host_link id=\"%s\" up=\"%s\" down=\"%s\"/>\n", id, in, out);
 }
 
@@ -386,18 +428,20 @@ static void core_zone(gen_t *g, int with_bb)
     fprintf(g->out, "    <zone id=\"core\" routing=\"Cluster\">\n");
     host(g, "      ", "server", p->server_speed, NULL);
     fprintf(g->out, "    </zone>\n");
-    fprintf(g->out, "    <link id=\"l_server\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"/>\n",
-            p->server_bw, p->server_lat);
-    if (with_bb)
-        fprintf(g->out, "    <link id=\"bb\" bandwidth=\"%s\" latency=\"%s\"/>\n", p->backbone_bw, p->backbone_lat);
+    duplex(g, "    ", "l_server", p->server_bw, p->server_lat);
+    if (with_bb) {
+        fprintf(g->out, "    <link id=\"bb\" bandwidth=\"%s\" latency=\"%s\"", p->backbone_bw, p->backbone_lat);
+        link_end(g, "    ");
+    }
 }
 
 /* The two routes between the core and zone z (gateway gz): server -> l_server_UP, bb -> z; z -> bb,
  * l_server_DOWN -> server. */
 static void core_routes(gen_t *g, const char *z, const char *gz)
 {
-    const char *out[] = {"l_server", "bb"}, *out_dir[] = {"UP", NULL};
-    const char *in[] = {"bb", "l_server"}, *in_dir[] = {NULL, "DOWN"};
+    const int pw = powered(g);   /* two plain links l_server_UP / _DOWN instead of one SPLITDUPLEX */
+    const char *out[] = {pw ? "l_server_UP" : "l_server", "bb"}, *out_dir[] = {pw ? NULL : "UP", NULL};
+    const char *in[] = {"bb", pw ? "l_server_DOWN" : "l_server"}, *in_dir[] = {NULL, pw ? NULL : "DOWN"};
     zone_route(g, "core", "server", z, gz, out, out_dir, 2);
     zone_route(g, z, gz, "core", "server", in, in_dir, 2);
 }
@@ -458,8 +502,11 @@ static int gen_sites(gen_t *g)
                 p->backbone_bw, p->backbone_lat);
     }
     for (size_t s = 0; s < k; s++)
-        fprintf(g->out, "    <link id=\"wan%zu\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"/>\n", s,
-                p->wan_bw, p->wan_lat);
+    {
+        char wan[32];
+        snprintf(wan, sizeof wan, "wan%zu", s);
+        duplex(g, "    ", wan, p->wan_bw, p->wan_lat);
+    }
     for (size_t a = 0; a < k; a++)
         for (size_t b = 0; b < k; b++) {
             if (a == b)
@@ -469,9 +516,10 @@ static int gen_sites(gen_t *g)
             snprintf(zb, sizeof zb, "site%zu", b);
             snprintf(ga, sizeof ga, "site%zu_gw", a);
             snprintf(gb, sizeof gb, "site%zu_gw", b);
-            snprintf(la, sizeof la, "wan%zu", a);
-            snprintf(lb, sizeof lb, "wan%zu", b);
-            const char *links[] = {la, lb}, *dirs[] = {"UP", "DOWN"};
+            const int pw = powered(g);   /* see duplex() */
+            snprintf(la, sizeof la, pw ? "wan%zu_UP" : "wan%zu", a);
+            snprintf(lb, sizeof lb, pw ? "wan%zu_DOWN" : "wan%zu", b);
+            const char *links[] = {la, lb}, *dirs[] = {pw ? NULL : "UP", pw ? NULL : "DOWN"};
             zone_route(g, za, ga, zb, gb, links, dirs, 2);
         }
     fprintf(g->out, "  </zone>\n");

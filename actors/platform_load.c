@@ -3,6 +3,7 @@
  * link's bandwidth and latency as SimGrid holds them, for summary.json. */
 #include "platform_load.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <simgrid/engine.h>
 #include <simgrid/host.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <xbt/dynar.h>
 
 typedef struct loaded_res {
     char *name;
@@ -124,4 +126,109 @@ void bg_platform_write_json(bg_json_t *j)
 void bg_platform_forget(void)
 {
     forget();
+}
+
+/* Ids of the WiFi links of the platform file (bg_platform_has_wifi), for bg_platform_wifi_route. */
+static struct {
+    size_t n;
+    char **id;
+} W;
+
+/* The value of attribute name in the tag text [p, end), or NULL; *len gets its length. */
+static const char *attr(const char *p, const char *end, const char *name, size_t *len)
+{
+    const size_t nl = strlen(name);
+    for (; p + nl < end; p++) {
+        if (strncmp(p, name, nl) || !isspace((unsigned char)p[-1]))
+            continue;
+        const char *q = p + nl;
+        while (q < end && isspace((unsigned char)*q))
+            q++;
+        if (q >= end || *q++ != '=')
+            continue;
+        while (q < end && isspace((unsigned char)*q))
+            q++;
+        if (q >= end || (*q != '"' && *q != '\''))
+            continue;
+        const char *close = memchr(q + 1, *q, (size_t)(end - q - 1));
+        if (!close)
+            return NULL;
+        *len = (size_t)(close - q - 1);
+        return q + 1;
+    }
+    return NULL;
+}
+
+int bg_platform_has_wifi(const bg_scenario_t *sc)
+{
+    for (size_t i = 0; i < W.n; i++)
+        free(W.id[i]);
+    free(W.id);
+    memset(&W, 0, sizeof W);
+    if (bg_platform_topology(&sc->plat, sc->platform) != BG_TOPO_FILE)
+        return 0;
+    FILE *f = fopen(sc->platform, "rb");
+    if (!f)
+        return 0;   /* bg_platform_prepare reports it */
+    size_t cap = 1 << 16, len = 0, k;
+    char *text = malloc(cap + 1);
+    while (text && (k = fread(text + len, 1, cap - len, f)) > 0) {
+        len += k;
+        if (len == cap) {
+            char *more = realloc(text, 2 * cap + 1);
+            if (!more) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = more;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!text)
+        return 1;   /* out of memory: assume the worst, the run only loses its link energy */
+    text[len] = '\0';
+    /* Every <link ...> tag whose sharing_policy is WIFI (SimGrid's only spelling). */
+    int wifi = 0;
+    for (const char *p = strstr(text, "<link"); p; p = strstr(p + 1, "<link")) {
+        if (!isspace((unsigned char)p[5]))
+            continue;
+        const char *end = strchr(p, '>');
+        if (!end)
+            break;
+        size_t vl = 0, il = 0;
+        const char *v = attr(p + 5, end, "sharing_policy", &vl), *id = attr(p + 5, end, "id", &il);
+        if (!v || vl != 4 || strncmp(v, "WIFI", 4))
+            continue;
+        wifi = 1;
+        char **more = id ? realloc(W.id, (W.n + 1) * sizeof *W.id) : NULL;
+        if (more) {
+            W.id = more;
+            if ((W.id[W.n] = strndup(id, il)))
+                W.n++;
+        }
+    }
+    free(text);
+    return wifi;
+}
+
+const char *bg_platform_wifi_route(const char *a, const char *b)
+{
+    if (!W.n)
+        return NULL;
+    const char *hit = NULL;
+    xbt_dynar_t route = xbt_dynar_new(sizeof(sg_link_t), NULL);
+    for (int dir = 0; dir < 2 && !hit; dir++) {
+        xbt_dynar_reset(route);
+        sg_host_get_route(sg_host_by_name(dir ? b : a), sg_host_by_name(dir ? a : b), route);
+        for (unsigned long k = 0; k < xbt_dynar_length(route) && !hit; k++) {
+            const char *name = sg_link_get_name(xbt_dynar_get_as(route, k, sg_link_t));
+            for (size_t i = 0; i < W.n && !hit; i++)
+                if (!strcmp(name, W.id[i]))
+                    hit = W.id[i];
+        }
+    }
+    xbt_dynar_free(&route);
+    return hit;
 }

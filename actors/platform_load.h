@@ -13,5 +13,10 @@ int bg_platform_load(const bg_scenario_t *sc, const char *out_dir, bg_err_t *err
  * latency_s}] of the loaded platform, inside the summary's "platform" object. */
 void bg_platform_write_json(bg_json_t *j);
 void bg_platform_forget(void);
+/* 1 when the run's platform has a WiFi link (topology = file whose XML has sharing_policy="WIFI"; generated
+ * platforms have none), found before loading: SimGrid 3.32's link energy plugin crashes on WiFi links. */
+int bg_platform_has_wifi(const bg_scenario_t *sc);
+/* The id of a WiFi link (found by bg_platform_has_wifi) on the route between hosts a and b either way, or NULL. */
+const char *bg_platform_wifi_route(const char *a, const char *b);
 
 #endif

@@ -266,6 +266,19 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_str(&j, "worker_class", bg_energy_class_name(sc->worker_class));
     bg_json_num(&j, "worker_idle_w", en->worker_idle_w);
     bg_json_num(&j, "worker_busy_w", en->worker_busy_w);
+    bg_json_num(&j, "link_idle_w", en->link_idle_w);
+    bg_json_num(&j, "link_busy_w", en->link_busy_w);
+    bg_json_str(&j, "links_note",
+                !isfinite(en->total_j) ? "no energy without simulated time (the in-process driver)"
+                : !en->link_energy ? "links_j is null: the platform has WiFi links, on which SimGrid 3.32's link energy "
+                                   "plugin crashes, so it is off (total_j counts the hosts only)"
+                : en->links_from_file ? "links count the wattage_range properties of the platform file's links "
+                                        "(0 W without one); energy.link_idle_w and link_busy_w apply to generated "
+                                        "platforms only"
+                : en->link_idle_w == 0 && en->link_busy_w == 0
+                    ? "links not counted (energy.link_idle_w = link_busy_w = 0)"
+                    : "every generated <link> has wattage_range = link_idle_w:link_busy_w; <backbone> tags (star's bb, "
+                      "sites' LANs) and fat-tree's inner links count 0 W (SimGrid's XML gives them no property)");
     bg_json_end(&j);
     bg_json_begin(&j, "time");
     bg_json_num(&j, "sim_time_s", res->sim_time);

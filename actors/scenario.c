@@ -218,6 +218,16 @@ static const bg_key_t sim_keys[] = {
      "idle Watts of each worker's host (class: energy.worker_class's)", 0, NAN, 0, class_word, NULL, NULL, NULL},
     {"energy", "worker_busy_w", BG_KEY_DOUBLE, AT(worker_busy_w), "class",
      "Watts of each worker's host with every core busy", 0, NAN, 0, class_word, NULL, NULL, NULL},
+    {"energy", "link_idle_w", BG_KEY_DOUBLE, AT(plat.link_idle_w), "0",
+     "Watts of every generated link with no traffic (both 0: links not counted). Written as the link's "
+     "wattage_range = idle:busy for SimGrid's link energy plugin, whose power is idle + (busy - idle) * used "
+     "bandwidth / bandwidth, sampled at each start and end of a transfer crossing the link and charged for the time "
+     "since the link's previous sample (the last at the run's end). Not on <backbone> tags (star's bb, sites' "
+     "site<s>_lan) nor fat-tree's inner links (SimGrid's XML takes no link property there); topology = file keeps "
+     "its XML's wattage_range; no link energy on platforms with WiFi links", 0, NAN, 0, NULL, NULL, NULL, NULL},
+    {"energy", "link_busy_w", BG_KEY_DOUBLE, AT(plat.link_busy_w), "0",
+     "Watts of every generated link carrying traffic at its full bandwidth (see energy.link_idle_w)", 0, NAN, 0,
+     NULL, NULL, NULL, NULL},
 };
 #define N_SIM_KEYS (sizeof sim_keys / sizeof sim_keys[0])
 

@@ -56,6 +56,7 @@ typedef struct sim_ctx {
     double bcast_posted;          /* events: when the server posted this round's broadcast */
     double *up_posted, *up_bytes; /* events: per worker, when its message of this round was posted, its size */
     int failed;
+    int link_energy;             /* SimGrid's link energy plugin runs (no WiFi link) */
     double end_clock;             /* simulated time when the server left its round loop */
     double wall_start;
     int progress_shown;
@@ -288,23 +289,26 @@ static void byzantine_actor(int argc, char **argv)
     XBT_CVERB(byzgrid_worker, "finalize received after %zu broadcasts", t);
 }
 
-/* Joules of the hosts the run uses, by role, and of every link, now; returns the total. (SimGrid 3.32 gives WiFi
- * links no energy record, and its C API cannot tell them apart: platforms with WiFi zones are not supported.) */
+/* Joules of the hosts the run uses, by role, and of every link, now; returns the total. Without the link energy
+ * plugin (a platform with WiFi links: SimGrid 3.32 gives them no energy record, so reading one dereferences a null
+ * pointer, and its C API cannot tell them apart) links_j is NAN and the total counts the hosts only. */
 static double energy_now(struct bg_energy *en)
 {
     double role[3] = {0, 0, 0}, links = 0;
     sg_host_energy_update_all();
     for (size_t h = 0; h < S.n_ehosts; h++)
         role[S.erole[h]] += sg_host_get_consumed_energy(S.ehosts[h]);
-    sg_link_t *l = sg_link_list();
-    for (size_t k = 0, nl = sg_link_count(); k < nl; k++)
-        links += sg_link_get_consumed_energy(l[k]);
-    free(l);
+    if (S.link_energy) {
+        sg_link_t *l = sg_link_list();
+        for (size_t k = 0, nl = sg_link_count(); k < nl; k++)
+            links += sg_link_get_consumed_energy(l[k]);
+        free(l);
+    }
     if (en) {
         en->server_j = role[0];
         en->honest_j = role[1];
         en->byzantine_j = role[2];
-        en->links_j = links;
+        en->links_j = S.link_energy ? links : NAN;
         en->total_j = role[0] + role[1] + role[2] + links;
     }
     return role[0] + role[1] + role[2] + links;
@@ -500,6 +504,19 @@ static int check_hosts(const bg_scenario_t *sc, bg_err_t *err)
             bg_err_key(err, sc->hosts_spec[0] ? "workers.hosts" : "workers.n");
             return BG_ENOTFOUND;
         }
+    /* SimGrid 3.32 aborts a transfer over a WiFi link unless each station's rate was set with the C++-only
+     * Link::set_host_wifi_rate (the XML cannot set it): refuse such routes up front. */
+    for (size_t i = 0; i < sc->n_hosts; i++) {
+        const char *wl = bg_platform_wifi_route(sc->server_host, sc->hosts[i]);
+        if (wl) {
+            bg_err_set(err, BG_EINVAL, NULL, 0,
+                       "%s: the route between '%s' and '%s' crosses the WiFi link '%s', which byzgrid cannot "
+                       "simulate (SimGrid 3.32 sets a station's WiFi rate from C++ only)", what, sc->server_host,
+                       sc->hosts[i], wl);
+            bg_err_key(err, "platform.file");
+            return BG_EINVAL;
+        }
+    }
     return BG_OK;
 }
 
@@ -552,6 +569,10 @@ static int apply_powers(const bg_scenario_t *sc, size_t nh, bg_err_t *err)
     struct bg_energy *en = &S.res->energy;
     bg_scenario_power(sc, 1, &en->server_idle_w, &en->server_busy_w);
     bg_scenario_power(sc, 0, &en->worker_idle_w, &en->worker_busy_w);
+    en->link_energy = S.link_energy;
+    en->links_from_file = bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE;
+    en->link_idle_w = en->links_from_file ? NAN : sc->plat.link_idle_w;
+    en->link_busy_w = en->links_from_file ? NAN : sc->plat.link_busy_w;
     char one[64], all[1024];
     for (size_t k = 0; k < S.n_ehosts; k++) {
         const int srv = S.erole[k] == 0;
@@ -586,9 +607,12 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     if (o->out_dir && bg_make_dirs(o->out_dir) != 0)
         return bg_err_set(err, BG_EIO, o->out_dir, 0, "cannot create the output folder: %s", strerror(errno));
     configure_network(sc);
-    /* Both energy plugins must exist before the platform does. */
+    /* Both energy plugins must exist before the platform does; the link one only without WiFi links (SimGrid
+     * 3.32's plugin crashes on them). */
     sg_host_energy_plugin_init();
-    sg_link_energy_plugin_init();
+    S.link_energy = !bg_platform_has_wifi(sc);
+    if (S.link_energy)
+        sg_link_energy_plugin_init();
     int rc = bg_platform_load(sc, o->out_dir, err);
     if (rc)
         return rc;
