@@ -1012,8 +1012,28 @@ static void test_wire_time(void **state)
         snprintf(out, sizeof out, "wire_%s", modes[m]);
         must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=20", "--set",
                                        "attack.placement=slowest", "--set", "platform.network_model=CM02", "--set",
-                                       "platform.crosstraffic=false", "--set", set, "--out", out, "--quiet", NULL});
+                                       "platform.crosstraffic=false", "--set", set, "--set", "run.events=true", "--out",
+                                       out, "--quiet", NULL});
         char path[64];
+        /* events.csv: with conform every upload has the honest Top-12 size (76 bytes), with dense the attackers'
+         * (ranks 11..19) are 16 + 4d = 508 bytes */
+        snprintf(path, sizeof path, "%s/events.csv", out);
+        char *ev = slurp(path, NULL);
+        assert_non_null(ev);
+        size_t uploads = 0;
+        char *save = NULL;
+        for (char *l = strtok_r(ev, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            char *cols[8];
+            if (split(l, cols, 8) != 6 || strcmp(cols[2], "upload"))
+                continue;
+            const double want = m == 1 || atoi(cols[1]) < 11 ? 76.0 : 508.0;
+            if (atof(cols[5]) != want)
+                fail_msg("%s: worker %s's upload in round %s has %s bytes, expected %.0f", modes[m], cols[1], cols[0],
+                         cols[5], want);
+            uploads++;
+        }
+        assert_int_equal(uploads, 20 * 20);
+        free(ev);
         snprintf(path, sizeof path, "%s/summary.json", out);
         char *s = slurp(path, NULL);
         assert_non_null(s);
