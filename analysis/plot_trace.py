@@ -2,7 +2,8 @@
 """Plot byzgrid learning curves from one or more trace.csv files into a single PNG.
 
 Six panels (2 x 3): test accuracy (top row) and loss (bottom row; test solid, train dashed where the
-training set was evaluated) against round, simulated seconds and total bytes (bytes_up + bytes_down).
+training set was evaluated) against round, simulated seconds and total bytes (bytes_up + bytes_down); eight
+(2 x 4) when a trace has energy (the energy_j column of simulated runs): the fourth column is against Joules.
 Reads CSV with the standard library only; matplotlib runs headless (Agg).
 
 Usage: plot_trace.py TRACE.csv [TRACE2.csv ...] [-o out.png] [--labels a,b] [--log-loss]
@@ -16,9 +17,9 @@ import os
 import sys
 
 REQUIRED = ["round", "sim_time_s", "bytes_up", "bytes_down", "train_loss", "test_loss", "test_acc"]
-OPTIONAL = ["train_acc"]
+OPTIONAL = ["train_acc", "energy_j"]
 # Columns that may legitimately be empty or "nan" on some rows.
-MAY_BE_MISSING = {"train_loss", "train_acc", "test_loss", "test_acc"}
+MAY_BE_MISSING = {"train_loss", "train_acc", "test_loss", "test_acc", "energy_j", "sim_time_s"}  # nan: the driver
 
 PROG = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "plot_trace.py"
 
@@ -117,7 +118,9 @@ def plot(traces, labels, out, log_loss):
 
     xcols = [("round", "round"), ("sim_time_s", "simulated time (s)"),
              ("bytes_total", "total bytes sent (up + down)")]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), squeeze=False)
+    if any(any(math.isfinite(v) for v in tr.get("energy_j", [])) for tr in traces):
+        xcols.append(("energy_j", "energy (J, all hosts and links)"))
+    fig, axes = plt.subplots(2, len(xcols), figsize=(5 * len(xcols), 8.5), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
     any_train = False
 
@@ -125,6 +128,8 @@ def plot(traces, labels, out, log_loss):
         color = colors[t_i % len(colors)]
         mk = dict(marker="o", markersize=3) if len(tr["round"]) <= 40 else {}  # dots only when sparse
         for j, (xc, _) in enumerate(xcols):
+            if xc not in tr:
+                continue
             xs = tr[xc]
             ax = axes[0][j]
             x, y = finite_xy(xs, tr["test_acc"])
@@ -153,6 +158,9 @@ def plot(traces, labels, out, log_loss):
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if xc == "bytes_total":
                 ax.xaxis.set_major_formatter(EngFormatter(unit="B"))
+            if xc == "energy_j":
+                ax.xaxis.set_major_formatter(EngFormatter(unit="J"))
+                ax.xaxis.set_major_locator(MaxNLocator(5))
             if i == 1 and log_loss:
                 ax.set_yscale("log")
 
@@ -175,7 +183,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(
         prog=PROG,
         description="Plot test accuracy and loss (test, and train where present) of byzgrid trace.csv "
-                    "files against round, simulated time and total bytes, as a 2x3 PNG.",
+                    "files against round, simulated time, total bytes and (simulated runs) energy, as a 2x3 or 2x4 PNG.",
         epilog="Required columns: %s (optional: %s). Empty or 'nan' cells in the loss/accuracy "
                "columns are skipped." % (",".join(REQUIRED), ",".join(OPTIONAL)))
     ap.add_argument("traces", nargs="+", metavar="TRACE.csv", help="trace file(s) written by byzgrid")
