@@ -57,7 +57,8 @@ typedef struct sim_ctx {
     double bcast_posted;          /* events: when the server posted this round's broadcast */
     double *up_posted, *up_bytes; /* events: per worker, when its message of this round was posted, its size */
     int failed;
-    int link_energy;             /* SimGrid's link energy plugin runs (no WiFi link) */
+    int link_energy;             /* links are counted (no WiFi link) */
+    int link_plugin;              /* SimGrid's link energy plugin runs (links counted, and some may draw power) */
     double end_clock;             /* simulated time when the server left its round loop */
     double wall_start;
     int progress_shown;
@@ -316,7 +317,7 @@ static double energy_now(struct bg_energy *en)
     sg_host_energy_update_all();
     for (size_t h = 0; h < S.n_ehosts; h++)
         role[S.erole[h]] += sg_host_get_consumed_energy(S.ehosts[h]);
-    if (S.link_energy) {
+    if (S.link_plugin) {
         sg_link_t *l = sg_link_list();
         for (size_t k = 0, nl = sg_link_count(); k < nl; k++)
             links += sg_link_get_consumed_energy(l[k]);
@@ -673,7 +674,12 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
      * 3.32's plugin crashes on them). */
     sg_host_energy_plugin_init();
     S.link_energy = !bg_platform_has_wifi(sc);
-    if (S.link_energy)
+    /* A generated platform whose links draw 0 W needs no plugin: links_j is 0 exactly. Running it anyway costs
+     * O(n^2) per round at scale: SimGrid 3.32's plugin recomputes each route link's usage (a walk over every flow
+     * crossing it) at every start and end of a transfer, and the server's link carries all n flows. */
+    S.link_plugin = S.link_energy && (bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE ||
+                                      sc->plat.link_idle_w != 0 || sc->plat.link_busy_w != 0);
+    if (S.link_plugin)
         sg_link_energy_plugin_init();
     int rc = bg_platform_load(sc, o->out_dir, err);
     if (rc)
