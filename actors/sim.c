@@ -186,21 +186,27 @@ static size_t worker_index(int argc, char **argv)
     return (size_t)strtoul(argv[1], NULL, 10);
 }
 
-/* Fault-free runs use the cheapest SimGrid calls: a blocking get (one simcall) and a detached put (no wait;
- * the payload is engine-owned and outlives the round). Blocking SimGrid calls abort the whole simulation on a
- * network failure, so a scenario with faults must switch these to *_async + sg_comm_wait_for. */
+/* Messages are *_async + sg_comm_wait_for (no timeout yet): a failure comes back as an error code where the blocking
+ * calls would abort the whole simulation. No detached comm: SimGrid 3.32 keeps every detached comm in flight in
+ * one engine-wide list and removes each one with a linear search when it ends, O(n^2) per round at scale, while
+ * a comm that is waited for only sits in the lists of its two actors. */
 static const void *receive(size_t i, size_t t)
 {
-    const void *in = sg_mailbox_get(S.down[i]);
+    void *in = NULL;
+    const sg_error_t e = sg_comm_wait_for(sg_mailbox_get_async(S.down[i], &in), -1.0);
+    xbt_assert(e == SG_OK, "worker %zu: receive failed (%d)", i, (int)e);
     if (in != FINALIZE)
         event_add(t, (long)i, BG_EV_DOWNLOAD, S.bcast_posted, simgrid_get_clock(), ((const bg_msg_t *)in)->bytes);
     return in;
 }
 
+/* The worker waits until its message is in: the next broadcast cannot come sooner (it follows every upload), so
+ * the wait changes no simulated time. */
 static void send_message(size_t i, const void *msg, double bytes)
 {
     event_upload_posted(i, bytes);
-    sg_comm_detach(sg_mailbox_put_init(S.up[i], (void *)msg, (long long)bytes), NULL);
+    const sg_error_t e = sg_comm_wait_for(sg_mailbox_put_async(S.up[i], (void *)msg, (long long)bytes), -1.0);
+    xbt_assert(e == SG_OK, "worker %zu: send failed (%d)", i, (int)e);
 }
 
 /* The server waits for one message per worker every round, so a worker that has nothing to send still answers. */
@@ -416,15 +422,18 @@ static void finalize_workers(size_t lo, size_t n)
 
 /* Post round t's gets for the uploads of workers lo..lo+n-1 before the broadcast to them, then wait for the
  * uploads. A transfer starts only when both sides are posted (rendezvous), hence every get before any wait. The
- * broadcast is detached: the server leaves it untouched until every worker's reply is in. */
+ * server leaves the broadcast untouched until every worker's reply is in. comms holds 2n handles: the gets, then
+ * the broadcast's puts, all done when the uploads are (a worker uploads after it received the broadcast). */
 static void exchange(size_t t, const bg_msg_t *down, sg_comm_t *comms, void **payloads, size_t *who, size_t lo,
                      size_t n)
 {
     for (size_t i = 0; i < n; i++)
         comms[i] = sg_mailbox_get_async(S.up[lo + i], &payloads[i]);
     for (size_t i = 0; i < n; i++)
-        sg_comm_detach(sg_mailbox_put_init(S.down[lo + i], (void *)down, (long long)down->bytes), NULL);
+        comms[n + i] = sg_mailbox_put_async(S.down[lo + i], (void *)down, (long long)down->bytes);
     wait_uploads(t, comms, who, lo, n);
+    const size_t done = sg_comm_wait_all_for(comms + n, n, -1.0);
+    xbt_assert(done == n, "%zu of %zu broadcast messages delivered", done, n);
 }
 
 /* A relay on the server's host (run.relays): one actor holding thousands of pending comms costs SimGrid 3.32 O(n)
@@ -435,7 +444,7 @@ static void relay_actor(int argc, char **argv)
 {
     const size_t r = worker_index(argc, argv);
     const size_t lo = r * S.per_relay, n = S.n - lo < S.per_relay ? S.n - lo : S.per_relay;
-    sg_comm_t *comms = malloc(n * sizeof *comms);
+    sg_comm_t *comms = malloc(2 * n * sizeof *comms);
     void **payloads = calloc(n, sizeof *payloads);
     size_t *who = malloc(n * sizeof *who);
     xbt_assert(comms && payloads && who, "out of memory");
@@ -457,7 +466,7 @@ static void server_actor(int argc, char **argv)
     (void)argc;
     (void)argv;
     const size_t n = S.n, m = S.n_relays ? 0 : n;   /* m: the workers the server serves itself */
-    sg_comm_t *comms = malloc((m ? m : 1) * sizeof *comms);
+    sg_comm_t *comms = malloc((m ? 2 * m : 1) * sizeof *comms);
     void **payloads = calloc(m ? m : 1, sizeof *payloads);
     size_t *who = malloc((m ? m : 1) * sizeof *who);
     xbt_assert(comms && payloads && who, "out of memory");
