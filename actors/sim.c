@@ -189,25 +189,39 @@ static size_t worker_index(int argc, char **argv)
     return (size_t)strtoul(argv[1], NULL, 10);
 }
 
-/* Messages are *_async + sg_comm_wait_for (no timeout yet): a failure comes back as an error code where the blocking
- * calls would abort the whole simulation. No detached comm: SimGrid 3.32 keeps every detached comm in flight in
- * one engine-wide list and removes each one with a linear search when it ends, O(n^2) per round at scale, while
- * a comm that is waited for only sits in the lists of its two actors. */
+/* Two ways to pass messages, with the same simulated times:
+ * - without relays (small n), the cheapest SimGrid calls: a blocking get (one simcall) and detached puts (no
+ *   wait). On paper-a9a (20 workers) *_async + sg_comm_wait_for everywhere measured 2,666 rounds/s against 3,157
+ *   with these (bench_rounds, one run each; the machine is noisy), so they stay;
+ * - with relays, *_async + sg_comm_wait_for (no timeout yet) and no detached comm: SimGrid 3.32 keeps every
+ *   detached comm in flight in one engine-wide list and removes each one with a linear search when it ends,
+ *   O(n^2) per round at scale, while a comm that is waited for only sits in the lists of its two actors.
+ * Blocking calls abort the whole simulation on a network failure where sg_comm_wait_for returns an error code, so
+ * faults will need the second way (or the first made async) whatever n. */
 static const void *receive(size_t i, size_t t)
 {
     void *in = NULL;
-    const sg_error_t e = sg_comm_wait_for(sg_mailbox_get_async(S.down[i], &in), -1.0);
-    xbt_assert(e == SG_OK, "worker %zu: receive failed (%d)", i, (int)e);
+    if (!S.n_relays) {
+        in = sg_mailbox_get(S.down[i]);
+    } else {
+        const sg_error_t e = sg_comm_wait_for(sg_mailbox_get_async(S.down[i], &in), -1.0);
+        xbt_assert(e == SG_OK, "worker %zu: receive failed (%d)", i, (int)e);
+    }
     if (in != FINALIZE)
         event_add(t, (long)i, BG_EV_DOWNLOAD, S.bcast_posted, simgrid_get_clock(), ((const bg_msg_t *)in)->bytes);
     return in;
 }
 
-/* The worker waits until its message is in: the next broadcast cannot come sooner (it follows every upload), so
- * the wait changes no simulated time. */
+/* With relays the worker waits until its message is in: the next broadcast cannot come sooner (it follows every
+ * upload), so the wait changes no simulated time. Without, the put is detached (the payload is engine-owned and
+ * outlives the round). */
 static void send_message(size_t i, const void *msg, double bytes)
 {
     event_upload_posted(i, bytes);
+    if (!S.n_relays) {
+        sg_comm_detach(sg_mailbox_put_init(S.up[i], (void *)msg, (long long)bytes), NULL);
+        return;
+    }
     const sg_error_t e = sg_comm_wait_for(sg_mailbox_put_async(S.up[i], (void *)msg, (long long)bytes), -1.0);
     xbt_assert(e == SG_OK, "worker %zu: send failed (%d)", i, (int)e);
 }
@@ -425,13 +439,20 @@ static void finalize_workers(size_t lo, size_t n)
 
 /* Post round t's gets for the uploads of workers lo..lo+n-1 before the broadcast to them, then wait for the
  * uploads. A transfer starts only when both sides are posted (rendezvous), hence every get before any wait. The
- * server leaves the broadcast untouched until every worker's reply is in. comms holds 2n handles: the gets, then
- * the broadcast's puts, all done when the uploads are (a worker uploads after it received the broadcast). */
+ * server leaves the broadcast untouched until every worker's reply is in. With relays comms holds 2n handles: the
+ * gets, then the broadcast's puts, all done when the uploads are (a worker uploads after it received the
+ * broadcast); without, the puts are detached (see receive). */
 static void exchange(size_t t, const bg_msg_t *down, sg_comm_t *comms, void **payloads, size_t *who, size_t lo,
                      size_t n)
 {
     for (size_t i = 0; i < n; i++)
         comms[i] = sg_mailbox_get_async(S.up[lo + i], &payloads[i]);
+    if (!S.n_relays) {
+        for (size_t i = 0; i < n; i++)
+            sg_comm_detach(sg_mailbox_put_init(S.down[lo + i], (void *)down, (long long)down->bytes), NULL);
+        wait_uploads(t, comms, who, lo, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         comms[n + i] = sg_mailbox_put_async(S.down[lo + i], (void *)down, (long long)down->bytes);
     wait_uploads(t, comms, who, lo, n);
@@ -469,7 +490,7 @@ static void server_actor(int argc, char **argv)
     (void)argc;
     (void)argv;
     const size_t n = S.n, m = S.n_relays ? 0 : n;   /* m: the workers the server serves itself */
-    sg_comm_t *comms = malloc((m ? 2 * m : 1) * sizeof *comms);
+    sg_comm_t *comms = malloc((m ? m : 1) * sizeof *comms);
     void **payloads = calloc(m ? m : 1, sizeof *payloads);
     size_t *who = malloc((m ? m : 1) * sizeof *who);
     xbt_assert(comms && payloads && who, "out of memory");

@@ -1,6 +1,7 @@
 /* Seconds per round of the simulator at large n (1,000, 10,000, 100,000 workers by default), with the in-process
  * driver's seconds per round on the same scenario alongside and their ratio, and the peak RSS of each run. The
- * scenario: synthetic logistic regression (data.dataset = synthetic, 100 samples per worker) on a generated star.
+ * scenario: synthetic logistic regression (data.dataset = synthetic, 100 samples per worker; test-set evaluation
+ * only, at the first and last round) on a generated star.
  * Each configuration is one run of the byzgrid binary (one SimGrid engine per process); the figures come from its
  * summary.json (time.wall_time_s: the rounds, without the setup; time.peak_rss_kib). A few rounds only at large n.
  *
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
         perror(ini);
         return 1;
     }
-    fputs("[run]\nseed = 1\nprogress = off\n[data]\ndataset = synthetic\nsynth_per_worker = 100\n"
+    fputs("[run]\nseed = 1\nprogress = off\neval_train = false\ndist_to_opt = false\n[data]\ndataset = synthetic\nsynth_per_worker = 100\n"
           "[model]\nname = logreg\n[platform]\ntopology = star\n",
           f);
     fclose(f);
