@@ -139,7 +139,7 @@ static const bg_key_t sim_keys[] = {
     {"run", "relays", BG_KEY_DOUBLE, AT(relays), "auto",
      "workers per relay actor: relays on the server's host post the broadcasts and wait for the uploads of a slice "
      "of the workers each, so that no actor holds thousands of pending messages (SimGrid's cost per message grows "
-     "with that number); simulated times and outputs are the same; auto: 128 per relay from 512 workers on, none "
+     "with that number); simulated times and outputs are the same; auto: 128 per relay from 2,000 workers on, none "
      "below; 0: none; N: at most N workers per relay (rounded down), whatever n",
      0, NAN, 0, auto_nan, NULL, NULL, NULL},
     {"attack", "timing", BG_KEY_CHOICE, AT(attack_oracle), "eavesdrop",

@@ -89,7 +89,7 @@ static sim_ctx_t S;
 
 /* run.relays = auto: relays of BG_RELAY_WORKERS workers each from BG_RELAYS_FROM workers on. Below, the server
  * serves the workers itself: fewer actors and context switches, and its activity list is still short. */
-#define BG_RELAYS_FROM 512
+#define BG_RELAYS_FROM 2000
 #define BG_RELAY_WORKERS 128
 /* From this many workers the actors' stacks have no guard page (bg_sim_run says why). */
 #define BG_NO_GUARD_FROM 25000
