@@ -42,6 +42,7 @@ typedef struct bg_scenario {
     int server_class, worker_class;   /* bg_energy_class_t */
     double server_idle_w, server_busy_w, worker_idle_w, worker_busy_w;
     int events;                  /* run.events: write events.csv (simulated runs) */
+    double relays;               /* run.relays: workers per relay actor (0: none; NAN: auto) */
     /* Where every key's value came from, in bg_scenario_key order (for errors found after parsing, and for
      * summary.json): BG_FROM_DEFAULT, BG_FROM_FILE (at line), BG_FROM_SET (--set) or BG_FROM_METHOD (the method's
      * own compressor). */

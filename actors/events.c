@@ -3,6 +3,7 @@
 #include "events.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const kind_names[] = {"compute", "upload", "download", "broadcast", "aggregate"};
@@ -19,18 +20,62 @@ int bg_events_open(bg_events_t *ev, const char *dir, bg_err_t *err)
     return BG_OK;
 }
 
+static int cmp_row(const void *pa, const void *pb)
+{
+    const bg_event_row_t *a = pa, *b = pb;
+    if (a->round != b->round)
+        return a->round < b->round ? -1 : 1;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    if (a->worker != b->worker)
+        return a->worker < b->worker ? -1 : 1;
+    return (a->kind > b->kind) - (a->kind < b->kind);
+}
+
+/* Write the held rows (they share one end time) in their canonical order. */
+static int write_held(bg_events_t *ev)
+{
+    if (ev->n_held == 0)
+        return BG_OK;
+    qsort(ev->held, ev->n_held, sizeof *ev->held, cmp_row);
+    for (size_t k = 0; k < ev->n_held; k++) {
+        const bg_event_row_t *r = &ev->held[k];
+        if (fprintf(ev->fp, "%zu,%ld,%s,%.9f,%.9f,%.0f\n", r->round, r->worker, kind_names[r->kind], r->start,
+                    r->end, r->bytes) < 0)
+            return BG_EIO;
+    }
+    ev->n_held = 0;
+    return fflush(ev->fp) != 0 ? BG_EIO : BG_OK;
+}
+
 int bg_events_row(bg_events_t *ev, size_t round, long worker, bg_event_kind_t kind, double start, double end,
                   double bytes)
 {
-    if (fprintf(ev->fp, "%zu,%ld,%s,%.9f,%.9f,%.0f\n", round, worker, kind_names[kind], start, end, bytes) < 0 ||
-        fflush(ev->fp) != 0)
+    if (ev->n_held > 0 && ev->held[0].end != end && write_held(ev) != BG_OK)
         return BG_EIO;
+    if (ev->n_held == ev->cap_held) {
+        const size_t cap = ev->cap_held ? 2 * ev->cap_held : 64;
+        bg_event_row_t *p = realloc(ev->held, cap * sizeof *p);
+        if (!p)
+            return BG_EIO;
+        ev->held = p;
+        ev->cap_held = cap;
+    }
+    ev->held[ev->n_held++] = (bg_event_row_t){round, worker, (int)kind, start, end, bytes};
     return BG_OK;
 }
 
-void bg_events_close(bg_events_t *ev)
+int bg_events_close(bg_events_t *ev)
 {
-    if (ev->fp)
-        fclose(ev->fp);
+    int rc = BG_OK;
+    if (ev->fp) {
+        rc = write_held(ev);
+        if (fclose(ev->fp) != 0)
+            rc = BG_EIO;
+    }
     ev->fp = NULL;
+    free(ev->held);
+    ev->held = NULL;
+    ev->n_held = ev->cap_held = 0;
+    return rc;
 }

@@ -92,6 +92,7 @@ static const bg_key_word_t placements[] = {{"last", BG_PLACE_LAST},       {"firs
 static const bg_key_word_t energy_classes[] = {{"server", BG_ENERGY_SERVER}, {"workstation", BG_ENERGY_WORKSTATION},
                                                {"edge", BG_ENERGY_EDGE}, {NULL, 0}};
 static const bg_key_word_t class_word[] = {{"class", NAN}, {NULL, 0}};
+static const bg_key_word_t auto_nan[] = {{"auto", NAN}, {NULL, 0}};
 
 /* Idle and busy Watts of each class: round figures of the order of published measurements (docs/reference.md,
  * "Energy", gives the sources), not the figures of any one machine. */
@@ -135,6 +136,12 @@ static const bg_key_t sim_keys[] = {
      "write events.csv: every computation and message of every round with its simulated start, end and bytes "
      "(simulated runs only; for analysis/plot_timeline.py)",
      NAN, NAN, 0, NULL, NULL, NULL, NULL},
+    {"run", "relays", BG_KEY_DOUBLE, AT(relays), "auto",
+     "workers per relay actor: relays on the server's host post the broadcasts and wait for the uploads of a slice "
+     "of the workers each, so that no actor holds thousands of pending messages (SimGrid's cost per message grows "
+     "with that number); simulated times and outputs are the same; auto: 128 per relay from 2,000 workers on, none "
+     "below; 0: none; N: at most N workers per relay (rounded down), whatever n",
+     0, NAN, 0, auto_nan, NULL, NULL, NULL},
     {"attack", "timing", BG_KEY_CHOICE, AT(attack_oracle), "eavesdrop",
      "eavesdrop: omniscient attackers wait for the honest messages to exist; oracle: idealised, no wait", NAN, NAN, 0,
      timings, NULL, NULL, NULL},

@@ -8,8 +8,10 @@
 #include "run_internal.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <simgrid/actor.h>
+#include <simgrid/barrier.h>
 #include <simgrid/comm.h>
 #include <simgrid/cond.h>
 #include <simgrid/engine.h>
@@ -56,7 +58,8 @@ typedef struct sim_ctx {
     double bcast_posted;          /* events: when the server posted this round's broadcast */
     double *up_posted, *up_bytes; /* events: per worker, when its message of this round was posted, its size */
     int failed;
-    int link_energy;             /* SimGrid's link energy plugin runs (no WiFi link) */
+    int link_energy;             /* links are counted (no WiFi link) */
+    int link_plugin;              /* SimGrid's link energy plugin runs (links counted, and some may draw power) */
     double end_clock;             /* simulated time when the server left its round loop */
     double wall_start;
     int progress_shown;
@@ -73,9 +76,23 @@ typedef struct sim_ctx {
     sg_host_t *ehosts;
     int *erole;
     size_t n_ehosts;
+    /* Relays (run.relays): relay r serves workers [r * per_relay, (r + 1) * per_relay). The server hands each round
+     * to them through the barrier (twice per round: start, then all uploads in) and reads relay_cmd/relay_down. */
+    size_t per_relay, n_relays;
+    sg_bar_t relay_bar;
+    int relay_finalize;           /* the relays' next job: 0 a round (relay_down, relay_round), 1 the finalize */
+    const bg_msg_t *relay_down;
+    size_t relay_round;
 } sim_ctx_t;
 
 static sim_ctx_t S;
+
+/* run.relays = auto: relays of BG_RELAY_WORKERS workers each from BG_RELAYS_FROM workers on. Below, the server
+ * serves the workers itself: fewer actors and context switches, and its activity list is still short. */
+#define BG_RELAYS_FROM 2000
+#define BG_RELAY_WORKERS 128
+/* From this many workers the actors' stacks have no guard page (bg_sim_run says why). */
+#define BG_NO_GUARD_FROM 25000
 
 /* Control messages are the addresses of these objects; nobody reads through them. SimGrid refuses NULL payloads,
  * and a pointer nothing else can alias needs no header in every message. */
@@ -140,16 +157,21 @@ static void event_upload_posted(size_t i, double bytes)
     S.up_bytes[i] = bytes;
 }
 
-/* The server's wait for the n uploads of round t: one sg_comm_wait_all, or with events one sg_comm_wait_any per
- * message (the same simulated times; it learns when each message arrived). who is scratch for n indices. */
-static void wait_uploads(size_t t, sg_comm_t *comms, size_t *who, size_t n)
+/* The wait for the uploads of workers lo..lo+n-1 in round t (by the server, or by the relay of that slice): one
+ * sg_comm_wait_all, or with events one sg_comm_wait_any per message (the same simulated times; it learns when each
+ * message arrived). who is scratch for n indices.
+ * Network failures: sg_comm_wait_all_for (timeout -1: none) returns instead of aborting the run as the blocking
+ * sg_comm_wait_all would; sg_comm_wait_any still aborts (its _for variant releases every handle on a timeout in
+ * SimGrid 3.32), to be replaced when faults exist. */
+static void wait_uploads(size_t t, sg_comm_t *comms, size_t *who, size_t lo, size_t n)
 {
     if (!S.events.fp) {
-        sg_comm_wait_all(comms, n);
+        const size_t done = sg_comm_wait_all_for(comms, n, -1.0);
+        xbt_assert(done == n, "%zu of %zu uploads arrived", done, n);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        who[i] = i;
+        who[i] = lo + i;
     for (size_t left = n; left > 0;) {
         const ssize_t k = sg_comm_wait_any(comms, left);
         xbt_assert(k >= 0 && (size_t)k < left, "sg_comm_wait_any returned %zd", k);
@@ -167,21 +189,41 @@ static size_t worker_index(int argc, char **argv)
     return (size_t)strtoul(argv[1], NULL, 10);
 }
 
-/* Fault-free runs use the cheapest SimGrid calls: a blocking get (one simcall) and a detached put (no wait;
- * the payload is engine-owned and outlives the round). Blocking SimGrid calls abort the whole simulation on a
- * network failure, so a scenario with faults must switch these to *_async + sg_comm_wait_for. */
+/* Two ways to pass messages, with the same simulated times:
+ * - without relays (small n), the cheapest SimGrid calls: a blocking get (one simcall) and detached puts (no
+ *   wait). On paper-a9a (20 workers) *_async + sg_comm_wait_for everywhere measured 2,666 rounds/s against 3,157
+ *   with these (bench_rounds, one run each; the machine is noisy), so they stay;
+ * - with relays, *_async + sg_comm_wait_for (no timeout yet) and no detached comm: SimGrid 3.32 keeps every
+ *   detached comm in flight in one engine-wide list and removes each one with a linear search when it ends,
+ *   O(n^2) per round at scale, while a comm that is waited for only sits in the lists of its two actors.
+ * Blocking calls abort the whole simulation on a network failure where sg_comm_wait_for returns an error code, so
+ * faults will need the second way (or the first made async) whatever n. */
 static const void *receive(size_t i, size_t t)
 {
-    const void *in = sg_mailbox_get(S.down[i]);
+    void *in = NULL;
+    if (!S.n_relays) {
+        in = sg_mailbox_get(S.down[i]);
+    } else {
+        const sg_error_t e = sg_comm_wait_for(sg_mailbox_get_async(S.down[i], &in), -1.0);
+        xbt_assert(e == SG_OK, "worker %zu: receive failed (%d)", i, (int)e);
+    }
     if (in != FINALIZE)
         event_add(t, (long)i, BG_EV_DOWNLOAD, S.bcast_posted, simgrid_get_clock(), ((const bg_msg_t *)in)->bytes);
     return in;
 }
 
+/* With relays the worker waits until its message is in: the next broadcast cannot come sooner (it follows every
+ * upload), so the wait changes no simulated time. Without, the put is detached (the payload is engine-owned and
+ * outlives the round). */
 static void send_message(size_t i, const void *msg, double bytes)
 {
     event_upload_posted(i, bytes);
-    sg_comm_detach(sg_mailbox_put_init(S.up[i], (void *)msg, (long long)bytes), NULL);
+    if (!S.n_relays) {
+        sg_comm_detach(sg_mailbox_put_init(S.up[i], (void *)msg, (long long)bytes), NULL);
+        return;
+    }
+    const sg_error_t e = sg_comm_wait_for(sg_mailbox_put_async(S.up[i], (void *)msg, (long long)bytes), -1.0);
+    xbt_assert(e == SG_OK, "worker %zu: send failed (%d)", i, (int)e);
 }
 
 /* The server waits for one message per worker every round, so a worker that has nothing to send still answers. */
@@ -298,7 +340,7 @@ static double energy_now(struct bg_energy *en)
     sg_host_energy_update_all();
     for (size_t h = 0; h < S.n_ehosts; h++)
         role[S.erole[h]] += sg_host_get_consumed_energy(S.ehosts[h]);
-    if (S.link_energy) {
+    if (S.link_plugin) {
         sg_link_t *l = sg_link_list();
         for (size_t k = 0, nl = sg_link_count(); k < nl; k++)
             links += sg_link_get_consumed_energy(l[k]);
@@ -383,28 +425,74 @@ static void clock_actor(int argc, char **argv)
 }
 
 /* Every worker is in (or on its way to) a receive on its own mailbox, and takes exactly one FINALIZE. Waiting for
- * all of them means that when the server ends, every actor has ended. */
-static void finalize_workers(void)
+ * all of them means that when the sender (the server, or the relay of workers lo..lo+n-1) ends, they have ended. */
+static void finalize_workers(size_t lo, size_t n)
 {
-    const size_t n = S.n;
-    sg_comm_t *comms = malloc(n * sizeof *comms);
-    xbt_assert(comms || n == 0, "out of memory");
+    sg_comm_t *comms = malloc((n ? n : 1) * sizeof *comms);
+    xbt_assert(comms, "out of memory");
     for (size_t i = 0; i < n; i++)
-        comms[i] = sg_mailbox_put_async(S.down[i], (void *)FINALIZE, 0);
-    XBT_CVERB(byzgrid_server, "finalize sent to %zu workers after %zu rounds%s", n, S.res->rounds,
-              S.failed ? " (the run failed)" : "");
-    sg_comm_wait_all(comms, n);
+        comms[i] = sg_mailbox_put_async(S.down[lo + i], (void *)FINALIZE, 0);
+    const size_t done = sg_comm_wait_all_for(comms, n, -1.0);
+    xbt_assert(done == n, "%zu of %zu finalize messages delivered", done, n);
     free(comms);
+}
+
+/* Post round t's gets for the uploads of workers lo..lo+n-1 before the broadcast to them, then wait for the
+ * uploads. A transfer starts only when both sides are posted (rendezvous), hence every get before any wait. The
+ * server leaves the broadcast untouched until every worker's reply is in. With relays comms holds 2n handles: the
+ * gets, then the broadcast's puts, all done when the uploads are (a worker uploads after it received the
+ * broadcast); without, the puts are detached (see receive). */
+static void exchange(size_t t, const bg_msg_t *down, sg_comm_t *comms, void **payloads, size_t *who, size_t lo,
+                     size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        comms[i] = sg_mailbox_get_async(S.up[lo + i], &payloads[i]);
+    if (!S.n_relays) {
+        for (size_t i = 0; i < n; i++)
+            sg_comm_detach(sg_mailbox_put_init(S.down[lo + i], (void *)down, (long long)down->bytes), NULL);
+        wait_uploads(t, comms, who, lo, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        comms[n + i] = sg_mailbox_put_async(S.down[lo + i], (void *)down, (long long)down->bytes);
+    wait_uploads(t, comms, who, lo, n);
+    const size_t done = sg_comm_wait_all_for(comms + n, n, -1.0);
+    xbt_assert(done == n, "%zu of %zu broadcast messages delivered", done, n);
+}
+
+/* A relay on the server's host (run.relays): one actor holding thousands of pending comms costs SimGrid 3.32 O(n)
+ * per completion (each one is removed from the actor's activity list), O(n^2) per round; relays of a few hundred
+ * workers each keep it linear. Synchronisation through the barrier takes no simulated time, and the relays post
+ * the same comms at the same instant as the server would, so simulated times are unchanged. */
+static void relay_actor(int argc, char **argv)
+{
+    const size_t r = worker_index(argc, argv);
+    const size_t lo = r * S.per_relay, n = S.n - lo < S.per_relay ? S.n - lo : S.per_relay;
+    sg_comm_t *comms = malloc(2 * n * sizeof *comms);
+    void **payloads = calloc(n, sizeof *payloads);
+    size_t *who = malloc(n * sizeof *who);
+    xbt_assert(comms && payloads && who, "out of memory");
+    for (;;) {
+        sg_barrier_wait(S.relay_bar);   /* the server has a job for the relays */
+        if (S.relay_finalize)
+            break;
+        exchange(S.relay_round, S.relay_down, comms, payloads, who, lo, n);
+        sg_barrier_wait(S.relay_bar);   /* every upload of the round is in */
+    }
+    free(comms);
+    free(payloads);
+    free(who);
+    finalize_workers(lo, n);
 }
 
 static void server_actor(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    const size_t n = S.n;
-    sg_comm_t *comms = malloc(n * sizeof *comms);
-    void **payloads = calloc(n, sizeof *payloads);
-    size_t *who = malloc(n * sizeof *who);
+    const size_t n = S.n, m = S.n_relays ? 0 : n;   /* m: the workers the server serves itself */
+    sg_comm_t *comms = malloc((m ? m : 1) * sizeof *comms);
+    void **payloads = calloc(m ? m : 1, sizeof *payloads);
+    size_t *who = malloc((m ? m : 1) * sizeof *who);
     xbt_assert(comms && payloads && who, "out of memory");
     if (S.round_rows && !(S.every > 0))   /* else the clock actor's row at time 0 is this one */
         evaluate_and_write();
@@ -420,15 +508,16 @@ static void server_actor(int argc, char **argv)
         if (S.until_reached)
             break;
         S.bcast_posted = simgrid_get_clock();
-        /* Post every get before waiting: a transfer starts only when both sides are posted (rendezvous).
-         * The broadcast is detached: it stays untouched until every worker's reply is in. */
-        for (size_t i = 0; i < n; i++)
-            comms[i] = sg_mailbox_get_async(S.up[i], &payloads[i]);
-        for (size_t i = 0; i < n; i++)
-            sg_comm_detach(sg_mailbox_put_init(S.down[i], (void *)down, (long long)down->bytes), NULL);
         XBT_CVERB(byzgrid_server, "round %zu: broadcast sent (%.0f bytes to each of %zu workers, %.6g flops)", t,
                   down->bytes, n, bflops);
-        wait_uploads(t, comms, who, n);
+        if (S.n_relays) {
+            S.relay_down = down;
+            S.relay_round = t;
+            sg_barrier_wait(S.relay_bar);   /* the relays post the round's comms */
+            sg_barrier_wait(S.relay_bar);   /* and every upload is in */
+        } else {
+            exchange(t, down, comms, payloads, who, 0, n);
+        }
         XBT_CVERB(byzgrid_server, "round %zu: %zu messages received", t, n);
         if (S.failed || S.until_reached)
             break;
@@ -469,7 +558,14 @@ static void server_actor(int argc, char **argv)
     free(comms);
     free(payloads);
     free(who);
-    finalize_workers();
+    XBT_CVERB(byzgrid_server, "finalize sent to %zu workers after %zu rounds%s", n, S.res->rounds,
+              S.failed ? " (the run failed)" : "");
+    if (S.n_relays) {
+        S.relay_finalize = 1;
+        sg_barrier_wait(S.relay_bar);   /* each relay sends its workers the finalize, then ends */
+    } else {
+        finalize_workers(0, n);
+    }
 }
 
 static int configure_network(const bg_scenario_t *sc)
@@ -607,11 +703,28 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     if (o->out_dir && bg_make_dirs(o->out_dir) != 0)
         return bg_err_set(err, BG_EIO, o->out_dir, 0, "cannot create the output folder: %s", strerror(errno));
     configure_network(sc);
+    /* Each actor's stack takes two memory mappings with SimGrid's guard page (the stack and its protected page),
+     * and Linux allows about 65,530 per process (vm.max_map_count): past ~30,000 actors SimGrid aborts with
+     * "Failed to protect stack". Large runs go without guard pages (a stack overflow is then not caught; the
+     * actors' frames are small). Read when the actors' stacks are made, so setting it here is in time. */
+    if (sc->learn.n >= BG_NO_GUARD_FROM) {
+        sg_cfg_set_int("contexts/guard-size", 0);
+        /* Without a guard page a stack is one calloc (8 MiB). Once glibc's dynamic mmap threshold has risen past
+         * that (it follows the largest block freed so far, up to 32 MiB), stacks come from freed heap memory that
+         * calloc must clear: measured at 26,000 workers, 4.8 GB peak RSS and 14 s of setup against 1.6 GB and
+         * 2.4 s with a fixed threshold, which keeps every stack a fresh, lazily mapped block. */
+        mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    }
     /* Both energy plugins must exist before the platform does; the link one only without WiFi links (SimGrid
      * 3.32's plugin crashes on them). */
     sg_host_energy_plugin_init();
     S.link_energy = !bg_platform_has_wifi(sc);
-    if (S.link_energy)
+    /* A generated platform whose links draw 0 W needs no plugin: links_j is 0 exactly. Running it anyway costs
+     * O(n^2) per round at scale: SimGrid 3.32's plugin recomputes each route link's usage (a walk over every flow
+     * crossing it) at every start and end of a transfer, and the server's link carries all n flows. */
+    S.link_plugin = S.link_energy && (bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE ||
+                                      sc->plat.link_idle_w != 0 || sc->plat.link_busy_w != 0);
+    if (S.link_plugin)
         sg_link_energy_plugin_init();
     int rc = bg_platform_load(sc, o->out_dir, err);
     if (rc)
@@ -673,9 +786,20 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     }
     S.mutex = sg_mutex_init();
     S.cond = sg_cond_init();
+    S.per_relay = isnan(sc->relays) ? (n >= BG_RELAYS_FROM ? BG_RELAY_WORKERS : 0) : (size_t)sc->relays;
+    S.n_relays = S.per_relay ? (n + S.per_relay - 1) / S.per_relay : 0;
+    if (S.n_relays)
+        S.relay_bar = sg_barrier_init((unsigned)S.n_relays + 1);
     sg_actor_create("server", sg_host_by_name(sc->server_host), server_actor, 0, NULL);
     if (S.clock_stop)
         sg_actor_create("clock", sg_host_by_name(sc->server_host), clock_actor, 0, NULL);
+    for (size_t r = 0; r < S.n_relays; r++) {
+        char idx[32], aname[64];
+        snprintf(idx, sizeof idx, "%zu", r);
+        snprintf(aname, sizeof aname, "relay-%zu", r);
+        char *argv[] = {aname, idx};
+        sg_actor_create(aname, sg_host_by_name(sc->server_host), relay_actor, 2, argv);
+    }
     for (size_t i = 0; i < n; i++) {
         char idx[32], aname[64];
         snprintf(idx, sizeof idx, "%zu", i);
@@ -693,7 +817,10 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     if (res->round_end)
         res->round_end[0] = 0.0;
     bg_trace_close(&S.trace);
-    bg_events_close(&S.events);
+    if (bg_events_close(&S.events) != BG_OK && !S.failed) {   /* the rows of the last instant */
+        bg_err_set(err, BG_EIO, S.events.path, 0, "cannot write the events file");
+        S.failed = 1;
+    }
     free(S.up_posted);
     free(S.up_bytes);
     rc = S.failed ? (err->code ? err->code : BG_EINVAL) : BG_OK;
@@ -701,6 +828,8 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
         rc = bg_summary_write(sc, e, o, res, "simulated", err);
     bg_platform_forget();
     sg_cond_destroy(S.cond);
+    if (S.relay_bar)
+        sg_barrier_destroy(S.relay_bar);
     sg_mutex_destroy(S.mutex);
     if (S.clock_stop)
         sg_sem_destroy(S.clock_stop);

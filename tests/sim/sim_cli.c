@@ -1139,6 +1139,62 @@ static void test_time_axis(void **state)
     free(g.text);
 }
 
+
+/* Both files exist and hold the same bytes. */
+static void assert_same_file(const char *a, const char *b)
+{
+    size_t la = 0, lb = 0;
+    char *ta = slurp(a, &la), *tb = slurp(b, &lb);
+    if (!ta || !tb)
+        fail_msg("%s or %s missing", a, b);
+    if (la != lb || memcmp(ta, tb, la))
+        fail_msg("%s and %s differ", a, b);
+    free(ta);
+    free(tb);
+}
+
+/* run.relays: relay actors serving 4 (or 3) workers each give byte-identical outputs to the server serving every
+ * worker itself: trace.csv (sim_time_s and energy_j included) and events.csv, with eavesdropping omniscient
+ * attackers (the quick start's ipm), and with the oracle timing on the time axis (the clock actor). */
+static void test_relays(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        const char *rel = k ? "run.relays=4" : "run.relays=0";
+        const char *out = k ? "on" : "off";
+        must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=200", "--set",
+                                       "run.events=true", "--set", rel, "--out", out, "--quiet", NULL});
+        const char *rel2 = k ? "run.relays=3" : "run.relays=0";
+        const char *out2 = k ? "oracle_on" : "oracle_off";
+        must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "attack.timing=oracle", "--set",
+                                       "run.eval_every_s=10", "--set", "run.until_s=55", "--set", rel2, "--out",
+                                       out2, "--quiet", NULL});
+    }
+    assert_same_file("off/trace.csv", "on/trace.csv");
+    assert_same_file("off/events.csv", "on/events.csv");
+    assert_same_file("oracle_off/trace.csv", "oracle_on/trace.csv");
+    /* the runs did something: 200 rounds of 20 workers (download, compute, upload) and the server (2 rows) */
+    size_t len = 0;
+    char *ev = slurp("on/events.csv", &len);
+    assert_non_null(ev);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += ev[i] == '\n';
+    assert_int_equal(lines, 1 + 200 * (20 * 3 + 2));
+    free(ev);
+    char *cols[16];
+    int n;
+    char *t = last_row("on/trace.csv", cols, 16, &n);
+    assert_string_equal(cols[0], "200");
+    free(t);
+    t = last_row("oracle_on/trace.csv", cols, 16, &n);
+    assert_string_equal(cols[1], "55.000000000");
+    free(t);
+    char *sum = slurp("on/summary.json", NULL);
+    assert_non_null(strstr(sum, "\"relays\""));
+    free(sum);
+}
+
 /* run.target_acc: summary.json's target block is the first trace row with test_acc >= target (bytes up + down,
  * energy at that row), and null fields when no row reaches it. */
 static void test_target(void **state)
@@ -1243,7 +1299,7 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
                         "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|"
-                        "placement|wire_time|time_axis|target|bandwidth\n");
+                        "placement|wire_time|time_axis|target|bandwidth|relays\n");
         return 2;
     }
     const char *which = argv[1];
@@ -1297,6 +1353,8 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_target);
     else if (!strcmp(which, "bandwidth"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_bandwidth);
+    else if (!strcmp(which, "relays"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_relays);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);
