@@ -93,8 +93,16 @@ int main(int argc, char **argv)
     size_t ns[16] = {1000, 10000, 100000}, nn = 3;
     if (argc > 1) {
         nn = 0;
-        for (int a = 1; a < argc && nn < 16; a++)
-            ns[nn++] = strtoul(argv[a], NULL, 10);
+        for (int a = 1; a < argc && nn < 16; a++) {
+            char *end;
+            ns[nn] = strtoul(argv[a], &end, 10);
+            if (*end || ns[nn] == 0) {
+                fprintf(stderr, "usage: bench_scale [n ...]   workers per run, e.g. bench_scale 1000 10000 "
+                                "(default 1000 10000 100000)\n");
+                return 2;
+            }
+            nn++;
+        }
     }
     char dir[] = "/tmp/bench_scale_XXXXXX";
     if (!mkdtemp(dir)) {
