@@ -21,6 +21,7 @@
 #include <simgrid/link.h>
 #include <simgrid/plugins/energy.h>
 #include <simgrid/semaphore.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,6 +638,23 @@ static int place_attackers(bg_scenario_t *sc, bg_err_t *err)
     return rc;
 }
 
+/* One use of a host by the run (the server, or a worker rank): for de-duplicating hosts in apply_powers. */
+typedef struct host_use { sg_host_t h; size_t first; int role; } host_use_t;
+
+static int by_host(const void *a, const void *b)
+{
+    const host_use_t *x = a, *y = b;
+    if (x->h != y->h)
+        return (uintptr_t)x->h < (uintptr_t)y->h ? -1 : 1;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int by_first(const void *a, const void *b)
+{
+    const host_use_t *x = a, *y = b;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
 /* Give the server's host and every worker's host the scenario's idle and busy Watts (the same for every pstate).
  * SimGrid 3.32's energy plugin reads wattage_per_state when a host is sealed, which happens again when the
  * platform is sealed at the start of simgrid_run, so properties set here (after loading, before running) apply
@@ -649,19 +667,33 @@ static int apply_powers(const bg_scenario_t *sc, size_t nh, bg_err_t *err)
     S.erole = calloc(n + 1, sizeof *S.erole);
     if (!S.ehosts || !S.erole)
         return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    /* Distinct hosts in order of first use (server, then ranks), each with its lowest role: sorting by host keeps
+     * this O(n log n), which matters at 100,000 workers. */
+    host_use_t *use = malloc((n + 1) * sizeof *use);
+    if (!use)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
     for (size_t i = 0; i <= n; i++) {
-        sg_host_t h = sg_host_by_name(i == 0 ? sc->server_host : sc->hosts[i - 1]);
-        const int role = i == 0 ? 0 : i - 1 < nh ? 1 : 2;
-        size_t k = 0;
-        while (k < S.n_ehosts && S.ehosts[k] != h)
-            k++;
-        if (k == S.n_ehosts) {
-            S.ehosts[S.n_ehosts] = h;
-            S.erole[S.n_ehosts++] = role;
-        } else if (role < S.erole[k]) {
-            S.erole[k] = role;
-        }
+        use[i].h = sg_host_by_name(i == 0 ? sc->server_host : sc->hosts[i - 1]);
+        use[i].first = i;
+        use[i].role = i == 0 ? 0 : i - 1 < nh ? 1 : 2;
     }
+    qsort(use, n + 1, sizeof *use, by_host);
+    size_t g = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i > 0 && use[i].h == use[g - 1].h) {   /* sorted by (host, first): the group's first use leads it */
+            if (use[i].role < use[g - 1].role)
+                use[g - 1].role = use[i].role;
+            continue;
+        }
+        use[g++] = use[i];
+    }
+    qsort(use, g, sizeof *use, by_first);
+    for (size_t k = 0; k < g; k++) {
+        S.ehosts[k] = use[k].h;
+        S.erole[k] = use[k].role;
+    }
+    S.n_ehosts = g;
+    free(use);
     struct bg_energy *en = &S.res->energy;
     bg_scenario_power(sc, 1, &en->server_idle_w, &en->server_busy_w);
     bg_scenario_power(sc, 0, &en->worker_idle_w, &en->worker_busy_w);
