@@ -5,6 +5,7 @@
 #include "bg_sim.h"
 
 #include <simgrid/engine.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,25 @@ static int report(const bg_err_t *err, int code)
     return code;
 }
 
+/* The scenario a command names, with its --set overrides (sets is freed): 0, or the exit code after one line. */
+static int load_scenario(const char *cmd, const char *scenario, const char **sets, size_t n_sets, bg_scenario_t *sc,
+                         bg_err_t *err)
+{
+    if (!scenario) {
+        fprintf(stderr, "byzgrid: %s needs a scenario file (see byzgrid --help)\n", cmd);
+        free(sets);
+        return 2;
+    }
+    bg_err_clear(err);
+    int rc = bg_scenario_load(scenario, sets, n_sets, sc, err);
+    free(sets);
+    if (rc) {
+        bg_scenario_destroy(sc);
+        return report(err, rc == BG_ENOMEM ? 1 : 2);
+    }
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     const char *scenario = NULL, *out = NULL;
@@ -142,20 +162,11 @@ static int cmd_run(int argc, char **argv)
             return 2;
         }
     }
-    if (!scenario) {
-        fprintf(stderr, "byzgrid: run needs a scenario file (see byzgrid --help)\n");
-        free(sets);
-        return 2;
-    }
     bg_scenario_t sc;
     bg_err_t err;
-    bg_err_clear(&err);
-    int rc = bg_scenario_load(scenario, sets, n_sets, &sc, &err);
-    free(sets);
-    if (rc) {
-        bg_scenario_destroy(&sc);
-        return report(&err, rc == BG_ENOMEM ? 1 : 2);
-    }
+    int rc = load_scenario("run", scenario, sets, n_sets, &sc, &err);
+    if (rc)
+        return rc;
     char outbuf[1024];
     if (!out) {
         snprintf(outbuf, sizeof outbuf, "out/%s", sc.name);
@@ -207,34 +218,27 @@ static int cmd_platform(int argc, char **argv)
             return 2;
         }
     }
-    if (!scenario) {
-        fprintf(stderr, "byzgrid: platform needs a scenario file (see byzgrid --help)\n");
-        free(sets);
-        return 2;
-    }
     bg_scenario_t sc;
     bg_err_t err;
-    bg_err_clear(&err);
-    int rc = bg_scenario_load(scenario, sets, n_sets, &sc, &err);
-    free(sets);
-    if (!rc) {
-        if (bg_platform_topology(&sc.plat, sc.platform) == BG_TOPO_FILE) {
-            FILE *f = fopen(sc.platform, "r");
-            if (!f)
-                rc = bg_err_set(&err, BG_EIO, sc.platform, 0, "cannot read the platform");
-            else {
-                char buf[65536];
-                size_t k;
-                while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-                    fwrite(buf, 1, k, stdout);
-                fclose(f);
-            }
-        } else {
-            rc = bg_platform_write(&sc.plat, sc.learn.n, sc.learn.seed, stdout, NULL, &err);
+    int rc = load_scenario("platform", scenario, sets, n_sets, &sc, &err);
+    if (rc)
+        return rc;
+    if (bg_platform_topology(&sc.plat, sc.platform) == BG_TOPO_FILE) {
+        FILE *f = fopen(sc.platform, "r");
+        if (!f)
+            rc = bg_err_set(&err, BG_EIO, sc.platform, 0, "cannot read the platform: %s", strerror(errno));
+        else {
+            char buf[65536];
+            size_t k;
+            while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+                fwrite(buf, 1, k, stdout);
+            fclose(f);
         }
-        if (rc)
-            bg_scenario_locate(&sc, &err);
+    } else {
+        rc = bg_platform_write(&sc.plat, sc.learn.n, sc.learn.seed, stdout, NULL, &err);
     }
+    if (rc)
+        bg_scenario_locate(&sc, &err);
     bg_scenario_destroy(&sc);
     return rc ? report(&err, rc == BG_ENOMEM ? 1 : 2) : 0;
 }
