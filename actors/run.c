@@ -238,19 +238,14 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
         const struct bg_target *tg = &res->target;
         bg_json_begin(&j, "target");
         bg_json_num(&j, "target_acc", sc->target_acc);
-        if (tg->reached) {
-            bg_json_num(&j, "time_to_target_s", tg->time_s);
-            bg_json_int(&j, "rounds_to_target", (long long)tg->round);
-            bg_json_num(&j, "bytes_to_target", tg->bytes_up + tg->bytes_down);
-            bg_json_num(&j, "bytes_up_to_target", tg->bytes_up);
-            bg_json_num(&j, "bytes_down_to_target", tg->bytes_down);
-            bg_json_num(&j, "energy_to_target_j", tg->energy_j);
-        } else {
-            const char *keys[] = {"time_to_target_s", "rounds_to_target", "bytes_to_target", "bytes_up_to_target",
-                                  "bytes_down_to_target", "energy_to_target_j"};
-            for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-                bg_json_raw(&j, keys[k], "null");
-        }
+        /* bg_json_num writes NaN as null: every field is null when no evaluation reached the target. */
+        const double no = NAN;
+        bg_json_num(&j, "time_to_target_s", tg->reached ? tg->time_s : no);
+        bg_json_num(&j, "rounds_to_target", tg->reached ? (double)tg->round : no);
+        bg_json_num(&j, "bytes_to_target", tg->reached ? tg->bytes_up + tg->bytes_down : no);
+        bg_json_num(&j, "bytes_up_to_target", tg->reached ? tg->bytes_up : no);
+        bg_json_num(&j, "bytes_down_to_target", tg->reached ? tg->bytes_down : no);
+        bg_json_num(&j, "energy_to_target_j", tg->reached ? tg->energy_j : no);
         bg_json_end(&j);
     }
     const struct bg_energy *en = &res->energy;
