@@ -43,6 +43,13 @@ typedef struct bg_scenario {
     double server_idle_w, server_busy_w, worker_idle_w, worker_busy_w;
     int events;                  /* run.events: write events.csv (simulated runs) */
     double relays;               /* run.relays: workers per relay actor (0: none; NAN: auto) */
+    /* [round]: round protocols (all at their defaults: synchronous rounds, every worker, no deadline) */
+    double participation;        /* (0, 1]: fraction of the workers sampled per round; > 1: that many workers */
+    double deadline_s;           /* aggregate what arrived this long after the broadcast (0: no deadline) */
+    size_t quorum;               /* aggregate after the first q messages (0: all of the round's workers) */
+    int late_stale;              /* round.late: 0 drop, 1 stale (stateless methods; mirrored ones always stale) */
+    double retry_s;              /* a worker whose upload failed (a link down) sends it again after this */
+    double stall_s;              /* the run ends (exit 1) when no worker could be reached for this long */
     /* Where every key's value came from, in bg_scenario_key order (for errors found after parsing, and for
      * summary.json): BG_FROM_DEFAULT, BG_FROM_FILE (at line), BG_FROM_SET (--set) or BG_FROM_METHOD (the method's
      * own compressor). */

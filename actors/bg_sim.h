@@ -32,7 +32,17 @@ typedef struct bg_run_result {
         double link_idle_w, link_busy_w;   /* energy.link_*_w written into a generated platform (NAN: its file's) */
         int link_energy;                   /* 0: no link energy plugin (WiFi links), links_j is NAN */
         int links_from_file;               /* topology = file: the links' Watts are the XML's wattage_range */
+        int links_off_proto;               /* links not counted: round protocols / faults (see sim.c) */
     } energy;
+    /* Round protocols and faults (the simulator's proxy path; on = 0 otherwise): totals over the run. */
+    struct bg_protocol {
+        int on, late_applied;
+        size_t selected, applied, missing, late, late_dropped, skipped;
+        double mirror_gap;                 /* mirrored methods: max |worker copy - server copy| at the end */
+        size_t mirror_compared, mirror_in_flight;
+        struct bg_fault_event { char name[128]; int link; double down, up; } *faults;   /* as applied */
+        size_t n_faults;
+    } protocol;
     /* run.target_acc: the first evaluation with test_acc >= target (reached 0: none). Bytes up + down. */
     struct bg_target {
         int reached;

@@ -77,6 +77,8 @@ void bg_run_result_destroy(bg_run_result_t *r)
     free(r->worker_flops);
     free(r->server_flops);
     free(r->msg_bytes);
+    free(r->protocol.faults);
+    r->protocol.faults = NULL;
     r->round_end = r->worker_flops = r->server_flops = r->msg_bytes = NULL;
 }
 
@@ -265,6 +267,10 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_num(&j, "link_busy_w", en->link_busy_w);
     bg_json_str(&j, "links_note",
                 !isfinite(en->total_j) ? "no energy without simulated time (the in-process driver)"
+                : en->links_off_proto
+                    ? "links_j is null: with round protocols or faults actors waiting for a message are ended (a "
+                      "host crash, the run's end), which crashes SimGrid 3.32's link energy plugin, so it is off "
+                      "(total_j counts the hosts only)"
                 : !en->link_energy ? "links_j is null: the platform has WiFi links, on which SimGrid 3.32's link energy "
                                    "plugin crashes, so it is off (total_j counts the hosts only)"
                 : en->links_from_file ? "links count the wattage_range properties of the platform file's links "
@@ -275,6 +281,35 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
                     : "every generated <link> has wattage_range = link_idle_w:link_busy_w; <backbone> tags (star's bb, "
                       "sites' LANs) and fat-tree's inner links count 0 W (SimGrid's XML gives them no property)");
     bg_json_end(&j);
+    const struct bg_protocol *pr = &res->protocol;
+    if (pr->on) {
+        bg_json_begin(&j, "rounds");
+        bg_json_num(&j, "participation", sc->participation);
+        bg_json_num(&j, "deadline_s", sc->deadline_s);
+        bg_json_int(&j, "quorum", (long long)sc->quorum);
+        bg_json_str(&j, "late_messages", pr->late_applied ? "applied stale" : "dropped");
+        bg_json_int(&j, "selected", (long long)pr->selected);
+        bg_json_int(&j, "participants", (long long)pr->applied);
+        bg_json_int(&j, "missing", (long long)pr->missing);
+        bg_json_int(&j, "late", (long long)pr->late);
+        bg_json_int(&j, "late_dropped", (long long)pr->late_dropped);
+        bg_json_int(&j, "skipped_rounds", (long long)pr->skipped);
+        /* Mirrored methods (EF21 family, DIANA, DASHA): the worker's and the server's copies of the state the
+         * increments feed, compared at the end (workers with a message still on its way are left out). */
+        bg_json_num(&j, "mirror_max_abs_diff", pr->mirror_gap);
+        bg_json_int(&j, "mirror_workers_compared", (long long)pr->mirror_compared);
+        bg_json_int(&j, "mirror_workers_in_flight", (long long)pr->mirror_in_flight);
+        bg_json_begin_array(&j, "faults");
+        for (size_t k = 0; k < pr->n_faults; k++) {
+            bg_json_begin(&j, NULL);
+            bg_json_str(&j, pr->faults[k].link ? "link" : "host", pr->faults[k].name);
+            bg_json_num(&j, "down_s", pr->faults[k].down);
+            bg_json_num(&j, "up_s", pr->faults[k].up);   /* null: still down at the end */
+            bg_json_end(&j);
+        }
+        bg_json_end_array(&j);
+        bg_json_end(&j);
+    }
     bg_json_begin(&j, "time");
     bg_json_num(&j, "sim_time_s", res->sim_time);
     bg_json_num(&j, "wall_time_s", res->wall_time);

@@ -77,6 +77,7 @@ static void format_plat_value(const bg_key_t *k, const void *base, char *buf, si
 static const bg_key_word_t auto_word[] = {{"auto", -1}, {NULL, 0}};
 static const bg_key_word_t default_word[] = {{"default", -1}, {NULL, 0}};
 static const bg_key_word_t timings[] = {{"eavesdrop", 0}, {"oracle", 1}, {NULL, 0}};
+static const bg_key_word_t lates[] = {{"drop", 0}, {"stale", 1}, {NULL, 0}};
 static const bg_key_word_t models[] = {{"LV08", 0}, {"CM02", 0}, {NULL, 0}};
 static const bg_key_word_t topologies[] = {{"auto", BG_TOPO_AUTO}, {"star", BG_TOPO_STAR}, {"racks", BG_TOPO_RACKS},
                                            {"sites", BG_TOPO_SITES}, {"fat-tree", BG_TOPO_FAT_TREE},
@@ -142,6 +143,29 @@ static const bg_key_t sim_keys[] = {
      "with that number); simulated times and outputs are the same; auto: 128 per relay from 2,000 workers on, none "
      "below; 0: none; N: at most N workers per relay (rounded down), whatever n",
      0, NAN, 0, auto_nan, NULL, NULL, NULL},
+    {"round", "participation", BG_KEY_DOUBLE, AT(participation), "1",
+     "workers sampled per round among those idle and up (seeded by run.seed, a new sample every round): a fraction "
+     "in (0, 1] of workers.n (rounded up), or a count > 1; 1: every worker",
+     0, NAN, 0, NULL, NULL, NULL, NULL},
+    {"round", "deadline_s", BG_KEY_DOUBLE, AT(deadline_s), "0",
+     "the server aggregates what arrived by this many seconds after it posted the broadcast; later messages are "
+     "late (round.late); 0: no deadline (wait for every sampled worker that is reachable)",
+     0, NAN, 0, NULL, NULL, NULL, NULL},
+    {"round", "quorum", BG_KEY_SIZE, AT(quorum), "0",
+     "the server aggregates after the first q messages of the round (Byzantine ones count); 0: all of them",
+     0, NAN, 0, NULL, NULL, NULL, NULL},
+    {"round", "late", BG_KEY_CHOICE, AT(late_stale), "drop",
+     "a message arriving after its round closed, for methods whose server keeps no per-worker state fed by "
+     "increments: drop it, or apply it stale at the next aggregation; EF21-family, DIANA and DASHA messages are "
+     "always applied stale (losing one would split the worker's and the server's copies)",
+     NAN, NAN, 0, lates, NULL, NULL, NULL},
+    {"round", "retry_s", BG_KEY_DOUBLE, AT(retry_s), "1",
+     "a worker whose upload failed (a link down) sends the same message again after this many seconds, until it "
+     "goes through", 1e-9, NAN, 0, NULL, NULL, NULL, NULL},
+    {"round", "stall_s", BG_KEY_DOUBLE, AT(stall_s), "3600",
+     "round protocols and faults: the run ends with an error when the server could reach no worker (all crashed "
+     "or busy) for this many simulated seconds",
+     1e-9, NAN, 0, NULL, NULL, NULL, NULL},
     {"attack", "timing", BG_KEY_CHOICE, AT(attack_oracle), "eavesdrop",
      "eavesdrop: omniscient attackers wait for the honest messages to exist; oracle: idealised, no wait", NAN, NAN, 0,
      timings, NULL, NULL, NULL},
@@ -239,7 +263,7 @@ static const bg_key_t sim_keys[] = {
 #define N_SIM_KEYS (sizeof sim_keys / sizeof sim_keys[0])
 
 static const char *const sections[] = {"run", "data", "partition", "model", "method", "compressor", "downlink",
-                                       "aggregator", "attack", "workers", "platform", "energy", NULL};
+                                       "aggregator", "attack", "workers", "round", "platform", "energy", NULL};
 
 /* Every key in listing order: section by section, the learning keys of a section, then the simulator's. */
 typedef struct key_list {

@@ -84,6 +84,21 @@ typedef struct sim_ctx {
     int relay_finalize;           /* the relays' next job: 0 a round (relay_down, relay_round), 1 the finalize */
     const bg_msg_t *relay_down;
     size_t relay_round;
+    /* Round protocols and faults (the proxy path, see proto_server). */
+    int proto;
+    int late_apply;               /* late messages are applied stale (mirrored method, or round.late = stale) */
+    struct proto_worker *pw;      /* n */
+    unsigned char *apply;         /* n: messages the next aggregation applies */
+    size_t *cand;                 /* n: scratch, the workers that can be sampled */
+    sg_sem_t wake;                /* the server waits on it for arrivals, losses, recoveries */
+    int server_waits;
+    size_t cur_round;
+    int round_open;
+    size_t selected_now, ontime, lost_now;
+    double arrived_bytes;         /* uplink bytes that reached the server since the last aggregation */
+    struct snap *snaps;           /* broadcasts still referenced */
+    struct proto_counts { size_t selected, applied, missing, late, late_dropped, skipped; } tot, iv;
+    sg_actor_t fault_actor;
 } sim_ctx_t;
 
 static sim_ctx_t S;
@@ -105,9 +120,13 @@ static char no_message_tag;       /* worker -> server: this round's step failed 
 
 /* Stop the run at the end of the current round. Omniscient attackers may be waiting for honest messages that will
  * now never all exist: wake them so they can answer the server too. */
+static void proto_notify(void);
+
 static void sim_stop(void)
 {
     S.failed = 1;
+    if (S.proto)
+        proto_notify();
     if (S.omniscient) {
         sg_mutex_lock(S.mutex);
         sg_cond_notify_all(S.cond);
@@ -371,6 +390,11 @@ static void write_row(const bg_metrics_t *m, double t)
     S.res->final = *m;
     if (S.sc->target_acc > 0 && !S.res->target.reached && m->test_acc >= S.sc->target_acc)
         S.res->target = (struct bg_target){1, m->round, t, m->bytes_up, m->bytes_down, ej};
+    if (S.proto) {   /* the round protocol's counts since the previous row */
+        snprintf(S.trace.extra, sizeof S.trace.extra, "%zu,%zu,%zu,%zu,%zu,%zu", S.iv.selected, S.iv.applied,
+                 S.iv.missing, S.iv.late, S.iv.late_dropped, S.iv.skipped);
+        memset(&S.iv, 0, sizeof S.iv);
+    }
     if (S.trace.fp && bg_trace_row(&S.trace, m, t, ej) != BG_OK) {
         if (!S.failed)
             bg_err_set(S.err, BG_EIO, S.trace.path, 0, "cannot write the trace");
@@ -486,8 +510,428 @@ static void relay_actor(int argc, char **argv)
     finalize_workers(lo, n);
 }
 
+/* ---- Round protocols and faults: the proxy path ------------------------------------------------------------------
+ * Used when [round] asks for sampling, a deadline or a quorum, or when hosts or links can fail. Every worker has a
+ * proxy actor on the server's host that sends it the broadcast and waits for its reply, each with one
+ * *_async + sg_comm_wait_for (a failed transfer returns an error code; a blocking call or a wait_any would abort
+ * the run), so no actor ever waits on more than one comm. The server hands out jobs through semaphores and waits
+ * on a condition variable for arrivals, losses and recoveries, with the deadline as its timeout. With every
+ * protocol key at its default and no fault, the same comms are posted at the same instants as on the direct path:
+ * the same simulated times. */
+
+/* One round's broadcast, kept until every worker it was sent to has taken it (a slow worker may receive it after
+ * the next round's broadcast exists) or its transfer failed. */
+typedef struct snap {
+    bg_msg_t msg;
+    size_t round;
+    double posted;
+    size_t refs;
+    struct snap *next;
+} snap_t;
+
+typedef struct proto_worker {
+    sg_sem_t job;                 /* released by the server: the proxy has a broadcast to send */
+    snap_t *snap;                 /* the broadcast */
+    sg_actor_t proxy, actor;      /* the worker's actor changes at every restart */
+    sg_host_t host;
+    int alive;                    /* the worker's actor runs (0 while its host is down) */
+    int busy;                     /* a broadcast was sent and the reply has not arrived: not sampled again */
+    int lost;                     /* counted as unreachable in the current round */
+    int outbox;                   /* 0 nothing to send, 1 computing its message, 2 sending it */
+    size_t round;                 /* the round its current message answers */
+    double flops, bytes;
+    const void *payload;
+} proto_worker_t;
+
+/* Wake the server if it waits. A semaphore, not a condition variable: SimGrid 3.32's sg_cond_wait_for left the
+ * mutex owned by the notifier after a timeout (seen here: "Cannot release that mutex: you're not the owner"). Actors
+ * never run concurrently, so the flag and the semaphore cannot race. */
+static void proto_notify(void)
+{
+    if (S.server_waits) {
+        S.server_waits = 0;
+        sg_sem_release(S.wake);
+    }
+}
+
+static snap_t *snap_new(const bg_msg_t *down, size_t round, size_t refs)
+{
+    snap_t *s = calloc(1, sizeof *s);
+    xbt_assert(s && !bg_msg_init(&s->msg, bg_engine_dim(S.e)), "out of memory");
+    bg_msg_set_dense(&s->msg, down->val);
+    s->msg.bytes = down->bytes;
+    s->round = round;
+    s->posted = simgrid_get_clock();
+    s->refs = refs;
+    s->next = S.snaps;
+    S.snaps = s;
+    return s;
+}
+
+static void snap_release(snap_t *s)
+{
+    if (--s->refs)
+        return;
+    for (snap_t **p = &S.snaps; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    bg_msg_destroy(&s->msg);
+    free(s);
+}
+
+/* Worker i's message of the current round cannot arrive by this path (its broadcast or its upload failed, or its
+ * host went down): without a deadline the server stops waiting for it. */
+static void proto_lost(size_t i)
+{
+    proto_worker_t *w = &S.pw[i];
+    if (S.round_open && w->busy && w->round == S.cur_round && !w->lost) {
+        w->lost = 1;
+        S.lost_now++;
+        proto_notify();
+    }
+}
+
+/* Worker i's message reached the server: on time (its round is still open) or late. */
+static void proto_arrival(size_t i)
+{
+    proto_worker_t *w = &S.pw[i];
+    event_add(w->round, (long)i, BG_EV_UPLOAD, S.up_posted ? S.up_posted[i] : 0.0, simgrid_get_clock(), w->bytes);
+    w->busy = 0;
+    S.arrived_bytes += w->bytes;
+    if (S.round_open && w->round == S.cur_round) {
+        S.apply[i] = 1;
+        S.ontime++;
+        if (w->lost) {
+            w->lost = 0;
+            S.lost_now--;
+        }
+    } else {
+        S.tot.late++;
+        S.iv.late++;
+        if (S.late_apply) {
+            S.apply[i] = 1;
+        } else {
+            S.tot.late_dropped++;
+            S.iv.late_dropped++;
+        }
+    }
+    proto_notify();
+}
+
+/* Worker i's proxy: send each broadcast it is given, then wait for the reply, re-posting the receive after a
+ * failed transfer (the worker sends the same message again). Ends when the server kills it. */
+static void proxy_actor(int argc, char **argv)
+{
+    const size_t i = worker_index(argc, argv);
+    proto_worker_t *w = &S.pw[i];
+    for (;;) {
+        sg_sem_acquire(w->job);
+        snap_t *s = w->snap;
+        if (sg_comm_wait_for(sg_mailbox_put_async(S.down[i], s, (long long)s->msg.bytes), -1.0) != SG_OK) {
+            XBT_CVERB(byzgrid_worker, "round %zu: the broadcast to worker %zu failed", s->round, i);
+            snap_release(s);
+            proto_lost(i);
+            w->busy = 0;
+            continue;
+        }
+        for (;;) {
+            void *p = NULL;
+            if (sg_comm_wait_for(sg_mailbox_get_async(S.up[i], &p), -1.0) == SG_OK) {
+                proto_arrival(i);
+                break;
+            }
+            XBT_CVERB(byzgrid_worker, "worker %zu: an upload failed, waiting for it again", i);
+            proto_lost(i);
+        }
+    }
+}
+
+/* Send the message in the outbox until it goes through: after a failed transfer (a link down) wait round.retry_s.
+ * If the host dies meanwhile, the restarted actor sends it again (proto_worker). */
+static void proto_upload(size_t i)
+{
+    proto_worker_t *w = &S.pw[i];
+    event_upload_posted(i, w->bytes);
+    while (sg_comm_wait_for(sg_mailbox_put_async(S.up[i], (void *)w->payload, (long long)w->bytes), -1.0) != SG_OK) {
+        sg_actor_sleep_for(S.sc->retry_s);
+        event_upload_posted(i, w->bytes);
+    }
+    w->outbox = 0;
+}
+
+static void proto_worker_exit(int failed, void *arg)
+{
+    (void)failed;
+    S.pw[(uintptr_t)arg].alive = 0;
+}
+
+/* A worker (honest, or Byzantine) on the proxy path. Its host may crash: SimGrid kills the actor and restarts it
+ * (from the start, with the same arguments) when the host comes back. The method state lives on (a worker process
+ * checkpoints it with the message it is about to send, as it must for EF21-family methods), so a restarted worker
+ * first finishes what it was doing: it recomputes the message's cost if the crash interrupted the computation, then
+ * sends the same message. */
+static void proto_worker(int argc, char **argv)
+{
+    const size_t i = worker_index(argc, argv);
+    proto_worker_t *w = &S.pw[i];
+    const int crafted = i >= S.nh && !bg_engine_attack_runs_method(S.e);
+    w->actor = sg_actor_self();
+    w->alive = 1;
+    sg_actor_on_exit(proto_worker_exit, (void *)(uintptr_t)i);
+    if (w->outbox == 1) {
+        execute(w->round, (long)i, BG_EV_COMPUTE, w->flops);
+        w->outbox = 2;
+    }
+    if (w->outbox == 2)
+        proto_upload(i);
+    for (;;) {
+        void *in = NULL;
+        if (sg_comm_wait_for(sg_mailbox_get_async(S.down[i], &in), -1.0) != SG_OK)
+            continue;   /* the broadcast failed on its way; its proxy knows */
+        snap_t *s = in;
+        event_add(s->round, (long)i, BG_EV_DOWNLOAD, s->posted, simgrid_get_clock(), s->msg.bytes);
+        const bg_msg_t *msg = NULL;
+        double flops = 0.0;
+        bg_err_t err;
+        int rc = BG_OK;
+        w->payload = &S;   /* oracle attackers: the server fills the content in */
+        if (crafted && S.oracle && S.omniscient) {
+            const bg_config_t *c = bg_engine_config(S.e);
+            bg_attack_args_t args;
+            bg_attack_args_init(&args, &c->attack, S.n, c->f, NULL);
+            double wire_flops;
+            w->bytes = bg_engine_byz_msg_bytes(S.e, &wire_flops);
+            flops = bg_attack_find(c->attack.name)->flops(&args, S.nh, bg_engine_dim(S.e)) +
+                    (double)S.nh * (double)bg_engine_dim(S.e) + (double)bg_engine_dim(S.e) + wire_flops;
+        } else {
+            rc = crafted ? bg_engine_byz_round(S.e, i, &msg, &flops, &err)
+                         : bg_engine_worker_round_at(S.e, i, &s->msg, s->round, &msg, &flops, &err);
+            if (!rc) {
+                w->payload = msg;
+                w->bytes = msg->bytes;
+            }
+        }
+        w->round = s->round;
+        snap_release(s);
+        if (rc) {
+            sim_fail(&err);
+            continue;   /* the server ends the run and this actor */
+        }
+        w->flops = flops;
+        w->outbox = 1;
+        execute(w->round, (long)i, BG_EV_COMPUTE, flops);
+        w->outbox = 2;
+        proto_upload(i);
+    }
+}
+
+/* Sample this round's workers among the candidates (idle, host up): all of them, or round.participation of
+ * workers.n (a fraction, rounded up, or a count) drawn with the round's own stream. Returns how many; they are
+ * cand[0..k-1] in rank order. */
+static size_t proto_sample(size_t t)
+{
+    size_t nc = 0;
+    for (size_t i = 0; i < S.n; i++)
+        if (!S.pw[i].busy && sg_host_is_on(S.pw[i].host))
+            S.cand[nc++] = i;
+    const double p = S.sc->participation;
+    size_t k = p <= 1.0 ? (size_t)ceil(p * (double)S.n - 1e-9) : (size_t)p;
+    if (k >= nc)
+        return nc;
+    gsl_rng *r = bg_rng_stream(bg_engine_config(S.e)->seed, BG_RNG_ROUND, t);
+    xbt_assert(r, "out of memory");
+    for (size_t a = 0; a < k; a++) {   /* a partial Fisher-Yates shuffle */
+        const size_t b = a + (size_t)gsl_rng_uniform_int(r, (unsigned long)(nc - a));
+        const size_t x = S.cand[a];
+        S.cand[a] = S.cand[b];
+        S.cand[b] = x;
+    }
+    gsl_rng_free(r);
+    for (size_t a = 1; a < k; a++)   /* rank order: the order of the jobs does not matter, the record reads well */
+        for (size_t b = a; b > 0 && S.cand[b - 1] > S.cand[b]; b--) {
+            const size_t x = S.cand[b];
+            S.cand[b] = S.cand[b - 1];
+            S.cand[b - 1] = x;
+        }
+    return k;
+}
+
+/* Wait until done() or the absolute time `until` (INFINITY: no limit), woken by proto_notify. */
+static void proto_wait(int (*done)(void), double until)
+{
+    while (!S.failed && !S.until_reached && !done()) {
+        const double now = simgrid_get_clock();
+        if (until <= now)
+            break;
+        S.server_waits = 1;
+        if (isinf(until))
+            sg_sem_acquire(S.wake);
+        else
+            sg_sem_acquire_timeout(S.wake, until - now);
+        S.server_waits = 0;
+    }
+}
+
+static size_t proto_q;
+static int round_done(void)
+{
+    return S.ontime >= proto_q || (!(S.sc->deadline_s > 0) && S.ontime + S.lost_now >= S.selected_now);
+}
+
+static int someone_available(void)
+{
+    for (size_t i = 0; i < S.n; i++)
+        if (!S.pw[i].busy && sg_host_is_on(S.pw[i].host))
+            return 1;
+    return 0;
+}
+
+/* The protocol's totals, and for mirrored methods whether every worker's copy equals the server's: a worker whose
+ * message is computed but not delivered, or delivered but not yet applied, is left out (its copies differ by
+ * exactly that message). */
+static void proto_record(void)
+{
+    struct bg_protocol *p = &S.res->protocol;
+    p->on = 1;
+    p->late_applied = S.late_apply;
+    p->selected = S.tot.selected;
+    p->applied = S.tot.applied;
+    p->missing = S.tot.missing;
+    p->late = S.tot.late;
+    p->late_dropped = S.tot.late_dropped;
+    p->skipped = S.tot.skipped;
+    unsigned char *skip = calloc(S.n ? S.n : 1, 1);
+    xbt_assert(skip, "out of memory");
+    for (size_t i = 0; i < S.n; i++) {
+        skip[i] = S.pw[i].outbox != 0 || S.apply[i];
+        p->mirror_in_flight += i < S.nh && skip[i];
+    }
+    p->mirror_gap = bg_engine_mirror_gap(S.e, skip, &p->mirror_compared);
+    free(skip);
+}
+
+/* The end of a run on the proxy path: every actor still there is ended (workers may be waiting for a broadcast,
+ * retrying an upload, or down; proxies wait for a job or a reply). */
+static void proto_end(void)
+{
+    if (S.fault_actor)
+        sg_actor_kill(S.fault_actor);
+    for (size_t i = 0; i < S.n; i++) {
+        if (S.pw[i].alive)
+            sg_actor_kill(S.pw[i].actor);
+        sg_actor_kill(S.pw[i].proxy);
+    }
+}
+
+static void proto_server(void)
+{
+    const bg_scenario_t *sc = S.sc;
+    if (S.round_rows && !(S.every > 0))
+        evaluate_and_write();
+    for (size_t t = 0; t < S.rounds && !S.failed && !S.until_reached; t++) {
+        const bg_msg_t *down;
+        double flops;
+        bg_err_t err;
+        if (bg_engine_broadcast(S.e, &down, &flops, &err)) {
+            sim_fail(&err);
+            break;
+        }
+        execute(t, BG_EVENTS_SERVER, BG_EV_BROADCAST, flops);
+        size_t k = proto_sample(t);
+        if (!k) {   /* nobody to send to: wait for a reply or a recovery, at most round.stall_s */
+            const double from = simgrid_get_clock();
+            proto_wait(someone_available, from + sc->stall_s);
+            if (S.failed || S.until_reached)
+                break;
+            if (!(k = proto_sample(t))) {
+                bg_err_t e;
+                bg_err_set(&e, BG_EINVAL, NULL, 0,
+                           "round %zu: no worker could be reached from %.9g s to %.9g s (all busy or their hosts down; "
+                           "round.stall_s = %g)", t, from, simgrid_get_clock(), sc->stall_s);
+                sim_fail(&e);
+                break;
+            }
+        }
+        snap_t *snap = snap_new(down, t, k);
+        S.cur_round = t;
+        S.round_open = 1;
+        S.selected_now = k;
+        S.ontime = S.lost_now = 0;
+        for (size_t a = 0; a < k; a++) {
+            proto_worker_t *w = &S.pw[S.cand[a]];
+            w->busy = 1;
+            w->lost = 0;
+            w->round = t;
+            w->snap = snap;
+            sg_sem_release(w->job);
+        }
+        XBT_CVERB(byzgrid_server, "round %zu: broadcast sent to %zu workers", t, k);
+        proto_q = sc->quorum && sc->quorum < k ? sc->quorum : k;
+        proto_wait(round_done, sc->deadline_s > 0 ? snap->posted + sc->deadline_s : INFINITY);
+        S.round_open = 0;
+        S.tot.selected += k;
+        S.iv.selected += k;
+        S.tot.missing += k - S.ontime;
+        S.iv.missing += k - S.ontime;
+        XBT_CVERB(byzgrid_server, "round %zu: closed with %zu of %zu messages", t, S.ontime, k);
+        if (S.failed || S.until_reached)
+            break;
+        size_t m = 0;
+        for (size_t i = 0; i < S.n; i++)
+            m += S.apply[i];
+        if (S.oracle && S.omniscient && bg_engine_enough(S.e, m)) {
+            const bg_msg_t *msg;
+            for (size_t j = S.nh; j < S.n && !S.failed; j++)
+                if (S.apply[j] && bg_engine_byz_round(S.e, j, &msg, &flops, &err))
+                    sim_fail(&err);
+            if (S.failed)
+                break;
+        }
+        const size_t skipped = bg_engine_skipped(S.e);
+        bg_engine_round_subset(S.e, S.apply, k, S.arrived_bytes);
+        if (bg_engine_server_round(S.e, &flops, &err)) {
+            sim_fail(&err);
+            break;
+        }
+        memset(S.apply, 0, S.n);
+        S.arrived_bytes = 0;
+        if (bg_engine_skipped(S.e) != skipped) {
+            S.tot.skipped++;
+            S.iv.skipped++;
+            XBT_CVERB(byzgrid_server, "round %zu: %zu messages are too few for the rule: round skipped", t, m);
+        } else {
+            S.tot.applied += m;
+            S.iv.applied += m;
+        }
+        execute(t, BG_EVENTS_SERVER, BG_EV_AGGREGATE, flops);
+        if (S.until_reached)
+            break;
+        if (S.held)
+            hold_model();
+        if (S.res->round_end)
+            S.res->round_end[t + 1] = simgrid_get_clock();
+        if (S.res->server_flops)
+            S.res->server_flops[t] = flops;
+        S.res->rounds = t + 1;
+        if (S.round_rows ? bg_engine_is_eval_round(S.e, t + 1) : t + 1 == S.rounds)
+            evaluate_and_write();
+    }
+    if (!S.until_reached)
+        record_end(simgrid_get_clock());
+    if (S.clock_stop)
+        sg_sem_release(S.clock_stop);
+    proto_record();
+    proto_end();
+}
+
 static void server_actor(int argc, char **argv)
 {
+    if (S.proto) {
+        proto_server();
+        return;
+    }
     (void)argc;
     (void)argv;
     const size_t n = S.n, m = S.n_relays ? 0 : n;   /* m: the workers the server serves itself */
@@ -698,6 +1142,7 @@ static int apply_powers(const bg_scenario_t *sc, size_t nh, bg_err_t *err)
     bg_scenario_power(sc, 1, &en->server_idle_w, &en->server_busy_w);
     bg_scenario_power(sc, 0, &en->worker_idle_w, &en->worker_busy_w);
     en->link_energy = S.link_energy;
+    en->links_off_proto = S.proto;
     en->links_from_file = bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE;
     en->link_idle_w = en->links_from_file ? NAN : sc->plat.link_idle_w;
     en->link_busy_w = en->links_from_file ? NAN : sc->plat.link_busy_w;
@@ -727,6 +1172,72 @@ static int open_events(const char *out_dir, size_t n, bg_err_t *err)
     return bg_events_open(&S.events, out_dir, err);
 }
 
+/* What the proxy path cannot simulate faithfully, refused with the key to change. */
+static int proto_check(const bg_scenario_t *sc, const bg_engine_t *e, bg_err_t *err)
+{
+    const bg_config_t *c = bg_engine_config(e);
+    const char *why = NULL, *key = NULL;
+    if (bg_engine_worker_models(e)) {
+        why = "its workers' model copies follow every compressed broadcast, and a worker that misses one would "
+              "drift from the server's copy";
+        key = "method.name";
+    } else if (c->method.byz_state == BG_BYZ_STATE_LAST_HONEST) {
+        why = "method.byz_state = last_honest ties the attackers' server state to the last honest worker's, which may "
+              "be absent from a round";
+        key = "method.byz_state";
+    } else if (c->method.init != BG_INIT_CLEAN) {
+        why = "a non-clean method.init primes the state in round 0, which a worker may miss";
+        key = "method.init";
+    }
+    if (!why)
+        return BG_OK;
+    (void)sc;
+    return bg_err_keyed(err, key, bg_err_set(err, BG_EINVAL, NULL, 0,
+                                             "round protocols and faults cannot run %s with this %s: %s",
+                                             c->method.name, key, why));
+}
+
+static int proto_setup(const bg_scenario_t *sc, bg_err_t *err)
+{
+    const size_t n = S.n;
+    S.pw = calloc(n ? n : 1, sizeof *S.pw);
+    S.apply = calloc(n ? n : 1, 1);
+    S.cand = malloc((n ? n : 1) * sizeof *S.cand);
+    if (!S.pw || !S.apply || !S.cand)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        S.pw[i].job = sg_sem_init(0);
+        S.pw[i].host = sg_host_by_name(sc->hosts[i]);
+    }
+    S.wake = sg_sem_init(0);
+    /* Increments must never be lost: mirrored methods apply late messages whatever round.late says. */
+    S.late_apply = sc->late_stale || bg_engine_method_mirrored(S.e);
+    /* Omniscient attackers cannot wait for "every honest message of the round": some never come. They are timed
+     * as attack.timing = oracle, the content filled in at the aggregation from the messages applied. */
+    if (S.omniscient)
+        S.oracle = 1;
+    return BG_OK;
+}
+
+static void proto_free(void)
+{
+    if (S.pw)
+        for (size_t i = 0; i < S.n; i++)
+            if (S.pw[i].job)
+                sg_sem_destroy(S.pw[i].job);
+    while (S.snaps) {
+        snap_t *s = S.snaps;
+        S.snaps = s->next;
+        bg_msg_destroy(&s->msg);
+        free(s);
+    }
+    if (S.wake)
+        sg_sem_destroy(S.wake);
+    free(S.pw);
+    free(S.apply);
+    free(S.cand);
+}
+
 int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
 {
     memset(res, 0, sizeof *res);
@@ -754,6 +1265,15 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     /* A generated platform whose links draw 0 W needs no plugin: links_j is 0 exactly. Running it anyway costs
      * O(n^2) per round at scale: SimGrid 3.32's plugin recomputes each route link's usage (a walk over every flow
      * crossing it) at every start and end of a transfer, and the server's link carries all n flows. */
+    /* Round protocols or faults: the proxy path. quorum >= n and participation = 1 (or >= n) are the synchronous
+     * round, which keeps the direct path and its outputs. */
+    S.proto = (sc->participation < 1.0 || (sc->participation > 1.0 && sc->participation < (double)sc->learn.n)) ||
+              sc->deadline_s > 0 || (sc->quorum > 0 && sc->quorum < sc->learn.n);
+    /* The proxy path ends actors that wait on a receive nobody matched yet (at a host crash, at the run's end), and
+     * SimGrid 3.32's link energy plugin then looks up the route of a comm without a sender and crashes: no link
+     * energy there (links_j is null in summary.json, as with WiFi links). */
+    if (S.proto)
+        S.link_energy = 0;
     S.link_plugin = S.link_energy && (bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE ||
                                       sc->plat.link_idle_w != 0 || sc->plat.link_busy_w != 0);
     if (S.link_plugin)
@@ -780,6 +1300,12 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     S.omniscient = bg_engine_attack_omniscient(e);
     S.oracle = sc->attack_oracle;
     S.progress_last = -1;
+    if (S.proto && (rc = proto_check(sc, e, err))) {
+        bg_engine_free(e);
+        return rc;
+    }
+    if (S.proto)
+        S.trace.extra_header = "selected,participants,missing,late,late_dropped,skipped_rounds";
     S.until = sc->until_s;
     S.every = sc->eval_every_s;
     /* With run.eval_every_s the rows come at fixed times; round-based ones only if run.eval_every is set. */
@@ -818,7 +1344,14 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     }
     S.mutex = sg_mutex_init();
     S.cond = sg_cond_init();
-    S.per_relay = isnan(sc->relays) ? (n >= BG_RELAYS_FROM ? BG_RELAY_WORKERS : 0) : (size_t)sc->relays;
+    if (S.proto && (rc = proto_setup(sc, err))) {
+        bg_trace_close(&S.trace);
+        bg_events_close(&S.events);
+        bg_run_result_destroy(res);
+        bg_engine_free(e);
+        return rc;
+    }
+    S.per_relay = S.proto ? 0 : isnan(sc->relays) ? (n >= BG_RELAYS_FROM ? BG_RELAY_WORKERS : 0) : (size_t)sc->relays;
     S.n_relays = S.per_relay ? (n + S.per_relay - 1) / S.per_relay : 0;
     if (S.n_relays)
         S.relay_bar = sg_barrier_init((unsigned)S.n_relays + 1);
@@ -838,6 +1371,13 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
         const int byz = i >= S.nh;
         snprintf(aname, sizeof aname, "%s-%zu", byz ? "byzantine" : "worker", i);
         char *argv[] = {aname, idx};
+        if (S.proto) {
+            sg_actor_t a = sg_actor_create(aname, S.pw[i].host, proto_worker, 2, argv);
+            sg_actor_set_auto_restart(a, 1);
+            snprintf(aname, sizeof aname, "proxy-%zu", i);
+            S.pw[i].proxy = sg_actor_create(aname, sg_host_by_name(sc->server_host), proxy_actor, 2, argv);
+            continue;
+        }
         sg_actor_create(aname, sg_host_by_name(sc->hosts[i]),
                         byz && !bg_engine_attack_runs_method(e) ? byzantine_actor : worker_actor, 2, argv);
     }
@@ -865,6 +1405,7 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     sg_mutex_destroy(S.mutex);
     if (S.clock_stop)
         sg_sem_destroy(S.clock_stop);
+    proto_free();
     free(S.held);
     free(S.ehosts);
     free(S.erole);

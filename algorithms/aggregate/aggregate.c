@@ -138,12 +138,19 @@ static int row_finite(const float *x, size_t d)
  * and with bucketing ceil((n - k)/s) >= ceil(n/s) - k. */
 int bg_robust_run(bg_robust_t *r, const float *const *in, float *out, size_t *n_dropped)
 {
+    return bg_robust_run_m(r, in, r->n, out, n_dropped);
+}
+
+int bg_robust_run_m(bg_robust_t *r, const float *const *in, size_t n, float *out, size_t *n_dropped)
+{
     size_t m = 0;
-    for (size_t i = 0; i < r->n; i++) {
+    if (n > r->n)
+        return BG_EINVAL;
+    for (size_t i = 0; i < n; i++) {
         if (in[i] && row_finite(in[i], r->d))
             r->kept[m++] = in[i];
     }
-    size_t dropped = r->n - m;
+    size_t dropped = n - m;
     if (n_dropped)
         *n_dropped = dropped;
     if (dropped > r->args.f || m == 0)
@@ -163,13 +170,35 @@ int bg_robust_run(bg_robust_t *r, const float *const *in, float *out, size_t *n_
     return r->agg->run(&args, r->agg_state, r->kept, m, r->d, out);
 }
 
-double bg_robust_flops(const bg_robust_t *r)
+/* m inputs with f unchanged: at least 2f + 1 of them (an honest majority among those present, whatever the rule),
+ * and every condition bg_robust_init checks for the rule at n, now at m. */
+int bg_robust_enough(const bg_robust_t *r, size_t m)
 {
-    size_t nb = bg_agg_pre_rows_out(r->pre, &r->args, r->n);
+    const size_t f = r->args.f;
+    if (m == 0 || m > r->n || m < 2 * f + 1)
+        return 0;
+    if (m == r->n)
+        return 1;
+    bg_err_t quiet;
+    if (r->pre && r->pre->check && r->pre->check(&r->args, m, r->d, &quiet) != BG_OK)
+        return 0;
+    const size_t nb = bg_agg_pre_rows_out(r->pre, &r->args, m);
+    bg_agg_args_t gargs = r->args;
+    gargs.f = agg_f(f, nb);
+    if (2 * gargs.f >= nb && r->agg->needs_honest_majority)
+        return 0;
+    return !(r->agg->check && r->agg->check(&gargs, nb, r->d, &quiet) != BG_OK);
+}
+
+double bg_robust_flops(const bg_robust_t *r) { return bg_robust_flops_m(r, r->n); }
+
+double bg_robust_flops_m(const bg_robust_t *r, size_t n)
+{
+    size_t nb = bg_agg_pre_rows_out(r->pre, &r->args, n);
     bg_agg_args_t gargs = r->args;
     gargs.f = agg_f(r->args.f, nb);
     double fl = r->agg->flops(&gargs, nb, r->d);
     if (r->pre)
-        fl += r->pre->flops(&r->args, r->n, r->d);
+        fl += r->pre->flops(&r->args, n, r->d);
     return fl;
 }

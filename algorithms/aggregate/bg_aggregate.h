@@ -81,5 +81,10 @@ void bg_robust_destroy(bg_robust_t *r);
  * rules run; *n_dropped (may be NULL) reports how many. If more than f inputs are non-finite, BG_ERANGE. */
 int bg_robust_run(bg_robust_t *r, const float *const *in, float *out, size_t *n_dropped);
 double bg_robust_flops(const bg_robust_t *r);
+/* Round protocols: the first m <= n inputs only (the workers present this round), f unchanged. */
+int bg_robust_run_m(bg_robust_t *r, const float *const *in, size_t m, float *out, size_t *n_dropped);
+double bg_robust_flops_m(const bg_robust_t *r, size_t m);
+/* Whether m present inputs are enough with f unchanged: m >= 2f + 1 and the rule's own conditions at m. */
+int bg_robust_enough(const bg_robust_t *r, size_t m);
 
 #endif

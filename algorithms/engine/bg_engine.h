@@ -48,6 +48,11 @@ int bg_engine_attack_omniscient(const bg_engine_t *e);    /* Byzantine workers w
  * the encoding adds to the attacker's step (conform: the compressor's, dense: 0). */
 double bg_engine_byz_msg_bytes(const bg_engine_t *e, double *wire_flops);
 int bg_engine_attack_runs_method(const bg_engine_t *e);   /* Byzantine workers run the method (data attacks) */
+int bg_engine_method_mirrored(const bg_engine_t *e);      /* per-worker server state fed by increments */
+int bg_engine_worker_models(const bg_engine_t *e);        /* workers keep model copies (compressed downlink) */
+/* Mirrored methods: the largest |worker copy - server copy| over the honest workers not flagged in skip (e.g. a
+ * message still in flight), *compared of them; NAN for other methods. */
+double bg_engine_mirror_gap(const bg_engine_t *e, const unsigned char *skip, size_t *compared);
 double bg_engine_flops_per_sample(const bg_engine_t *e);
 size_t bg_engine_train_size(const bg_engine_t *e);
 size_t bg_engine_test_size(const bg_engine_t *e);
@@ -67,11 +72,23 @@ int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops, bg
  * *msg points to the engine-owned message of worker i; *flops is the compute it cost. */
 int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const bg_msg_t **msg, double *flops,
                            bg_err_t *err);
+/* The same for the broadcast of an earlier round (round protocols: a slow worker answers the round it received). */
+int bg_engine_worker_round_at(bg_engine_t *e, size_t i, const bg_msg_t *down, size_t round, const bg_msg_t **msg,
+                              double *flops, bg_err_t *err);
 /* Byzantine worker j's message for the round, for omniscient attacks (built from the honest messages already
  * produced: bg_engine_worker_round for every honest i of this round) and blind ones. */
 int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops, bg_err_t *err);
 /* Server: absorb all n messages of the round, aggregate, update x. *flops: the server's compute. */
 int bg_engine_server_round(bg_engine_t *e, double *flops, bg_err_t *err);
+/* Round protocols (the simulator's [round] and faults): before this round's bg_engine_byz_round and
+ * bg_engine_server_round, which messages the server applies (apply[i] != 0; the array must live until
+ * bg_engine_server_round), how many broadcasts it sent and how many uplink bytes reached it. The aggregator then
+ * runs on the applied workers' server-side vectors with f unchanged; omniscient attackers see the applied honest
+ * messages. If bg_engine_enough says they are too few, the round absorbs the messages (server states fed by
+ * increments stay in step with the workers) but neither aggregates nor steps: a skipped round. */
+void bg_engine_round_subset(bg_engine_t *e, const unsigned char *apply, size_t n_bcast, double bytes_up);
+int bg_engine_enough(const bg_engine_t *e, size_t m);
+size_t bg_engine_skipped(const bg_engine_t *e);   /* skipped rounds so far */
 /* Metrics at the current round (not charged to anyone's time): bg_engine_counters, then bg_engine_evaluate_x of
  * the current model. */
 int bg_engine_evaluate(bg_engine_t *e, bg_metrics_t *m);

@@ -14,6 +14,8 @@
 typedef struct bg_trace {
     FILE *fp;
     char path[1024];
+    const char *extra_header;   /* columns appended after BG_TRACE_HEADER (set before opening), or NULL */
+    char extra[256];            /* their values for the next row, comma-separated (the runner fills it) */
 } bg_trace_t;
 
 int bg_trace_open(bg_trace_t *t, const char *path, bg_err_t *err);

@@ -82,6 +82,12 @@ struct bg_engine {
     float *inverse;           /* d: the dense inverse before compression */
     double byz_bytes;         /* wire size of a crafted Byzantine message */
     void **astate;            /* attack states: one, or one per attacker */
+    /* round protocols (bg_engine_round_subset): the messages applied this round, NULL for all of them */
+    const unsigned char *apply;
+    size_t apply_bcast;       /* broadcasts sent this round */
+    double apply_up;          /* uplink bytes that reached the server this round */
+    const float **sub_rows;   /* n: the applied workers' server-side vectors */
+    size_t skipped;           /* rounds without enough inputs for the rule (no aggregation, no step) */
     /* accounting */
     size_t round;
     double bytes_up, bytes_down;
@@ -331,6 +337,7 @@ int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     e->msgs = calloc(e->n, sizeof *e->msgs);
     e->views = malloc(e->n * e->d * sizeof(float));
     e->view_rows = malloc(e->n * sizeof *e->view_rows);
+    e->sub_rows = malloc(e->n * sizeof *e->sub_rows);
     e->agg = calloc(e->d, sizeof(float));
     e->x = calloc(e->d, sizeof(float));
     e->hviews = malloc(e->nh * e->d * sizeof(float));
@@ -348,7 +355,7 @@ int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         arng_ok = setup_conform(e) == BG_OK;
     else
         e->byz_bytes = bg_msg_bytes_dense(e->d);
-    if (!e->w || !e->msgs || !e->views || !e->view_rows || !e->agg || !e->x || !e->hviews || !e->hrows ||
+    if (!e->w || !e->msgs || !e->views || !e->view_rows || !e->sub_rows || !e->agg || !e->x || !e->hviews || !e->hrows ||
         !e->target || !arng_ok || bg_msg_init(&e->down, e->d)) {
         rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for n = %zu, d = %zu", e->n, e->d);
         goto fail;
@@ -444,6 +451,7 @@ void bg_engine_free(bg_engine_t *e)
     free(e->flipped);
     free(e->views);
     free(e->view_rows);
+    free(e->sub_rows);
     free(e->agg);
     free(e->x);
     free(e->hviews);
@@ -487,6 +495,28 @@ const float *bg_engine_model(const bg_engine_t *e) { return e->x; }
 double bg_engine_downlink_bytes(const bg_engine_t *e) { return bg_msg_bytes_dense(e->d); }
 int bg_engine_attack_omniscient(const bg_engine_t *e) { return e->f > 0 && e->attack->kind == BG_ATK_OMNISCIENT; }
 int bg_engine_attack_runs_method(const bg_engine_t *e) { return e->attack->kind == BG_ATK_DATA; }
+int bg_engine_method_mirrored(const bg_engine_t *e) { return e->method->mirrored; }
+int bg_engine_worker_models(const bg_engine_t *e) { return e->method->worker_models; }
+
+double bg_engine_mirror_gap(const bg_engine_t *e, const unsigned char *skip, size_t *compared)
+{
+    *compared = 0;
+    if (!e->method->worker_mirror || !e->method->server_mirror)
+        return NAN;
+    double gap = 0.0;
+    for (size_t i = 0; i < e->nh; i++) {
+        if ((skip && skip[i]) || !e->w[i].st)
+            continue;
+        const float *a = e->method->worker_mirror(e->w[i].st), *b = e->method->server_mirror(e->server, i);
+        for (size_t k = 0; k < e->d; k++) {
+            const double g = fabs((double)a[k] - (double)b[k]);
+            if (isnan(g) || g > gap)
+                gap = g;   /* once NaN, the gap stays NaN */
+        }
+        ++*compared;
+    }
+    return gap;
+}
 double bg_engine_byz_msg_bytes(const bg_engine_t *e, double *wire_flops)
 {
     if (wire_flops)
@@ -540,6 +570,12 @@ int bg_engine_broadcast(bg_engine_t *e, const bg_msg_t **down, double *flops, bg
 int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const bg_msg_t **msg, double *flops,
                            bg_err_t *err)
 {
+    return bg_engine_worker_round_at(e, i, down, e->round, msg, flops, err);
+}
+
+int bg_engine_worker_round_at(bg_engine_t *e, size_t i, const bg_msg_t *down, size_t round, const bg_msg_t **msg,
+                              double *flops, bg_err_t *err)
+{
     worker_t *w = &e->w[i];
     if (!w->st)
         return bg_err_set(err, BG_EINVAL, NULL, 0, "worker %zu runs no method (an omniscient or blind attacker): "
@@ -550,14 +586,14 @@ int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const
         e->method->worker_receive(&e->cfg.method, w->st, down, w->model);
         x = w->model;
     }
-    bg_rng_reseed(w->srng, e->cfg.seed, BG_RNG_SHARED, e->round);
-    int rc = e->method->worker_round(&e->cfg.method, w->st, &w->ctx, e->round, x, &e->msgs[i]);
+    bg_rng_reseed(w->srng, e->cfg.seed, BG_RNG_SHARED, round);
+    int rc = e->method->worker_round(&e->cfg.method, w->st, &w->ctx, round, x, &e->msgs[i]);
     if (!rc && i >= e->nh && e->attack->message)
         e->attack->message(&e->attack_args, &e->msgs[i]);
     *msg = &e->msgs[i];
     *flops = w->ctx.flops;
     if (rc)
-        return bg_err_set(err, rc, NULL, 0, "round %zu: worker %zu's %s step failed: %s", e->round, i, e->method->name,
+        return bg_err_set(err, rc, NULL, 0, "round %zu: worker %zu's %s step failed: %s", round, i, e->method->name,
                           bg_strerror(rc));
     return BG_OK;
 }
@@ -576,18 +612,27 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
     const size_t slot = e->attack->per_attacker ? j - e->nh : 0;
     /* Colluders share one target per round unless the attack draws its own per attacker. */
     if (e->attack->per_attacker || e->target_round != e->round) {
-        if (omni && e->views_round != e->round) {
-            for (size_t i = 0; i < e->nh; i++) {
+        /* Under a round protocol the attacker sees the honest messages the server applies this round. */
+        size_t nhv = 0;
+        for (size_t i = 0; i < e->nh; i++) {
+            if (e->apply && !e->apply[i])
+                continue;
+            if (omni && e->views_round != e->round) {
                 if (increments)
-                    bg_msg_decode(&e->msgs[i], e->hviews + i * e->d);
+                    bg_msg_decode(&e->msgs[i], e->hviews + nhv * e->d);
                 else
-                    e->method->server_view(e->server, i, &e->msgs[i], e->hviews + i * e->d);
+                    e->method->server_view(e->server, i, &e->msgs[i], e->hviews + nhv * e->d);
             }
-            e->views_round = e->round;
+            nhv++;
         }
+        if (omni)
+            e->views_round = e->round;
+        if (omni && nhv == 0)
+            return bg_err_set(err, BG_EINVAL, NULL, 0, "round %zu: attacker %zu has no honest message to attack",
+                              e->round, j);
         bg_attack_ctx_t c = {
             .honest = omni ? e->hrows : NULL,
-            .nh = e->nh,
+            .nh = omni ? nhv : e->nh,
             .d = e->d,
             .prev_agg = e->have_agg ? e->agg : NULL,
             .own = NULL,
@@ -600,7 +645,7 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
             return bg_err_set(err, rc, NULL, 0, "round %zu: attacker %zu's %s attack failed: %s", e->round, j,
                               e->attack->name, bg_strerror(rc));
         e->target_round = e->round;
-        e->target_flops = e->attack->flops(&e->attack_args, e->nh, e->d) + (omni ? (double)e->nh * e->d : 0.0);
+        e->target_flops = e->attack->flops(&e->attack_args, omni ? nhv : e->nh, e->d) + (omni ? (double)nhv * e->d : 0.0);
     }
     double fl = e->target_flops + (double)e->d;
     if (increments) {
@@ -652,28 +697,59 @@ static int aggregation_error(const bg_engine_t *e, int rc, size_t dropped, bg_er
                       bg_strerror(rc));
 }
 
+void bg_engine_round_subset(bg_engine_t *e, const unsigned char *apply, size_t n_bcast, double bytes_up)
+{
+    e->apply = apply;
+    e->apply_bcast = n_bcast;
+    e->apply_up = bytes_up;
+}
+
+int bg_engine_enough(const bg_engine_t *e, size_t m) { return bg_robust_enough(&e->robust, m); }
+
+size_t bg_engine_skipped(const bg_engine_t *e) { return e->skipped; }
+
 int bg_engine_server_round(bg_engine_t *e, double *flops, bg_err_t *err)
 {
     double fl = 0.0, up = 0.0;
+    const unsigned char *apply = e->apply;
+    e->apply = NULL;   /* the subset is this round's only */
     begin_round(e);
+    size_t m = 0;
     for (size_t i = 0; i < e->n; i++) {
+        if (apply && !apply[i])
+            continue;
         e->method->server_collect(e->server, i, &e->msgs[i], e->views + i * e->d);
+        e->sub_rows[m++] = e->views + i * e->d;
         fl += (double)e->msgs[i].nnz;
         up += e->msgs[i].bytes;
     }
+    const double down = apply ? (double)e->apply_bcast * e->down.bytes : (double)e->n * e->down.bytes;
+    if (apply)
+        up = e->apply_up;
+    if (apply && !bg_robust_enough(&e->robust, m)) {
+        /* Too few inputs for the rule with f unchanged: no aggregation and no step this round. The messages were
+         * absorbed all the same, so per-worker server states fed by increments stay equal to the workers'. */
+        e->skipped++;
+        e->bytes_up += up;
+        e->bytes_down += down;
+        e->round++;
+        *flops = fl;
+        return BG_OK;
+    }
     size_t dropped = 0;
-    int rc = bg_robust_run(&e->robust, e->view_rows, e->agg, &dropped);
+    int rc = apply ? bg_robust_run_m(&e->robust, e->sub_rows, m, e->agg, &dropped)
+                   : bg_robust_run(&e->robust, e->view_rows, e->agg, &dropped);
     if (rc)
         return aggregation_error(e, rc, dropped, err);
     e->dropped += dropped;
     e->have_agg = 1;
-    fl += bg_robust_flops(&e->robust);
+    fl += apply ? bg_robust_flops_m(&e->robust, m) : bg_robust_flops(&e->robust);
     bg_method_cfg_t mc = e->cfg.method;
     mc.lr = bg_engine_lr(e, e->round);
     e->method->server_step(&mc, e->server, e->agg, e->x, e->d);
     fl += 2.0 * (double)e->d;
     e->bytes_up += up;
-    e->bytes_down += (double)e->n * e->down.bytes;
+    e->bytes_down += down;
     e->round++;
     *flops = fl;
     return BG_OK;

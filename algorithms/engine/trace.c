@@ -13,7 +13,10 @@ int bg_trace_open(bg_trace_t *t, const char *path, bg_err_t *err)
     t->fp = fopen(path, "w");
     if (!t->fp)
         return bg_err_set(err, BG_EIO, path, 0, "cannot write the trace: %s", strerror(errno));
-    fputs(BG_TRACE_HEADER "\n", t->fp);
+    if (t->extra_header)
+        fprintf(t->fp, "%s,%s\n", BG_TRACE_HEADER, t->extra_header);
+    else
+        fputs(BG_TRACE_HEADER "\n", t->fp);
     fflush(t->fp);
     return BG_OK;
 }
@@ -45,7 +48,8 @@ int bg_trace_row(bg_trace_t *t, const bg_metrics_t *m, double sim_time, double e
 {
     char buf[512];
     bg_trace_format(buf, sizeof buf, m, sim_time, energy_j);
-    if (fprintf(t->fp, "%s\n", buf) < 0 || fflush(t->fp) != 0)
+    if (fprintf(t->fp, "%s%s%s\n", buf, t->extra_header ? "," : "", t->extra_header ? t->extra : "") < 0 ||
+        fflush(t->fp) != 0)
         return BG_EIO;
     return BG_OK;
 }

@@ -204,6 +204,9 @@ const bg_method_ops_t bg_method_br_csgd = {
 
 const bg_method_ops_t bg_method_br_diana = {
     .name = "br-diana",
+    .mirrored = 1,
+    .worker_mirror = bg_method_worker_a,
+    .server_mirror = bg_method_shift_mirror,
     .default_compressor = "randk",
     .summary = "BR-DIANA: workers send C(s - h) and shift h += alpha c (alpha = 1/(omega+1) unless set), "
                "server aggregates h_i + c_i",

@@ -66,6 +66,8 @@ typedef struct bg_method_ops {
     int reconstructed;    /* rebuilt from papers/code rather than taken from a reference implementation */
     int needs_unbiased;   /* refuses biased compressors (DIANA, MARINA, DASHA) */
     int worker_models;    /* the worker keeps its own model copy (compressed downlink) */
+    int mirrored;         /* the server keeps a copy of per-worker state fed by the worker's increments (EF21
+                           * family, DIANA, DASHA): a message lost or skipped would split the two copies */
     const char *default_compressor;  /* used when a scenario names none (NULL: the global default, topk) */
     int (*worker_new)(const bg_method_cfg_t *cfg, size_t d, void **st);
     void (*worker_free)(void *st);
@@ -90,6 +92,10 @@ typedef struct bg_method_ops {
     int (*server_broadcast)(const bg_method_cfg_t *cfg, void *st, const float *x, gsl_rng *shared, bg_msg_t *out,
                             double *flops);
     void (*worker_receive)(const bg_method_cfg_t *cfg, void *wst, const bg_msg_t *down, float *model);
+    /* Mirrored methods: the worker's copy of the state the server mirrors, and the server's copy for worker i (d
+     * floats each), for checking that the two stay equal. */
+    const float *(*worker_mirror)(const void *wst);
+    const float *(*server_mirror)(const void *sst, size_t i);
 } bg_method_ops_t;
 
 extern const bg_method_ops_t *const bg_method_registry[];   /* NULL-terminated */

@@ -82,6 +82,12 @@ static int ef_side_channel(const server_ef_t *s, size_t i)
     return s->init != BG_INIT_CLEAN && s->round == 0 && i < s->nh;
 }
 
+const float *bg_ef21_server_mirror(const void *st, size_t i)
+{
+    const server_ef_t *s = st;
+    return s->g + i * s->d;
+}
+
 void bg_ef21_server_view(const void *st, size_t i, const bg_msg_t *msg, float *out)
 {
     const server_ef_t *s = st;
@@ -296,6 +302,9 @@ static int ef21bc_broadcast(const bg_method_cfg_t *cfg, void *st, const float *x
 
 const bg_method_ops_t bg_method_byz_ef21_bc = {
     .name = "byz-ef21-bc",
+    .mirrored = 1,
+    .worker_mirror = bg_method_worker_g,
+    .server_mirror = bg_method_shift_mirror,
     .summary = "Byz-EF21-BC [R] (reconstructed): Byz-EF21 uplink on full local gradients, EF21-compressed "
                "model broadcast b = C_down(x - w), workers evaluate at w",
     .reconstructed = 1,

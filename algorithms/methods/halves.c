@@ -127,3 +127,11 @@ void bg_method_shift_inverse(const void *st, size_t j, const float *target, bg_m
     for (size_t k = 0; k < s->d; k++)
         out->val[k] -= hj[k];
 }
+
+const float *bg_method_worker_g(const void *st) { return ((const bg_method_worker_t *)st)->g; }
+const float *bg_method_worker_a(const void *st) { return ((const bg_method_worker_t *)st)->a; }
+const float *bg_method_shift_mirror(const void *st, size_t i)
+{
+    const bg_method_shift_t *s = st;
+    return s->h + i * s->d;
+}

@@ -30,6 +30,12 @@ typedef struct bg_method_worker {
 int bg_method_worker_new(size_t d, unsigned mask, void **st);
 void bg_method_worker_free(void *st);
 
+/* The mirrored vectors: the worker's g (EF21 family) or a (DIANA's shift h); a shift server's h_i. */
+const float *bg_method_worker_g(const void *st);
+const float *bg_method_worker_a(const void *st);
+const float *bg_method_shift_mirror(const void *st, size_t i);
+const float *bg_ef21_server_mirror(const void *st, size_t i);
+
 /* y <- (1 - eta) y + eta x */
 void bg_method_ema(bg_worker_ctx_t *ctx, float *y, const float *x, double eta, size_t d);
 /* y <- scale * x: the first value of a momentum (scale 1 when clean, 1 - beta = eta under INIT_SCALED). */
@@ -74,7 +80,8 @@ void bg_ef21_server_step(const bg_method_cfg_t *cfg, void *st, const float *agg,
 #define BG_EF21_SERVER                                                                                       \
     .server_new = bg_ef21_server_new, .server_free = bg_ef21_server_free, .server_view = bg_ef21_server_view, \
     .server_collect = bg_ef21_server_collect, .server_inverse = bg_ef21_server_inverse,                      \
-    .server_step = bg_ef21_server_step
+    .server_step = bg_ef21_server_step, .mirrored = 1, .worker_mirror = bg_method_worker_g,                     \
+    .server_mirror = bg_ef21_server_mirror
 
 /* ---- the methods, in the registry's order (method.c) -------------------------------------------------- */
 

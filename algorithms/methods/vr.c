@@ -241,8 +241,13 @@ static int dasha_server_new(const bg_method_cfg_t *cfg, size_t n, size_t d, void
     return bg_method_shift_new(n, d, 1.0f, st);
 }
 
+static const float *dasha_worker_mirror(const void *st) { return ((const worker_vr_t *)st)->g; }
+
 const bg_method_ops_t bg_method_byz_dasha_page = {
     .name = "byz-dasha-page",
+    .mirrored = 1,
+    .worker_mirror = dasha_worker_mirror,
+    .server_mirror = bg_method_shift_mirror,
     .default_compressor = "randk",
     .summary = "Byz-DASHA-PAGE [R]: PAGE estimator h_i with a shared coin, DASHA compressed momentum g_i kept by "
                "the server for every worker (round 0 sends g_i^0 dense)",
