@@ -5,6 +5,7 @@
 #include "bg_trace.h"
 #include "platform_load.h"
 #include "events.h"
+#include "faults.h"
 #include "run_internal.h"
 
 #include <errno.h>
@@ -764,7 +765,7 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     bg_engine_t *e = NULL;
     if ((rc = bg_engine_new(&sc->learn, &e, err)))
         return rc;
-    if ((rc = check_hosts(sc, err)) || (rc = place_attackers(sc, err))) {
+    if ((rc = check_hosts(sc, err)) || (rc = bg_faults_check(sc, err)) || (rc = place_attackers(sc, err))) {
         bg_engine_free(e);
         return rc;
     }
