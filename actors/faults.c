@@ -93,14 +93,24 @@ static int cmp_down_name(const void *pa, const void *pb)
     return (a->up > b->up) - (a->up < b->up);
 }
 
+const char *bg_faults_time(double t, char *buf, size_t len)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, t);
+        if (strtod(buf, NULL) == t && !strchr(buf, 'e'))
+            return buf;
+    }
+    return bg_exact_number(t, buf, len);
+}
+
 /* "100s..300s" or "100s" (never up again), in seconds. */
 static const char *interval(const bg_fault_t *f, char *buf, size_t len)
 {
     char a[40], b[40];
     if (isinf(f->up))
-        snprintf(buf, len, "%ss", bg_exact_number(f->down, a, sizeof a));
+        snprintf(buf, len, "%ss", bg_faults_time(f->down, a, sizeof a));
     else
-        snprintf(buf, len, "%ss..%ss", bg_exact_number(f->down, a, sizeof a), bg_exact_number(f->up, b, sizeof b));
+        snprintf(buf, len, "%ss..%ss", bg_faults_time(f->down, a, sizeof a), bg_faults_time(f->up, b, sizeof b));
     return buf;
 }
 

@@ -23,6 +23,10 @@ void bg_faults_free(bg_faults_t *f);
 /* The same check with the reason in why (for the key table's parse callback): 0, or -1 with why filled. */
 int bg_faults_check_spec(const char *spec, char *why, size_t len);
 
+/* t in seconds as the shortest text that reads back to t, without an exponent where one is not needed (100, 0.5,
+ * 1e-09): for messages and state profiles. */
+const char *bg_faults_time(double t, char *buf, size_t len);
+
 /* Seeded MTBF/MTTR: the next (down, up) interval of worker rank i after time t0, from the stream state in *rng
  * (create it with bg_faults_mtbf_rng(seed, i): role BG_RNG_FAULTS, index i); exponential up-time mean mtbf,
  * down-time mean mttr. t0 < down < up. */

@@ -337,6 +337,23 @@ static int as_pair(const gen_t *g, const char *id)
     return 0;
 }
 
+/* Write dir/name with the state profile's "time 0|1" lines (times as written in faults.links, in seconds). */
+static int state_write(const profile_t *p, const char *dir, const char *name, bg_err_t *err)
+{
+    if (!dir)
+        return BG_OK;
+    char path[1400], t[40];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return bg_err_set(err, BG_EIO, path, 0, "cannot write the state profile: %s", strerror(errno));
+    for (size_t k = 0; k < p->n; k++)
+        fprintf(f, "%s %d\n", bg_faults_time(p->t[k], t, sizeof t), p->v[k] > 0);
+    if (fclose(f) != 0)
+        return bg_err_set(err, BG_EIO, path, 0, "cannot write the state profile");
+    return BG_OK;
+}
+
 /* The state_file attribute of link id ("" when faults.links names neither id nor base, the pair id belongs to),
  * its outages merged into the profile <id>.state: "0 1" (when up at first), "T1 0", "T2 1", ... One file per link:
  * SimGrid 3.32 refuses to read one profile file for two links. */
@@ -372,7 +389,7 @@ static const char *state_attr(gen_t *g, const char *id, const char *base, char *
         return buf;
     char name[160];
     snprintf(name, sizeof name, "%s.state", id);
-    int rc = profile_write(&p, 1.0, g->dir, name, g->err);
+    int rc = state_write(&p, g->dir, name, g->err);
     if (rc && !g->rc)
         g->rc = rc;
     profile_free(&p);
