@@ -45,7 +45,7 @@ static int parse_item(const char *item, bg_fault_t *f, char *why, size_t len)
         snprintf(why, len, ITEM_HELP " ('%s' has no @)", item);
         return -1;
     }
-    char name[256], times[256];
+    char name[sizeof f->name + 1], times[256];   /* one more: a longer name is refused, not cut */
     trim(item, (size_t)(at - item), name, sizeof name);
     trim(at + 1, strlen(at + 1), times, sizeof times);
     if (!name[0] || strlen(name) >= sizeof f->name || strpbrk(name, " \t@")) {
@@ -54,7 +54,7 @@ static int parse_item(const char *item, bg_fault_t *f, char *why, size_t len)
                      ? "name too long" : "no blank inside a name");
         return -1;
     }
-    snprintf(f->name, sizeof f->name, "%s", name);
+    memcpy(f->name, name, strlen(name) + 1);
     char *dots = strstr(times, "..");
     if (!dots) {
         f->up = INFINITY;
