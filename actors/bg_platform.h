@@ -36,6 +36,8 @@ typedef struct bg_platform_spec {
     int variability_on;                             /* BG_VAR_BW / SPEED / BOTH */
     double variability_period, variability_amplitude;
     double link_idle_w, link_busy_w;                /* energy.link_*_w: wattage_range of generated links (0, 0: none) */
+    char link_faults[4096];                         /* faults.links as written ("" = none): each named link gets a
+                                                     * state profile <link id>.state (faults.h parses the list) */
 } bg_platform_spec_t;
 
 /* ---- values (platform_values.c) */

@@ -50,6 +50,10 @@ typedef struct bg_scenario {
     int late_stale;              /* round.late: 0 drop, 1 stale (stateless methods; mirrored ones always stale) */
     double retry_s;              /* a worker whose upload failed (a link down) sends it again after this */
     double stall_s;              /* the run ends (exit 1) when no worker could be reached for this long */
+    /* [faults] (faults.links lives in plat.link_faults: the platform generator writes its state profiles) */
+    char faults_hosts[4096];     /* faults.hosts as written: NAME@T, NAME@T1..T2 items ("" = none; faults.h parses) */
+    double faults_mtbf_s;        /* faults.mtbf_s: mean up-time of every worker's host (0: no seeded outages) */
+    double faults_mttr_s;        /* faults.mttr_s: mean down-time (> 0 when faults_mtbf_s > 0) */
     /* Where every key's value came from, in bg_scenario_key order (for errors found after parsing, and for
      * summary.json): BG_FROM_DEFAULT, BG_FROM_FILE (at line), BG_FROM_SET (--set) or BG_FROM_METHOD (the method's
      * own compressor). */

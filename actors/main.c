@@ -3,6 +3,7 @@
 #include "bg_components_cli.h"
 #include "bg_scenario.h"
 #include "bg_sim.h"
+#include "run_internal.h"
 
 #include <simgrid/engine.h>
 #include <errno.h>
@@ -18,7 +19,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: byzgrid run SCENARIO.ini [--out DIR] [--set section.key=value]... [--driver]\n"
             "                   [--progress | --quiet] [--cfg=simgrid/option:value]... [--log=...]\n"
-            "       byzgrid platform SCENARIO.ini [--set section.key=value]...   the platform XML it runs on\n"
+            "       byzgrid platform SCENARIO.ini [--out DIR] [--set section.key=value]...   the platform XML it runs on\n"
             "       byzgrid list            components: models, methods, compressors, aggregators, attacks, datasets\n"
             "       byzgrid keys            every scenario key: default, meaning, allowed values\n"
             "       byzgrid aggregate --rule R --f F [--pre P] < vectors.csv     one aggregation\n"
@@ -46,7 +47,8 @@ static void usage(FILE *out)
             "                   (broadcast, messages and their sizes, aggregation, evaluation, finalize)\n"
             "\n"
             "platform: prints the SimGrid XML generated from [platform] (topology = star, racks, sites, fat-tree;\n"
-            "  every run also writes it to its folder as platform.xml); for topology = file, the file itself\n"
+            "  every run also writes it to its folder as platform.xml); for topology = file, the file itself;\n"
+            "  --out DIR also writes DIR/platform.xml with the profile files it names (variability, faults.links)\n"
             "\n"
             "example:\n"
             "  byzgrid run scenarios/quickstart.ini\n"
@@ -198,10 +200,25 @@ static int cmd_run(int argc, char **argv)
     return 0;
 }
 
-/* byzgrid platform SCENARIO [--set k=v]...: the XML the run would load, on stdout. */
+/* Copy the file at path to stdout. */
+static int print_file(const char *path, bg_err_t *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return bg_err_set(err, BG_EIO, path, 0, "cannot read the platform: %s", strerror(errno));
+    char buf[65536];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, k, stdout);
+    fclose(f);
+    return BG_OK;
+}
+
+/* byzgrid platform SCENARIO [--out DIR] [--set k=v]...: the XML the run would load, on stdout; with --out also
+ * written into DIR with its profile files, as a run writes them. */
 static int cmd_platform(int argc, char **argv)
 {
-    const char *scenario = NULL;
+    const char *scenario = NULL, *out = NULL;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     size_t n_sets = 0;
     for (int i = 2; i < argc; i++) {
@@ -209,10 +226,12 @@ static int cmd_platform(int argc, char **argv)
             sets[n_sets++] = argv[++i];
         else if (!strncmp(argv[i], "--set=", 6))
             sets[n_sets++] = argv[i] + 6;
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out = argv[++i];
         else if (argv[i][0] != '-' && !scenario)
             scenario = argv[i];
         else {
-            fprintf(stderr, "byzgrid: platform: unexpected '%s' (usage: byzgrid platform SCENARIO.ini "
+            fprintf(stderr, "byzgrid: platform: unexpected '%s' (usage: byzgrid platform SCENARIO.ini [--out DIR] "
                             "[--set section.key=value]...)\n", argv[i]);
             free(sets);
             return 2;
@@ -223,17 +242,15 @@ static int cmd_platform(int argc, char **argv)
     int rc = load_scenario("platform", scenario, sets, n_sets, &sc, &err);
     if (rc)
         return rc;
-    if (bg_platform_topology(&sc.plat, sc.platform) == BG_TOPO_FILE) {
-        FILE *f = fopen(sc.platform, "r");
-        if (!f)
-            rc = bg_err_set(&err, BG_EIO, sc.platform, 0, "cannot read the platform: %s", strerror(errno));
-        else {
-            char buf[65536];
-            size_t k;
-            while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-                fwrite(buf, 1, k, stdout);
-            fclose(f);
-        }
+    if (out) {
+        char xml[1100];
+        if (bg_make_dirs(out))
+            rc = bg_err_set(&err, BG_EIO, out, 0, "cannot create the folder: %s", strerror(errno));
+        else if (!(rc = bg_platform_prepare(&sc.plat, sc.platform, sc.learn.n, sc.learn.seed, out, xml, sizeof xml,
+                                            &err)))
+            rc = print_file(xml, &err);
+    } else if (bg_platform_topology(&sc.plat, sc.platform) == BG_TOPO_FILE) {
+        rc = print_file(sc.platform, &err);
     } else {
         rc = bg_platform_write(&sc.plat, sc.learn.n, sc.learn.seed, stdout, NULL, &err);
     }

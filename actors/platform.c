@@ -2,6 +2,7 @@
  * fat-tree), with the profile files it names written next to it. Link names and routes are described in
  * platforms/README.md. */
 #include "bg_platform.h"
+#include "faults.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -164,6 +165,9 @@ typedef struct gen {
     double *bw_up, *bw_down;
     profile_t bw_prof, speed_prof;   /* from files or the periodic wave (shared by every worker) */
     int bw_var, speed_var;       /* which worker resources vary */
+    bg_faults_t lf;              /* faults.links */
+    unsigned char *lf_used;      /* lf.v[k] named a link that was written */
+    int rc;                      /* first error of a state profile written by a void writer */
     bg_err_t *err;
 } gen_t;
 
@@ -228,6 +232,10 @@ static int resolve(gen_t *g)
         (rc = single(g, "wan_bw", p->wan_bw, BG_UNIT_BANDWIDTH)) ||
         (rc = single(g, "wan_lat", p->wan_lat, BG_UNIT_TIME)))
         return rc;
+    if ((rc = bg_faults_parse(p->link_faults, "faults.links", &g->lf, g->err)))
+        return rc;
+    if (!(g->lf_used = calloc(g->lf.n ? g->lf.n : 1, 1)))
+        return bg_err_set(g->err, BG_ENOMEM, NULL, 0, "out of memory");
     /* Variability: a profile file wins over the generated one for its resource. */
     if (p->bw_profile[0]) {
         if ((rc = profile_read(p->bw_profile, "platform.worker_bw_profile", &g->bw_prof, g->err)))
@@ -264,6 +272,8 @@ static void gen_free(gen_t *g)
     free(g->bw_down);
     profile_free(&g->bw_prof);
     profile_free(&g->speed_prof);
+    bg_faults_free(&g->lf);
+    free(g->lf_used);
 }
 
 /* Random variability draws one profile per worker resource: streams 100 + 3i (bw up), + 1 (bw down), + 2 (speed). */
@@ -311,28 +321,108 @@ static void link_end(gen_t *g, const char *ind)
             ind);
 }
 
+/* Whether the full-duplex link id is written as two plain links id_UP and id_DOWN rather than one SPLITDUPLEX
+ * link: with link powers (see duplex()), or when faults.links names it or one of its directions (SimGrid 3.32
+ * aborts, "Unknown event!", when a SPLITDUPLEX link has a state profile). */
+static int as_pair(const gen_t *g, const char *id)
+{
+    if (powered(g))
+        return 1;
+    const size_t l = strlen(id);
+    for (size_t k = 0; k < g->lf.n; k++) {
+        const char *name = g->lf.v[k].name;
+        if (!strncmp(name, id, l) && (!name[l] || !strcmp(name + l, "_UP") || !strcmp(name + l, "_DOWN")))
+            return 1;
+    }
+    return 0;
+}
+
+/* Write dir/name with the state profile's "time 0|1" lines (times as written in faults.links, in seconds). */
+static int state_write(const profile_t *p, const char *dir, const char *name, bg_err_t *err)
+{
+    if (!dir)
+        return BG_OK;
+    char path[1400], t[40];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return bg_err_set(err, BG_EIO, path, 0, "cannot write the state profile: %s", strerror(errno));
+    for (size_t k = 0; k < p->n; k++)
+        fprintf(f, "%s %d\n", bg_faults_time(p->t[k], t, sizeof t), p->v[k] > 0);
+    if (fclose(f) != 0)
+        return bg_err_set(err, BG_EIO, path, 0, "cannot write the state profile");
+    return BG_OK;
+}
+
+/* The state_file attribute of link id ("" when faults.links names neither id nor base, the pair id belongs to),
+ * its outages merged into the profile <id>.state: "0 1" (when up at first), "T1 0", "T2 1", ... One file per link:
+ * SimGrid 3.32 refuses to read one profile file for two links. */
+static const char *state_attr(gen_t *g, const char *id, const char *base, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    profile_t p = {0};
+    double d = 0, u = -1;   /* the outage being merged (u < 0: none yet) */
+    int bad = 0;
+    for (size_t k = 0; k <= g->lf.n && !bad; k++) {   /* lf.v is sorted by time; k == n flushes the last one */
+        const bg_fault_t *f = k < g->lf.n ? &g->lf.v[k] : NULL;
+        if (f && strcmp(f->name, id) && (!base || strcmp(f->name, base)))
+            continue;
+        if (f)
+            g->lf_used[k] = 1;
+        if (f && u >= 0 && f->down <= u) {   /* overlaps or touches the outage being merged (id and base) */
+            u = fmax(u, f->up);
+            continue;
+        }
+        if (u >= 0)
+            bad = (p.n == 0 && d > 0 && profile_add(&p, 0.0, 1.0)) || profile_add(&p, d, 0.0) ||
+                  (isfinite(u) && profile_add(&p, u, 1.0));
+        if (f)
+            d = f->down, u = f->up;
+    }
+    if (bad) {
+        profile_free(&p);
+        if (!g->rc)
+            g->rc = bg_err_set(g->err, BG_ENOMEM, NULL, 0, "out of memory");
+        return buf;
+    }
+    if (!p.n)
+        return buf;
+    char name[160];
+    snprintf(name, sizeof name, "%s.state", id);
+    int rc = state_write(&p, g->dir, name, g->err);
+    if (rc && !g->rc)
+        g->rc = rc;
+    profile_free(&p);
+    snprintf(buf, len, " state_file=\"%s\"", name);
+    return buf;
+}
+
 /* A full-duplex link id: one SPLITDUPLEX link (SimGrid makes id_UP and id_DOWN), or with link powers two plain
  * links id_UP and id_DOWN, because SimGrid 3.32 keeps a SPLITDUPLEX link's properties on the pair, where the
  * energy plugin never looks, not on its two halves. Same capacities and routes either way. */
 static void duplex(gen_t *g, const char *ind, const char *id, const char *bw, const char *lat)
 {
-    if (!powered(g)) {
+    if (!as_pair(g, id)) {
         fprintf(g->out, "%s<link id=\"%s\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"/>\n", ind, id,
                 bw, lat);
         return;
     }
     for (int d = 0; d < 2; d++) {
-        fprintf(g->out, "%s<link id=\"%s_%s\" bandwidth=\"%s\" latency=\"%s\"", ind, id, d ? "DOWN" : "UP", bw, lat);
+        char half[160], st[200];
+        snprintf(half, sizeof half, "%s_%s", id, d ? "DOWN" : "UP");
+        fprintf(g->out, "%s<link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"%s", ind, half, bw, lat,
+                state_attr(g, half, id, st, sizeof st));
         link_end(g, ind);
     }
 }
 
-/* Worker i: host w<i>, its access link l_w<i> (SPLITDUPLEX when both directions have the same bandwidth, else two
- * links l_w<i>_UP and l_w<i>_DOWN), with their profiles. */
+/* Worker i: host w<i>, its access link l_w<i> (SPLITDUPLEX when both directions have the same bandwidth, else,
+ * or with link powers or outages (as_pair()), two links l_w<i>_UP and l_w<i>_DOWN), with their profiles. */
 static int worker(gen_t *g, const char *ind, size_t i)
 {
-    char id[32], sfile[64] = "", f_up[64] = "", f_down[64] = "";
+    char id[32], lid[40], sfile[64] = "", f_up[64] = "", f_down[64] = "";
     snprintf(id, sizeof id, "w%zu", i);
+    snprintf(lid, sizeof lid, "l_w%zu", i);
     int rc;
     if (g->speed_var) {
         if (g->speed_var == 2 && g->sp->variability == BG_VAR_RANDOM) {
@@ -345,24 +435,30 @@ static int worker(gen_t *g, const char *ind, size_t i)
     }
     host(g, ind, id, g->speed[i], sfile[0] ? sfile : NULL);
     /* Both directions alike: one SPLITDUPLEX link (two plain ones with link powers, see duplex()), one profile. */
-    const int same = !strcmp(g->up[i], g->down[i]) && g->bw_up[i] == g->bw_down[i], split = same && !powered(g);
+    /* Two links never share a profile file (SimGrid 3.32 refuses to read one twice); alike links get alike
+     * profiles (the up stream for both). */
+    const int same = !strcmp(g->up[i], g->down[i]) && g->bw_up[i] == g->bw_down[i], split = same && !as_pair(g, lid);
     if (g->bw_var) {
-        snprintf(f_up, sizeof f_up, same ? "l_%s.bw" : "l_%s_UP.bw", id);
-        snprintf(f_down, sizeof f_down, same ? "l_%s.bw" : "l_%s_DOWN.bw", id);
+        snprintf(f_up, sizeof f_up, split ? "l_%s.bw" : "l_%s_UP.bw", id);
+        snprintf(f_down, sizeof f_down, split ? "l_%s.bw" : "l_%s_DOWN.bw", id);
         if ((rc = worker_profile(g, i, 0, g->bw_up[i], f_up)) ||
-            (!same && (rc = worker_profile(g, i, 1, g->bw_down[i], f_down))))
+            (!split && (rc = worker_profile(g, i, same ? 0 : 1, g->bw_down[i], f_down))))
             return rc;
     }
+    char st_up[200], st_down[200], up_id[48], down_id[48];
+    snprintf(up_id, sizeof up_id, "%s_UP", lid);
+    snprintf(down_id, sizeof down_id, "%s_DOWN", lid);
     if (split) {
         fprintf(g->out, "%s<link id=\"l_%s\" bandwidth=\"%s\" latency=\"%s\" sharing_policy=\"SPLITDUPLEX\"%s%s%s", ind,
                 id, g->up[i], g->lat[i], f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
         link_end(g, ind);
     } else {
-        fprintf(g->out, "%s<link id=\"l_%s_UP\" bandwidth=\"%s\" latency=\"%s\"%s%s%s", ind, id, g->up[i], g->lat[i],
-                f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "");
+        fprintf(g->out, "%s<link id=\"l_%s_UP\" bandwidth=\"%s\" latency=\"%s\"%s%s%s%s", ind, id, g->up[i], g->lat[i],
+                f_up[0] ? " bandwidth_file=\"" : "", f_up, f_up[0] ? "\"" : "", state_attr(g, up_id, lid, st_up, sizeof st_up));
         link_end(g, ind);
-        fprintf(g->out, "%s<link id=\"l_%s_DOWN\" bandwidth=\"%s\" latency=\"%s\"%s%s%s", ind, id, g->down[i],
-                g->lat[i], f_down[0] ? " bandwidth_file=\"" : "", f_down, f_down[0] ? "\"" : "");
+        fprintf(g->out, "%s<link id=\"l_%s_DOWN\" bandwidth=\"%s\" latency=\"%s\"%s%s%s%s", ind, id, g->down[i],
+                g->lat[i], f_down[0] ? " bandwidth_file=\"" : "", f_down, f_down[0] ? "\"" : "",
+                state_attr(g, down_id, lid, st_down, sizeof st_down));
         link_end(g, ind);
     }
     fprintf(g->out, "%s<host_link id=\"%s\" up=\"l_%s_UP\" down=\"l_%s_DOWN\"/>\n", ind, id, id, id);
@@ -412,10 +508,13 @@ static void zone_route(gen_t *g, const char *a, const char *ga, const char *b, c
  * for the switch; it runs nothing): traffic entering the zone takes link `in`, leaving it link `out`. */
 static void gateway(gen_t *g, const char *id, const char *in, const char *out, const char *bw, const char *lat)
 {
+    char st[200];
     fprintf(g->out, "      <host id=\"%s\" speed=\"1f\"/>\n", id);
-    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"", in, bw, lat);
+    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"%s", in, bw, lat,
+            state_attr(g, in, NULL, st, sizeof st));
     link_end(g, "      ");
-    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"", out, bw, lat);
+    fprintf(g->out, "      <link id=\"%s\" bandwidth=\"%s\" latency=\"%s\"%s", out, bw, lat,
+            state_attr(g, out, NULL, st, sizeof st));
     link_end(g, "      ");
     fprintf(g->out, "      <host_link id=\"%s\" up=\"%s\" down=\"%s\"/>\n", id, in, out);
 }
@@ -430,7 +529,9 @@ static void core_zone(gen_t *g, int with_bb)
     fprintf(g->out, "    </zone>\n");
     duplex(g, "    ", "l_server", p->server_bw, p->server_lat);
     if (with_bb) {
-        fprintf(g->out, "    <link id=\"bb\" bandwidth=\"%s\" latency=\"%s\"", p->backbone_bw, p->backbone_lat);
+        char st[200];
+        fprintf(g->out, "    <link id=\"bb\" bandwidth=\"%s\" latency=\"%s\"%s", p->backbone_bw, p->backbone_lat,
+                state_attr(g, "bb", NULL, st, sizeof st));
         link_end(g, "    ");
     }
 }
@@ -439,7 +540,7 @@ static void core_zone(gen_t *g, int with_bb)
  * l_server_DOWN -> server. */
 static void core_routes(gen_t *g, const char *z, const char *gz)
 {
-    const int pw = powered(g);   /* two plain links l_server_UP / _DOWN instead of one SPLITDUPLEX */
+    const int pw = as_pair(g, "l_server");   /* two plain links l_server_UP / _DOWN instead of one SPLITDUPLEX */
     const char *out[] = {pw ? "l_server_UP" : "l_server", "bb"}, *out_dir[] = {pw ? NULL : "UP", NULL};
     const char *in[] = {"bb", pw ? "l_server_DOWN" : "l_server"}, *in_dir[] = {NULL, pw ? NULL : "DOWN"};
     zone_route(g, "core", "server", z, gz, out, out_dir, 2);
@@ -516,10 +617,12 @@ static int gen_sites(gen_t *g)
             snprintf(zb, sizeof zb, "site%zu", b);
             snprintf(ga, sizeof ga, "site%zu_gw", a);
             snprintf(gb, sizeof gb, "site%zu_gw", b);
-            const int pw = powered(g);   /* see duplex() */
-            snprintf(la, sizeof la, pw ? "wan%zu_UP" : "wan%zu", a);
-            snprintf(lb, sizeof lb, pw ? "wan%zu_DOWN" : "wan%zu", b);
-            const char *links[] = {la, lb}, *dirs[] = {pw ? NULL : "UP", pw ? NULL : "DOWN"};
+            snprintf(la, sizeof la, "wan%zu", a);
+            snprintf(lb, sizeof lb, "wan%zu", b);
+            const int pa = as_pair(g, la), pb = as_pair(g, lb);   /* see duplex() */
+            snprintf(la, sizeof la, pa ? "wan%zu_UP" : "wan%zu", a);
+            snprintf(lb, sizeof lb, pb ? "wan%zu_DOWN" : "wan%zu", b);
+            const char *links[] = {la, lb}, *dirs[] = {pa ? NULL : "UP", pb ? NULL : "DOWN"};
             zone_route(g, za, ga, zb, gb, links, dirs, 2);
         }
     fprintf(g->out, "  </zone>\n");
@@ -634,6 +737,16 @@ int bg_platform_write(const bg_platform_spec_t *p, size_t n, uint64_t seed, FILE
         rc = gen_star(&g);
     }
     fprintf(out, "</platform>\n");
+    if (!rc)
+        rc = g.rc;
+    for (size_t k = 0; !rc && k < g.lf.n; k++)
+        if (!g.lf_used[k])
+            rc = bg_err_keyed(err, "faults.links",
+                              bg_err_set(err, BG_EINVAL, NULL, 0, "faults.links: the generated %s platform has no link "
+                                         "'%s' that can go down (l_w<i>, l_server; racks: rack<r>_up, rack<r>_down, "
+                                         "bb; sites: wan<s>; fat-tree: bb; _UP or _DOWN after a pair's name for one "
+                                         "direction; <backbone> tags and fat-tree's cluster links take no state "
+                                         "profile)", bg_platform_topology_name(topo), g.lf.v[k].name));
     gen_free(&g);
     return rc;
 }

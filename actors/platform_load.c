@@ -159,17 +159,13 @@ static const char *attr(const char *p, const char *end, const char *name, size_t
     return NULL;
 }
 
-int bg_platform_has_wifi(const bg_scenario_t *sc)
+/* The whole file at path, NUL-terminated (NULL: unreadable or out of memory; *oom tells which). */
+static char *read_text(const char *path, int *oom)
 {
-    for (size_t i = 0; i < W.n; i++)
-        free(W.id[i]);
-    free(W.id);
-    memset(&W, 0, sizeof W);
-    if (bg_platform_topology(&sc->plat, sc->platform) != BG_TOPO_FILE)
-        return 0;
-    FILE *f = fopen(sc->platform, "rb");
+    *oom = 0;
+    FILE *f = fopen(path, "rb");
     if (!f)
-        return 0;   /* bg_platform_prepare reports it */
+        return NULL;
     size_t cap = 1 << 16, len = 0, k;
     char *text = malloc(cap + 1);
     while (text && (k = fread(text + len, 1, cap - len, f)) > 0) {
@@ -186,9 +182,27 @@ int bg_platform_has_wifi(const bg_scenario_t *sc)
         }
     }
     fclose(f);
-    if (!text)
-        return 1;   /* out of memory: assume the worst, the run only loses its link energy */
+    if (!text) {
+        *oom = 1;
+        return NULL;
+    }
     text[len] = '\0';
+    return text;
+}
+
+int bg_platform_has_wifi(const bg_scenario_t *sc)
+{
+    for (size_t i = 0; i < W.n; i++)
+        free(W.id[i]);
+    free(W.id);
+    memset(&W, 0, sizeof W);
+    if (bg_platform_topology(&sc->plat, sc->platform) != BG_TOPO_FILE)
+        return 0;
+    int oom;
+    char *text = read_text(sc->platform, &oom);
+    if (!text)
+        return oom;   /* unreadable: bg_platform_prepare reports it; out of memory: assume the worst, the run only
+                       * loses its link energy */
     /* Every <link ...> tag whose sharing_policy is WIFI (SimGrid's only spelling). */
     int wifi = 0;
     for (const char *p = strstr(text, "<link"); p; p = strstr(p + 1, "<link")) {
@@ -231,4 +245,33 @@ const char *bg_platform_wifi_route(const char *a, const char *b)
     }
     xbt_dynar_free(&route);
     return hit;
+}
+
+int bg_platform_has_state_file(const bg_scenario_t *sc)
+{
+    if (bg_platform_topology(&sc->plat, sc->platform) != BG_TOPO_FILE)
+        return sc->plat.link_faults[0] != '\0';   /* the generator writes state_file for faults.links only */
+    int oom;
+    char *text = read_text(sc->platform, &oom);
+    if (!text)
+        return oom;   /* unreadable: bg_platform_prepare reports it; out of memory: assume faults */
+    /* Any tag outside comments with a state_file attribute (host, link, cluster, ...). */
+    int found = 0;
+    for (const char *p = strchr(text, '<'); p && !found; p = strchr(p + 1, '<')) {
+        if (!strncmp(p, "<!--", 4)) {
+            const char *close = strstr(p + 4, "-->");
+            if (!close)
+                break;
+            p = close + 2;
+            continue;
+        }
+        const char *end = strchr(p, '>');
+        if (!end)
+            break;
+        size_t vl = 0;
+        found = attr(p + 1, end, "state_file", &vl) != NULL;
+        p = end - 1;
+    }
+    free(text);
+    return found;
 }

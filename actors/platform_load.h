@@ -16,6 +16,10 @@ void bg_platform_forget(void);
 /* 1 when the run's platform has a WiFi link (topology = file whose XML has sharing_policy="WIFI"; generated
  * platforms have none), found before loading: SimGrid 3.32's link energy plugin crashes on WiFi links. */
 int bg_platform_has_wifi(const bg_scenario_t *sc);
+/* 1 when the run's platform can turn hosts or links off by itself: a user's file (topology = file) with a
+ * state_file attribute on any host, link or cluster (a text scan outside XML comments, before or after loading),
+ * or a generated platform with faults.links (its state profiles). 0 otherwise. */
+int bg_platform_has_state_file(const bg_scenario_t *sc);
 /* The id of a WiFi link (found by bg_platform_has_wifi) on the route between hosts a and b either way, or NULL. */
 const char *bg_platform_wifi_route(const char *a, const char *b);
 

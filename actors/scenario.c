@@ -1,6 +1,7 @@
 /* Scenario loading: the learning keys (bg_config_keys) and the simulator's own keys below, one table each, drive
  * parsing, overrides, validation, `byzgrid keys` and the config block of summary.json. INI syntax is libinih's. */
 #include "bg_scenario.h"
+#include "faults.h"
 
 #include <errno.h>
 #include <gsl/gsl_randist.h>
@@ -65,6 +66,25 @@ static int parse_plat_value(const bg_key_t *k, void *base, const char *v, char *
 }
 
 static void format_plat_value(const bg_key_t *k, const void *base, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", (const char *)base + k->off);
+}
+
+/* faults.hosts, faults.links: the list as written, its syntax checked (faults.h); names are checked once the
+ * platform is loaded. */
+static int parse_faults(const bg_key_t *k, void *base, const char *v, char *why, size_t len)
+{
+    if (strlen(v) >= k->size) {
+        snprintf(why, len, "at most %zu characters", k->size - 1);
+        return -1;
+    }
+    if (bg_faults_check_spec(v, why, len))
+        return -1;
+    snprintf((char *)base + k->off, k->size, "%s", v);
+    return 0;
+}
+
+static void format_faults(const bg_key_t *k, const void *base, char *buf, size_t len)
 {
     snprintf(buf, len, "%s", (const char *)base + k->off);
 }
@@ -259,11 +279,27 @@ static const bg_key_t sim_keys[] = {
     {"energy", "link_busy_w", BG_KEY_DOUBLE, AT(plat.link_busy_w), "0",
      "Watts of every generated link carrying traffic at its full bandwidth (see energy.link_idle_w)", 0, NAN, 0,
      NULL, NULL, NULL, NULL},
+    {"faults", "hosts", BG_KEY_CUSTOM, AT(faults_hosts), "",
+     "host outages: comma-separated items NAME@T (down from T on, never back) or NAME@T1..T2 (down from T1, up "
+     "again at T2), times with a SimGrid unit (120s, 5m, 500ms); one name may repeat with intervals apart; NAME is "
+     "a host of the platform (w3, server)", NAN, NAN, 0, NULL, NULL, parse_faults, format_faults},
+    {"faults", "links", BG_KEY_CUSTOM, AT(plat.link_faults), "",
+     "link outages, same syntax (l_w3@100s..200s); generated platforms only: each named link gets a state profile "
+     "<id>.state next to platform.xml (l_w3: both directions; l_w3_UP, l_w3_DOWN: one); with platform.topology = "
+     "file, put state_file on the link in your XML", NAN, NAN, 0, NULL, NULL, parse_faults, format_faults},
+    {"faults", "mtbf_s", BG_KEY_DOUBLE, AT(faults_mtbf_s), "0",
+     "seeded outages: every worker's host (not the server's) alternates up-times drawn from an exponential of this "
+     "mean (s) and down-times of mean faults.mttr_s, from run.seed (one stream per worker rank); 0: off", 0, NAN, 0,
+     NULL, NULL, NULL, NULL},
+    {"faults", "mttr_s", BG_KEY_DOUBLE, AT(faults_mttr_s), "0",
+     "mean down-time (s) of the seeded outages; must be > 0 when faults.mtbf_s > 0 (ignored when it is 0)", 0, NAN,
+     0, NULL, NULL, NULL, NULL},
 };
 #define N_SIM_KEYS (sizeof sim_keys / sizeof sim_keys[0])
 
 static const char *const sections[] = {"run", "data", "partition", "model", "method", "compressor", "downlink",
-                                       "aggregator", "attack", "workers", "round", "platform", "energy", NULL};
+                                       "aggregator", "attack", "workers", "round", "platform", "energy", "faults",
+                                       NULL};
 
 /* Every key in listing order: section by section, the learning keys of a section, then the simulator's. */
 typedef struct key_list {
@@ -604,6 +640,21 @@ void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err)
     err->line = i >= 0 && sc->src[i].from == BG_FROM_FILE ? sc->src[i].line : 0;
 }
 
+/* The [faults] keys together (each list's syntax was checked as it was read). */
+static int check_faults(const bg_scenario_t *sc, bg_err_t *err)
+{
+    if (sc->plat.link_faults[0] && bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE)
+        return bg_err_keyed(err, "faults.links",
+                            bg_err_set(err, BG_EINVAL, NULL, 0, "faults.links is for generated platforms only: with "
+                                       "platform.topology = file, put state_file=\"...\" on the link in your "
+                                       "platform XML"));
+    if (sc->faults_mtbf_s > 0 && !(sc->faults_mttr_s > 0))
+        return bg_err_keyed(err, "faults.mttr_s",
+                            bg_err_set(err, BG_EINVAL, NULL, 0, "faults.mtbf_s = %g needs faults.mttr_s > 0 (the mean "
+                                       "down-time of a worker's host, in seconds)", sc->faults_mtbf_s));
+    return BG_OK;
+}
+
 int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, bg_scenario_t *sc, bg_err_t *err)
 {
     scenario_defaults(sc);
@@ -681,6 +732,8 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
                                     "(it is %s)", bg_scenario_placement_name(sc)));
     else
         r = bg_scenario_place(sc, NULL, NULL, err);   /* fastest and slowest wait for the platform */
+    if (!r)
+        r = check_faults(sc, err);
     if (r)
         bg_scenario_locate(sc, err);
     return r;

@@ -5,6 +5,7 @@
 #include "bg_trace.h"
 #include "platform_load.h"
 #include "events.h"
+#include "faults.h"
 #include "run_internal.h"
 
 #include <errno.h>
@@ -98,7 +99,7 @@ typedef struct sim_ctx {
     double arrived_bytes;         /* uplink bytes that reached the server since the last aggregation */
     struct snap *snaps;           /* broadcasts still referenced */
     struct proto_counts { size_t selected, applied, missing, late, late_dropped, skipped; } tot, iv;
-    sg_actor_t fault_actor;
+    sg_actor_t fault_actor, server_actor, clock_actor;
 } sim_ctx_t;
 
 static sim_ctx_t S;
@@ -422,10 +423,8 @@ static void hold_model(void)
 
 /* Rows at k * eval_every_s, and the last one at until_s, each with the held model (evaluating costs no simulated
  * time). Ends when the server leaves its loop first, or ends the run at until_s. */
-static void clock_actor(int argc, char **argv)
+static void clock_run(void)
 {
-    (void)argc;
-    (void)argv;
     for (size_t k = 0;; k++) {
         double next = S.every > 0 ? (double)k * S.every : INFINITY;
         const int last = S.until > 0 && !(next < S.until);
@@ -444,9 +443,19 @@ static void clock_actor(int argc, char **argv)
             S.until_reached = 1;
             S.res->rounds = m.round;
             record_end(S.until);
+            if (S.proto)
+                proto_notify();   /* the server may be waiting for messages */
             return;
         }
     }
+}
+
+static void clock_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    clock_run();
+    S.clock_actor = NULL;   /* ended: nobody may kill it any more */
 }
 
 /* Every worker is in (or on its way to) a receive on its own mailbox, and takes exactly one FINALIZE. Waiting for
@@ -788,6 +797,8 @@ static int someone_available(void)
     return 0;
 }
 
+static size_t fault_record(const char *name, int link, double down);
+
 /* The protocol's totals, and for mirrored methods whether every worker's copy equals the server's: a worker whose
  * message is computed but not delivered, or delivered but not yet applied, is left out (its copies differ by
  * exactly that message). */
@@ -810,6 +821,16 @@ static void proto_record(void)
     }
     p->mirror_gap = bg_engine_mirror_gap(S.e, skip, &p->mirror_compared);
     free(skip);
+    /* Link outages are state profiles in the generated platform: those that began before the end. */
+    bg_faults_t lf = {0};
+    bg_err_t e;
+    if (bg_faults_parse(S.sc->plat.link_faults, "faults.links", &lf, &e) == BG_OK)
+        for (size_t k = 0; k < lf.n; k++)
+            if (lf.v[k].down <= S.end_clock) {
+                const size_t r = fault_record(lf.v[k].name, 1, lf.v[k].down);
+                p->faults[r].up = lf.v[k].up <= S.end_clock ? lf.v[k].up : NAN;
+            }
+    bg_faults_free(&lf);
 }
 
 /* The end of a run on the proxy path: every actor still there is ended (workers may be waiting for a broadcast,
@@ -822,6 +843,198 @@ static void proto_end(void)
         if (S.pw[i].alive)
             sg_actor_kill(S.pw[i].actor);
         sg_actor_kill(S.pw[i].proxy);
+    }
+}
+
+/* ---- Faults: worker hosts that crash and recover ------------------------------------------------------------------
+ * faults.hosts lists outages, faults.mtbf_s / mttr_s draws them for every worker host; the fault actor (on the
+ * server's host) applies them with sg_host_turn_off / sg_host_turn_on, which is what a SimGrid state profile does to
+ * a host: its actors are killed and its transfers fail; a worker's actor is restarted (auto-restart) when its host
+ * comes back. A host held down by several outages comes back when the last one ends. */
+typedef struct outage {
+    sg_host_t host;
+    const char *name;
+    double down, up;              /* the next outage (up = INFINITY: for good) */
+    int is_down, done;
+    gsl_rng *rng;                 /* faults.mtbf_s: draws the next one; NULL for a listed outage */
+    size_t rec;                   /* its entry in res->protocol.faults while down */
+} outage_t;
+
+typedef struct fault_plan {
+    bg_faults_t listed;
+    outage_t *o;
+    size_t n;
+} fault_plan_t;
+
+static fault_plan_t FP;
+
+static int faults_on(const bg_scenario_t *sc)
+{
+    return sc->faults_hosts[0] || sc->faults_mtbf_s > 0 || sc->plat.link_faults[0] || bg_platform_has_state_file(sc);
+}
+
+static int fault_plan_new(const bg_scenario_t *sc, uint64_t seed, bg_err_t *err)
+{
+    int rc = bg_faults_parse(sc->faults_hosts, "faults.hosts", &FP.listed, err);
+    if (rc)
+        return rc;
+    /* Distinct worker hosts, each with the stream of its first rank. */
+    size_t nm = 0;
+    unsigned char *first = calloc(S.n ? S.n : 1, 1);
+    if (!first)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    if (sc->faults_mtbf_s > 0) {
+        /* S.ehosts lists the distinct hosts in order of first use (server first): a worker host's first rank is
+         * the first i with that host. */
+        for (size_t i = 0; i < S.n; i++) {
+            size_t k = 0;
+            while (k < i && S.pw[k].host != S.pw[i].host)
+                k++;
+            if (k == i && S.pw[i].host != sg_host_by_name(sc->server_host)) {
+                first[i] = 1;
+                nm++;
+            }
+        }
+    }
+    FP.n = FP.listed.n + nm;
+    FP.o = calloc(FP.n ? FP.n : 1, sizeof *FP.o);
+    if (!FP.o) {
+        free(first);
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t j = 0; j < FP.listed.n; j++, k++) {
+        FP.o[k].host = sg_host_by_name(FP.listed.v[j].name);
+        FP.o[k].name = FP.listed.v[j].name;
+        FP.o[k].down = FP.listed.v[j].down;
+        FP.o[k].up = FP.listed.v[j].up;
+    }
+    for (size_t i = 0; i < S.n; i++)
+        if (first[i]) {
+            outage_t *o = &FP.o[k++];
+            o->host = S.pw[i].host;
+            o->name = sg_host_get_name(o->host);
+            o->rng = bg_faults_mtbf_rng(seed, i);
+            if (!o->rng) {
+                free(first);
+                return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+            }
+            bg_faults_mtbf_next(o->rng, sc->faults_mtbf_s, sc->faults_mttr_s, 0.0, &o->down, &o->up);
+        }
+    free(first);
+    return BG_OK;
+}
+
+static void fault_plan_free(void)
+{
+    for (size_t k = 0; k < FP.n; k++)
+        if (FP.o[k].rng)
+            gsl_rng_free(FP.o[k].rng);
+    free(FP.o);
+    bg_faults_free(&FP.listed);
+    memset(&FP, 0, sizeof FP);
+}
+
+static size_t fault_record(const char *name, int link, double down)
+{
+    struct bg_protocol *p = &S.res->protocol;
+    struct bg_fault_event *v = realloc(p->faults, (p->n_faults + 1) * sizeof *v);
+    xbt_assert(v, "out of memory");
+    p->faults = v;
+    snprintf(v[p->n_faults].name, sizeof v[p->n_faults].name, "%s", name);
+    v[p->n_faults].link = link;
+    v[p->n_faults].down = down;
+    v[p->n_faults].up = NAN;
+    return p->n_faults++;
+}
+
+/* The server's host is down: the run ends with an error, its trace kept; every actor is ended. */
+static void server_crash(const char *name, double t)
+{
+    bg_err_t e;
+    char tb[64];
+    bg_err_set(&e, BG_EINVAL, NULL, 0, "the server's host '%s' crashed at %s s (faults): the run ends after %zu rounds; "
+               "trace.csv keeps its rows", name, bg_faults_time(t, tb, sizeof tb), S.res->rounds);
+    sim_fail(&e);
+    if (!S.until_reached)
+        record_end(t);
+    for (size_t i = 0; i < S.n; i++) {
+        if (S.pw[i].alive)
+            sg_actor_kill(S.pw[i].actor);
+        sg_actor_kill(S.pw[i].proxy);
+    }
+    if (S.clock_actor)
+        sg_actor_kill(S.clock_actor);
+    sg_actor_kill(S.server_actor);
+    S.fault_actor = NULL;
+    sg_host_turn_off(sg_host_by_name(S.sc->server_host));   /* ends this actor too */
+}
+
+static int host_held_down(sg_host_t h)
+{
+    for (size_t k = 0; k < FP.n; k++)
+        if (FP.o[k].host == h && FP.o[k].is_down)
+            return 1;
+    return 0;
+}
+
+static void fault_run(void);
+
+static void fault_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fault_run();
+    S.fault_actor = NULL;   /* ended: nobody may kill it any more */
+}
+
+static void fault_run(void)
+{
+    sg_host_t server = sg_host_by_name(S.sc->server_host);
+    for (;;) {
+        size_t best = FP.n;
+        double tb = INFINITY;
+        for (size_t k = 0; k < FP.n; k++) {
+            const outage_t *o = &FP.o[k];
+            const double t = o->done ? INFINITY : o->is_down ? o->up : o->down;
+            if (t < tb) {
+                tb = t;
+                best = k;
+            }
+        }
+        if (best == FP.n)
+            return;   /* nothing more will happen */
+        if (tb > simgrid_get_clock())
+            sg_actor_sleep_until(tb);
+        outage_t *o = &FP.o[best];
+        if (!o->is_down) {
+            if (o->host == server) {
+                server_crash(o->name, tb);
+                return;
+            }
+            XBT_CVERB(byzgrid_server, "host %s crashes", o->name);
+            o->rec = fault_record(o->name, 0, tb);
+            for (size_t i = 0; i < S.n; i++)
+                if (S.pw[i].host == o->host)
+                    proto_lost(i);
+            if (sg_host_is_on(o->host))
+                sg_host_turn_off(o->host);
+            o->is_down = 1;
+            if (isinf(o->up))
+                o->done = 1;
+        } else {
+            o->is_down = 0;
+            S.res->protocol.faults[o->rec].up = tb;
+            if (!host_held_down(o->host)) {
+                XBT_CVERB(byzgrid_server, "host %s recovers", o->name);
+                sg_host_turn_on(o->host);
+            }
+            if (o->rng)
+                bg_faults_mtbf_next(o->rng, S.sc->faults_mtbf_s, S.sc->faults_mttr_s, tb, &o->down, &o->up);
+            else
+                o->done = 1;
+            proto_notify();
+        }
     }
 }
 
@@ -1210,6 +1423,9 @@ static int proto_setup(const bg_scenario_t *sc, bg_err_t *err)
         S.pw[i].host = sg_host_by_name(sc->hosts[i]);
     }
     S.wake = sg_sem_init(0);
+    int rc = fault_plan_new(sc, bg_engine_config(S.e)->seed, err);
+    if (rc)
+        return rc;
     /* Increments must never be lost: mirrored methods apply late messages whatever round.late says. */
     S.late_apply = sc->late_stale || bg_engine_method_mirrored(S.e);
     /* Omniscient attackers cannot wait for "every honest message of the round": some never come. They are timed
@@ -1221,6 +1437,7 @@ static int proto_setup(const bg_scenario_t *sc, bg_err_t *err)
 
 static void proto_free(void)
 {
+    fault_plan_free();
     if (S.pw)
         for (size_t i = 0; i < S.n; i++)
             if (S.pw[i].job)
@@ -1268,7 +1485,7 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     /* Round protocols or faults: the proxy path. quorum >= n and participation = 1 (or >= n) are the synchronous
      * round, which keeps the direct path and its outputs. */
     S.proto = (sc->participation < 1.0 || (sc->participation > 1.0 && sc->participation < (double)sc->learn.n)) ||
-              sc->deadline_s > 0 || (sc->quorum > 0 && sc->quorum < sc->learn.n);
+              sc->deadline_s > 0 || (sc->quorum > 0 && sc->quorum < sc->learn.n) || faults_on(sc);
     /* The proxy path ends actors that wait on a receive nobody matched yet (at a host crash, at the run's end), and
      * SimGrid 3.32's link energy plugin then looks up the route of a comm without a sender and crashes: no link
      * energy there (links_j is null in summary.json, as with WiFi links). */
@@ -1284,7 +1501,7 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     bg_engine_t *e = NULL;
     if ((rc = bg_engine_new(&sc->learn, &e, err)))
         return rc;
-    if ((rc = check_hosts(sc, err)) || (rc = place_attackers(sc, err))) {
+    if ((rc = check_hosts(sc, err)) || (rc = bg_faults_check(sc, err)) || (rc = place_attackers(sc, err))) {
         bg_engine_free(e);
         return rc;
     }
@@ -1355,9 +1572,11 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     S.n_relays = S.per_relay ? (n + S.per_relay - 1) / S.per_relay : 0;
     if (S.n_relays)
         S.relay_bar = sg_barrier_init((unsigned)S.n_relays + 1);
-    sg_actor_create("server", sg_host_by_name(sc->server_host), server_actor, 0, NULL);
+    S.server_actor = sg_actor_create("server", sg_host_by_name(sc->server_host), server_actor, 0, NULL);
     if (S.clock_stop)
-        sg_actor_create("clock", sg_host_by_name(sc->server_host), clock_actor, 0, NULL);
+        S.clock_actor = sg_actor_create("clock", sg_host_by_name(sc->server_host), clock_actor, 0, NULL);
+    if (S.proto && FP.n)
+        S.fault_actor = sg_actor_create("faults", sg_host_by_name(sc->server_host), fault_actor, 0, NULL);
     for (size_t r = 0; r < S.n_relays; r++) {
         char idx[32], aname[64];
         snprintf(idx, sizeof idx, "%zu", r);

@@ -857,6 +857,87 @@ static void test_platform_errors(void **state)
     free(e);
 }
 
+/* faults.links on a generated star: the named link becomes two plain links, each with its own state profile (SimGrid
+ * 3.32 aborts on a SPLITDUPLEX link with one, and on one profile file read twice), the same bytes every time; bad
+ * [faults] values and faults.links on a platform file exit 2 with one line naming the key. */
+static void assert_same_file(const char *a, const char *b);
+
+static void platform_out(const char *dir, const char *links, const char *out_path)
+{
+    char set[200];
+    snprintf(set, sizeof set, "faults.links=%s", links);
+    const char *args[] = {"platform", BG_SCEN "/quickstart.ini", "--out", dir, "--set", "platform.topology=star",
+                          "--set", set, NULL};
+    int rc = run_cli_io(NULL, out_path, "stderr.txt", args);
+    if (rc != 0) {
+        char *e = slurp("stderr.txt", NULL);
+        fail_msg("byzgrid platform exited %d: %s", rc, e ? e : "");
+    }
+}
+
+static void expect_file(const char *path, const char *want)
+{
+    char *got = slurp(path, NULL);
+    if (!got)
+        fail_msg("%s is missing", path);
+    if (strcmp(got, want))
+        fail_msg("%s holds '%s', expected '%s'", path, got, want);
+    free(got);
+}
+
+static void test_faults_platform(void **state)
+{
+    (void)state;
+    platform_out("fp1", "l_w1@1s..2s", "fp1.out");
+    char *xml = slurp("fp1.out", NULL);
+    assert_non_null(xml);
+    assert_non_null(strstr(xml, "<link id=\"l_w1_UP\" bandwidth=\"100Mbps\" latency=\"1ms\" "
+                                "state_file=\"l_w1_UP.state\"/>\n"));
+    assert_non_null(strstr(xml, "<link id=\"l_w1_DOWN\" bandwidth=\"100Mbps\" latency=\"1ms\" "
+                                "state_file=\"l_w1_DOWN.state\"/>\n"));
+    assert_null(strstr(xml, "<link id=\"l_w1\" "));
+    assert_non_null(strstr(xml, "<link id=\"l_w0\" bandwidth=\"100Mbps\" latency=\"1ms\" "
+                                "sharing_policy=\"SPLITDUPLEX\"/>"));
+    expect_file("fp1/platform.xml", xml);   /* what it prints is what it wrote */
+    free(xml);
+    expect_file("fp1/l_w1_UP.state", "0 1\n1 0\n2 1\n");
+    expect_file("fp1/l_w1_DOWN.state", "0 1\n1 0\n2 1\n");
+    /* same scenario, same bytes */
+    platform_out("fp2", "l_w1@1s..2s", "fp2.out");
+    assert_same_file("fp1/platform.xml", "fp2/platform.xml");
+    assert_same_file("fp1/l_w1_UP.state", "fp2/l_w1_UP.state");
+    assert_same_file("fp1/l_w1_DOWN.state", "fp2/l_w1_DOWN.state");
+    /* one direction, both, merged; minutes; the server's link as a pair with its routes unchanged */
+    platform_out("fp3", "l_w1_UP@500ms, l_w1@3s..4s, l_w1@1m..2m, l_server@0s..10s", "fp3.out");
+    expect_file("fp3/l_w1_UP.state", "0 1\n0.5 0\n");
+    expect_file("fp3/l_w1_DOWN.state", "0 1\n3 0\n4 1\n60 0\n120 1\n");
+    expect_file("fp3/l_server_UP.state", "0 0\n10 1\n");
+    char *x3 = slurp("fp3.out", NULL);
+    assert_non_null(x3);
+    assert_non_null(strstr(x3, "<host_link id=\"server\" up=\"l_server_UP\" down=\"l_server_DOWN\"/>"));
+    assert_null(strstr(x3, "<link id=\"l_server\" "));
+    free(x3);
+
+    expect_error(GEN "[faults]\nhosts = w3@5min\n", NULL, "bad.ini:12: faults.hosts = 'w3@5min': expected a known "
+                                                           "unit");
+    expect_error(GEN "[faults]\nhosts = w3@120\n", NULL, "bad.ini:12: faults.hosts = 'w3@120': expected a unit");
+    expect_error(GEN "[faults]\nhosts = w3@200s..100s\n", NULL, "bad.ini:12: faults.hosts");
+    expect_error(GEN "[faults]\nhosts = w3@-1s\n", NULL, "bad.ini:12: faults.hosts");
+    expect_error(GEN "[faults]\nhosts = w3@1s..5s, w3@4s\n", NULL, "bad.ini:12: faults.hosts");
+    expect_error(GEN "[faults]\nlinks = l_w1\n", NULL, "bad.ini:12: faults.links = 'l_w1': expected items");
+    expect_error(GEN "[faults]\nmtbf_s = 100\n", NULL, "faults.mttr_s > 0");
+    expect_error(GEN "[faults]\nmtbf_s = -1\n", NULL, "bad.ini:12: faults.mtbf_s");
+    expect_error(GEN "[faults]\nlinks = bb@1s\n", NULL, "bad.ini:12: faults.links: the generated star platform has "
+                                                        "no link 'bb'");
+    expect_error(GEN "[faults]\nhosts = w99@1s\n", NULL, "bad.ini:12: faults.hosts: the platform has no host 'w99'");
+    /* a platform file carries its own state_file attributes */
+    expect_error(BASE "[faults]\nlinks = l_w1@1s\n", NULL, "faults.links is for generated platforms only");
+    expect_error(BASE, (const char *const[]){"--set", "faults.links=l_w1@1s", NULL},
+                 "--set: faults.links is for generated platforms only");
+    const char *args[] = {"platform", BG_SCEN "/quickstart.ini", "--set", "faults.links=l_w1@1s", NULL};
+    assert_int_equal(run_cli("err.txt", args), 2);
+}
+
 /* ---------------------------------------------------------------- attacker placement and wire format */
 
 /* The worker hosts of summary.json's platform object, in rank order, and which are Byzantine. Returns the count. */
@@ -1299,7 +1380,7 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
                         "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|"
-                        "placement|wire_time|time_axis|target|bandwidth|relays\n");
+                        "placement|wire_time|time_axis|target|bandwidth|relays|faults_platform\n");
         return 2;
     }
     const char *which = argv[1];
@@ -1355,6 +1436,8 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_bandwidth);
     else if (!strcmp(which, "relays"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_relays);
+    else if (!strcmp(which, "faults_platform"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_faults_platform);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);
