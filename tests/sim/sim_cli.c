@@ -1375,12 +1375,170 @@ static void test_bandwidth(void **state)
     assert_true(fabs((sim[0] - sim[1]) - pred) <= 0.01 * pred);
 }
 
+
+/* The quick start on a generated star (100 Mbps, 1 ms links), n = 20 of which f Byzantine. */
+#define QS_STAR                                                                                                      \
+    "[run]\nseed = 1\nrounds = 400\neval_every = 50\n[data]\ndataset = a9a\n[model]\nname = logreg\n"             \
+    "lambda = 0.00056\n[method]\nname = byz-ef21-sgdm\nlr = 8.0\neta = 0.1\nbatch = 128\n[compressor]\n"          \
+    "name = topk\nk = 12\n[aggregator]\npre = nnm\nname = cm\n[attack]\nname = ipm\nf = 3\neps = 0.1\n"            \
+    "[workers]\nn = 20\n"
+
+/* A file's text without blanks and line breaks (summary.json's names hold none). */
+static char *slurp_compact(const char *path)
+{
+    char *t = slurp(path, NULL);
+    assert_non_null(t);
+    char *w = t;
+    for (const char *r = t; *r; r++)
+        if (*r != ' ' && *r != '\n')
+            *w++ = *r;
+    *w = '\0';
+    return t;
+}
+
+/* stderr holds nothing from SimGrid's failure paths */
+static void assert_clean_stderr(const char *path)
+{
+    char *e = slurp(path, NULL);
+    assert_non_null(e);
+    if (strstr(e, "Backtrace") || strstr(e, "Deadlock") || strstr(e, "CRITICAL") || strstr(e, "Oops"))
+        fail_msg("stderr: %s", e);
+    free(e);
+}
+
+/* [round] at the synchronous settings (quorum = n, participation = 1) keeps the direct path: trace.csv and
+ * events.csv byte-identical to a run without them (sim_time_s and energy_j included). The proxy path made to
+ * behave synchronously (a deadline nobody reaches) gives the same learning columns and times as the direct path
+ * with the oracle timing it uses; participation = 0.5 samples 10 workers a round (each round's downloads in
+ * events.csv), seeded: the same bytes twice, different workers from round to round. */
+static void test_round_protocols(void **state)
+{
+    (void)state;
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=100", "--set",
+                                   "run.events=true", "--out", "plain", "--quiet", NULL});
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=100", "--set",
+                                   "run.events=true", "--set", "round.quorum=20", "--set", "round.participation=1",
+                                   "--out", "sync", "--quiet", NULL});
+    assert_same_file("plain/trace.csv", "sync/trace.csv");
+    assert_same_file("plain/events.csv", "sync/events.csv");
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=100", "--set",
+                                   "attack.timing=oracle", "--out", "oracle", "--quiet", NULL});
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=100", "--set",
+                                   "round.deadline_s=1e6", "--out", "proxy", "--quiet", NULL});
+    static rows_t a, b;
+    char *hdr = slurp("proxy/trace.csv", NULL);
+    assert_non_null(strstr(hdr, "energy_j,selected,participants,missing,late,late_dropped,skipped_rounds\n"));
+    free(hdr);
+    write_file("cut.sh", "cut -d, -f1-11 proxy/trace.csv > proxy11.csv; cut -d, -f1-11 oracle/trace.csv > "
+                         "oracle11.csv\n");
+    assert_int_equal(system("sh cut.sh"), 0);
+    assert_same_file("proxy11.csv", "oracle11.csv");
+    (void)a;
+    (void)b;
+    /* sampling */
+    write_file("qs_star.ini", QS_STAR);
+    const char *part[] = {"run", "qs_star.ini", "--set", "round.participation=0.5", "--set", "run.rounds=40",
+                          "--set", "run.events=true", "--set", "run.eval_every=10", "--out", "part", "--quiet", NULL};
+    must_run(part);
+    part[11] = "part2";
+    must_run(part);
+    assert_same_file("part/trace.csv", "part2/trace.csv");
+    assert_same_file("part/events.csv", "part2/events.csv");
+    char *ev = slurp("part/events.csv", NULL);
+    assert_non_null(ev);
+    unsigned char seen[40][20] = {{0}};
+    char *save = NULL;
+    for (char *l = strtok_r(ev, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *cols[8];
+        if (split(l, cols, 8) == 6 && !strcmp(cols[2], "download"))
+            seen[atoi(cols[0])][atoi(cols[1])]++;
+    }
+    free(ev);
+    int differ = 0;
+    for (int t = 0; t < 40; t++) {
+        int k = 0;
+        for (int i = 0; i < 20; i++)
+            k += seen[t][i];
+        assert_int_equal(k, 10);
+        differ += t > 0 && memcmp(seen[t], seen[t - 1], 20) != 0;
+    }
+    assert_true(differ >= 30);
+    char *cols[20];
+    int n;
+    char *t = last_row("part/trace.csv", cols, 20, &n);
+    assert_int_equal(n, 18);
+    assert_string_equal(cols[12], "100");   /* selected in rounds 31..40 */
+    free(t);
+    /* a bad value is one line naming the key, exit 2 */
+    assert_int_equal(run_cli("err.txt", (const char *const[]){"run", "qs_star.ini", "--set", "round.deadline_s=-1",
+                                                                "--quiet", NULL}), 2);
+    char *e = slurp("err.txt", NULL);
+    assert_non_null(strstr(e, "round.deadline_s"));
+    free(e);
+    /* what the proxy path cannot run is refused with the key */
+    assert_int_equal(run_cli("err.txt", (const char *const[]){"run", "qs_star.ini", "--set", "round.quorum=5", "--set",
+                                                                "method.name=byz-ef21-bc", "--set", "attack.f=0",
+                                                                "--quiet", NULL}), 2);
+    e = slurp("err.txt", NULL);
+    assert_non_null(strstr(e, "method.name"));
+    assert_non_null(strstr(e, "round protocols and faults cannot run byz-ef21-bc"));
+    free(e);
+}
+
+/* Three worker hosts crash (one for good, two come back) and one link goes down: exit 0, every outage reported in
+ * summary.json, the late increments applied (worker g = server g_i), nothing from SimGrid on stderr. The server's
+ * host crashing ends the run with exit 1, one line, and the rows written so far. Seeded MTBF/MTTR outages: the
+ * same seed, the same bytes. */
+static void test_faults(void **state)
+{
+    (void)state;
+    write_file("qs_star.ini", QS_STAR);
+    int rc = run_cli("err.txt", (const char *const[]){"run", "qs_star.ini", "--set",
+                                                        "faults.hosts=w1@3s..9s, w6@4s, w9@10s..11s", "--set",
+                                                        "faults.links=l_w2@5s..8s", "--set", "round.deadline_s=1",
+                                                        "--out", "crash3", "--quiet", NULL});
+    assert_int_equal(rc, 0);
+    assert_clean_stderr("err.txt");
+    char *c = slurp_compact("crash3/summary.json");
+    assert_non_null(strstr(c, "{\"host\":\"w1\",\"down_s\":3,\"up_s\":9}"));
+    assert_non_null(strstr(c, "{\"host\":\"w6\",\"down_s\":4,\"up_s\":null}"));
+    assert_non_null(strstr(c, "{\"host\":\"w9\",\"down_s\":10,\"up_s\":11}"));
+    assert_non_null(strstr(c, "{\"link\":\"l_w2\",\"down_s\":5,\"up_s\":8}"));
+    free(c);
+    char *s = slurp("crash3/summary.json", NULL);
+    assert_true(json_num_after(s, "\"rounds\"", "missing") > 0);
+    assert_true(json_num_after(s, "\"rounds\"", "mirror_max_abs_diff") == 0.0);
+    assert_true(json_num_after(s, "\"rounds\"", "mirror_workers_compared") >= 15);
+    assert_true(json_num_after(s, "\"final\"", "round") == 400);
+    free(s);
+    /* the server's host */
+    expect_run_failure((const char *const[]){"run", "qs_star.ini", "--set", "faults.hosts=server@2s", "--set",
+                                             "run.eval_every=1", "--out", "srv", "--quiet", NULL},
+                       "the server's host 'server' crashed at 2 s", "srv/trace.csv", 10);
+    assert_clean_stderr("err.txt");
+    assert_int_equal(access("srv/summary.json", F_OK), -1);
+    /* seeded outages, no deadline: the server notices crashes and never hangs */
+    const char *mt[] = {"run", "qs_star.ini", "--set", "faults.mtbf_s=30", "--set", "faults.mttr_s=5", "--out", "mtbf",
+                        "--quiet", NULL};
+    assert_int_equal(run_cli("err.txt", mt), 0);
+    assert_clean_stderr("err.txt");
+    mt[7] = "mtbf2";
+    assert_int_equal(run_cli("err.txt", mt), 0);
+    assert_same_file("mtbf/trace.csv", "mtbf2/trace.csv");
+    c = slurp_compact("mtbf/summary.json");
+    assert_non_null(strstr(c, "\"faults\":[{\"host\":\"w"));
+    free(c);
+    s = slurp("mtbf/summary.json", NULL);
+    assert_true(json_num_after(s, "\"rounds\"", "mirror_max_abs_diff") == 0.0);
+    free(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
                         "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|"
-                        "placement|wire_time|time_axis|target|bandwidth|relays|faults_platform\n");
+                        "placement|wire_time|time_axis|target|bandwidth|relays|faults_platform|round_protocols|faults\n");
         return 2;
     }
     const char *which = argv[1];
@@ -1436,6 +1594,10 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_bandwidth);
     else if (!strcmp(which, "relays"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_relays);
+    else if (!strcmp(which, "round_protocols"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_round_protocols);
+    else if (!strcmp(which, "faults"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_faults);
     else if (!strcmp(which, "faults_platform"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_faults_platform);
     else
