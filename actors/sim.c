@@ -88,6 +88,7 @@ typedef struct sim_ctx {
     /* Round protocols and faults (the proxy path, see proto_server). */
     int proto;
     int late_apply;               /* late messages are applied stale (mirrored method, or round.late = stale) */
+    int poll;                     /* the platform file has state profiles: look at the hosts while waiting */
     struct proto_worker *pw;      /* n */
     unsigned char *apply;         /* n: messages the next aggregation applies */
     size_t *cand;                 /* n: scratch, the workers that can be sampled */
@@ -767,18 +768,35 @@ static size_t proto_sample(size_t t)
     return k;
 }
 
-/* Wait until done() or the absolute time `until` (INFINITY: no limit), woken by proto_notify. */
+/* Host outages that byzgrid does not schedule (state_file attributes in a user's platform file) are seen by looking:
+ * a sampled worker of the open round whose host is down cannot answer it. */
+static void poll_hosts(void)
+{
+    if (!S.round_open)
+        return;
+    for (size_t a = 0; a < S.selected_now; a++)
+        if (!sg_host_is_on(S.pw[S.cand[a]].host))
+            proto_lost(S.cand[a]);
+}
+
+/* Wait until done() or the absolute time `until` (INFINITY: no limit), woken by proto_notify (and every
+ * round.retry_s when outages come from the platform file). */
 static void proto_wait(int (*done)(void), double until)
 {
-    while (!S.failed && !S.until_reached && !done()) {
+    for (;;) {
+        if (S.poll)
+            poll_hosts();
+        if (S.failed || S.until_reached || done())
+            return;
         const double now = simgrid_get_clock();
         if (until <= now)
-            break;
+            return;
+        const double wake = S.poll && now + S.sc->retry_s < until ? now + S.sc->retry_s : until;
         S.server_waits = 1;
-        if (isinf(until))
+        if (isinf(wake))
             sg_sem_acquire(S.wake);
         else
-            sg_sem_acquire_timeout(S.wake, until - now);
+            sg_sem_acquire_timeout(S.wake, wake - now);
         S.server_waits = 0;
     }
 }
@@ -1423,6 +1441,7 @@ static int proto_setup(const bg_scenario_t *sc, bg_err_t *err)
         S.pw[i].host = sg_host_by_name(sc->hosts[i]);
     }
     S.wake = sg_sem_init(0);
+    S.poll = bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE && bg_platform_has_state_file(sc);
     int rc = fault_plan_new(sc, bg_engine_config(S.e)->seed, err);
     if (rc)
         return rc;
