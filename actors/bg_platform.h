@@ -44,6 +44,8 @@ typedef struct bg_platform_spec {
 /* "10Mbps" -> 1250000 (B/s, flop/s or s) exactly as SimGrid computes it. 0, or -1 with why filled. A unit is
  * required; bandwidths and speeds must be > 0, times >= 0. */
 int bg_unit_parse(const char *text, bg_unit_kind_t kind, double *out, char *why, size_t len);
+/* The n characters at s without surrounding blanks, into buf (truncated to len). */
+void bg_trim(const char *s, size_t n, char *buf, size_t len);
 /* Check a per-worker value (constant, list "a, b, c", uniform(a, b), loguniform(a, b), lognormal(median, sigma)). */
 int bg_value_check(const char *spec, bg_unit_kind_t kind, char *why, size_t len);
 /* Expand a per-worker value for n workers: text[i] is what the XML gets (the item as written for constants and

@@ -2,7 +2,6 @@
  * check, once the platform is loaded, that every listed name is one of its hosts or links. */
 #include "faults.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +13,6 @@
 
 #define ITEM_HELP "items NAME@T or NAME@T1..T2 separated by commas, e.g. w3@120s, w7@300s..500s"
 
-/* [s, s + n) without surrounding blanks into buf (truncated to len). */
-static void trim(const char *s, size_t n, char *buf, size_t len)
-{
-    while (n && isspace((unsigned char)*s))
-        s++, n--;
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    snprintf(buf, len, "%.*s", (int)n, s);
-}
 
 static int parse_time(const char *text, const char *item, double *t, char *why, size_t len)
 {
@@ -46,8 +36,8 @@ static int parse_item(const char *item, bg_fault_t *f, char *why, size_t len)
         return -1;
     }
     char name[sizeof f->name + 1], times[256];   /* one more: a longer name is refused, not cut */
-    trim(item, (size_t)(at - item), name, sizeof name);
-    trim(at + 1, strlen(at + 1), times, sizeof times);
+    bg_trim(item, (size_t)(at - item), name, sizeof name);
+    bg_trim(at + 1, strlen(at + 1), times, sizeof times);
     if (!name[0] || strlen(name) >= sizeof f->name || strpbrk(name, " \t@")) {
         snprintf(why, len, ITEM_HELP " ('%s': %s)", item,
                  !name[0] ? "no name before @" : strchr(name, '@') ? "one @ per item" : strlen(name) >= sizeof f->name
@@ -62,8 +52,8 @@ static int parse_item(const char *item, bg_fault_t *f, char *why, size_t len)
     }
     *dots = '\0';
     char t1[256], t2[256];
-    trim(times, strlen(times), t1, sizeof t1);
-    trim(dots + 2, strlen(dots + 2), t2, sizeof t2);
+    bg_trim(times, strlen(times), t1, sizeof t1);
+    bg_trim(dots + 2, strlen(dots + 2), t2, sizeof t2);
     if (parse_time(t1, item, &f->down, why, len) || parse_time(t2, item, &f->up, why, len))
         return -1;
     if (!(f->up > f->down)) {
@@ -120,7 +110,7 @@ static int parse(const char *spec, bg_faults_t *out, char *why, size_t len)
     out->v = NULL;
     out->n = 0;
     char all[256];
-    trim(spec, strlen(spec), all, sizeof all);
+    bg_trim(spec, strlen(spec), all, sizeof all);
     if (!all[0])
         return 0;
     size_t items = 1;
@@ -134,7 +124,7 @@ static int parse(const char *spec, bg_faults_t *out, char *why, size_t len)
         const char *c = strchr(p, ',');
         size_t l = c ? (size_t)(c - p) : strlen(p);
         char item[512];
-        trim(p, l, item, sizeof item);
+        bg_trim(p, l, item, sizeof item);
         if (!item[0]) {
             snprintf(why, len, ITEM_HELP " (an empty item)");
             bg_faults_free(out);

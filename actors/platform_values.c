@@ -137,7 +137,7 @@ const char *bg_exact_number(double x, char *buf, size_t len)
 }
 
 /* Copy s without surrounding blanks into buf. */
-static void trim(const char *s, size_t n, char *buf, size_t len)
+void bg_trim(const char *s, size_t n, char *buf, size_t len)
 {
     while (n && isspace((unsigned char)*s))
         s++, n--;
@@ -158,7 +158,7 @@ static int parse_call(const char *spec, dist_t *d, char *a, char *b, size_t len,
     if (!open)
         return 0;
     char name[32];
-    trim(spec, (size_t)(open - spec), name, sizeof name);
+    bg_trim(spec, (size_t)(open - spec), name, sizeof name);
     for (size_t i = 0; i < sizeof dists / sizeof dists[0]; i++)
         if (!strcmp(name, dists[i].name))
             *d = dists[i].d;
@@ -169,8 +169,8 @@ static int parse_call(const char *spec, dist_t *d, char *a, char *b, size_t len,
                             "lognormal(median, sigma)");
         return -1;
     }
-    trim(open + 1, (size_t)(comma - open - 1), a, len);
-    trim(comma + 1, (size_t)(close - comma - 1), b, len);
+    bg_trim(open + 1, (size_t)(comma - open - 1), a, len);
+    bg_trim(comma + 1, (size_t)(close - comma - 1), b, len);
     return 0;
 }
 
@@ -253,7 +253,7 @@ int bg_value_expand(const char *spec, bg_unit_kind_t kind, size_t n, uint64_t se
         const char *c = strchr(p, ',');
         size_t l = c ? (size_t)(c - p) : strlen(p);
         char item[BG_PLAT_SPEC];
-        trim(p, l, item, sizeof item);
+        bg_trim(p, l, item, sizeof item);
         double x;
         if (!item[0]) {
             snprintf(why, len, "a value%s (empty item in '%s')", items > 1 ? " per list item" : "", spec);

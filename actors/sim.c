@@ -459,6 +459,30 @@ static void clock_actor(int argc, char **argv)
     S.clock_actor = NULL;   /* ended: nobody may kill it any more */
 }
 
+/* Round t's aggregation (server_flops) has finished now: the held model, the records, the row if due. */
+static void round_done_at(size_t t, double server_flops)
+{
+    if (S.held)
+        hold_model();
+    if (S.res->round_end)
+        S.res->round_end[t + 1] = simgrid_get_clock();
+    if (S.res->server_flops)
+        S.res->server_flops[t] = server_flops;
+    S.res->rounds = t + 1;
+    if (S.round_rows ? bg_engine_is_eval_round(S.e, t + 1) : t + 1 == S.rounds)
+        evaluate_and_write();
+}
+
+/* The server left its round loop: the run's simulated time ends with the last round (or at until_s, recorded by the
+ * clock actor), not with the finalize messages that follow; the clock actor stops. */
+static void run_done(void)
+{
+    if (!S.until_reached)
+        record_end(simgrid_get_clock());
+    if (S.clock_stop)
+        sg_sem_release(S.clock_stop);
+}
+
 /* Every worker is in (or on its way to) a receive on its own mailbox, and takes exactly one FINALIZE. Waiting for
  * all of them means that when the sender (the server, or the relay of workers lo..lo+n-1) ends, they have ended. */
 static void finalize_workers(size_t lo, size_t n)
@@ -1139,20 +1163,9 @@ static void proto_server(void)
         execute(t, BG_EVENTS_SERVER, BG_EV_AGGREGATE, flops);
         if (S.until_reached)
             break;
-        if (S.held)
-            hold_model();
-        if (S.res->round_end)
-            S.res->round_end[t + 1] = simgrid_get_clock();
-        if (S.res->server_flops)
-            S.res->server_flops[t] = flops;
-        S.res->rounds = t + 1;
-        if (S.round_rows ? bg_engine_is_eval_round(S.e, t + 1) : t + 1 == S.rounds)
-            evaluate_and_write();
+        round_done_at(t, flops);
     }
-    if (!S.until_reached)
-        record_end(simgrid_get_clock());
-    if (S.clock_stop)
-        sg_sem_release(S.clock_stop);
+    run_done();
     proto_record();
     proto_end();
 }
@@ -1215,22 +1228,9 @@ static void server_actor(int argc, char **argv)
         if (S.until_reached)
             break;   /* past until_s: this round's model is not part of the run */
         XBT_CVERB(byzgrid_server, "round %zu: aggregation done (%.6g flops)", t, flops);
-        if (S.held)
-            hold_model();
-        if (S.res->round_end)
-            S.res->round_end[t + 1] = simgrid_get_clock();
-        if (S.res->server_flops)
-            S.res->server_flops[t] = flops;
-        S.res->rounds = t + 1;
-        if (S.round_rows ? bg_engine_is_eval_round(S.e, t + 1) : t + 1 == S.rounds)
-            evaluate_and_write();
+        round_done_at(t, flops);
     }
-    /* The run's simulated time ends with the last round (or at until_s, recorded by the clock actor), not with the
-     * finalize messages that follow it. */
-    if (!S.until_reached)
-        record_end(simgrid_get_clock());
-    if (S.clock_stop)
-        sg_sem_release(S.clock_stop);
+    run_done();
     free(comms);
     free(payloads);
     free(who);
