@@ -85,6 +85,9 @@ void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err);
 const bg_key_t *bg_scenario_key(size_t i, int *learning);
 /* Whether section.name was given (in the file or by --set) rather than left at its default. */
 int bg_scenario_is_set(const bg_scenario_t *sc, const char *section, const char *name);
+/* The first [round] or [faults] key that departs from the synchronous, fault-free round (quorum >= n and
+ * participation = 1, or >= n, are the synchronous round), or NULL. */
+const char *bg_scenario_protocol_key(const bg_scenario_t *sc);
 /* Print every key with its default, allowed values and meaning (byzgrid keys). */
 void bg_scenario_print_keys(FILE *out);
 /* The "config" and "config_source" objects of summary.json: every key with its value (learning keys as the engine

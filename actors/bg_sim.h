@@ -37,6 +37,7 @@ typedef struct bg_run_result {
     /* Round protocols and faults (the simulator's proxy path; on = 0 otherwise): totals over the run. */
     struct bg_protocol {
         int on, late_applied;
+        int oracle_forced;                 /* omniscient attackers timed as attack.timing = oracle */
         size_t selected, applied, missing, late, late_dropped, skipped;
         double mirror_gap;                 /* mirrored methods: max |worker copy - server copy| at the end */
         size_t mirror_compared, mirror_in_flight;

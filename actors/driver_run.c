@@ -50,7 +50,9 @@ int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_r
 {
     memset(res, 0, sizeof *res);
     /* Keys about simulated time would silently change the trace's rows here: refuse them. */
-    const char *timed = sc->until_s > 0 ? "run.until_s" : sc->eval_every_s > 0 ? "run.eval_every_s" : NULL;
+    const char *timed = sc->until_s > 0           ? "run.until_s"
+                        : sc->eval_every_s > 0    ? "run.eval_every_s"
+                                                  : bg_scenario_protocol_key(sc);
     if (timed) {
         bg_err_set(err, BG_EINVAL, NULL, 0, "%s needs simulated time, which the in-process driver (--driver) does "
                    "not have", timed);

@@ -288,6 +288,8 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
         bg_json_num(&j, "deadline_s", sc->deadline_s);
         bg_json_int(&j, "quorum", (long long)sc->quorum);
         bg_json_str(&j, "late_messages", pr->late_applied ? "applied stale" : "dropped");
+        if (pr->oracle_forced)
+            bg_json_str(&j, "omniscient_attackers", "timed as attack.timing = oracle (some honest messages never come)");
         bg_json_int(&j, "selected", (long long)pr->selected);
         bg_json_int(&j, "participants", (long long)pr->applied);
         bg_json_int(&j, "missing", (long long)pr->missing);

@@ -822,3 +822,21 @@ void bg_scenario_write_config(bg_json_t *j, const bg_scenario_t *sc, const bg_co
         bg_json_end(j);
     }
 }
+
+const char *bg_scenario_protocol_key(const bg_scenario_t *sc)
+{
+    const double n = (double)sc->learn.n, p = sc->participation;
+    if (p < 1.0 || (p > 1.0 && p < n))
+        return "round.participation";
+    if (sc->deadline_s > 0)
+        return "round.deadline_s";
+    if (sc->quorum > 0 && (double)sc->quorum < n)
+        return "round.quorum";
+    if (sc->faults_hosts[0])
+        return "faults.hosts";
+    if (sc->faults_mtbf_s > 0)
+        return "faults.mtbf_s";
+    if (sc->plat.link_faults[0])
+        return "faults.links";
+    return NULL;
+}

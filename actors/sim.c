@@ -910,11 +910,6 @@ typedef struct fault_plan {
 
 static fault_plan_t FP;
 
-static int faults_on(const bg_scenario_t *sc)
-{
-    return sc->faults_hosts[0] || sc->faults_mtbf_s > 0 || sc->plat.link_faults[0] || bg_platform_has_state_file(sc);
-}
-
 static int fault_plan_new(const bg_scenario_t *sc, uint64_t seed, bg_err_t *err)
 {
     int rc = bg_faults_parse(sc->faults_hosts, "faults.hosts", &FP.listed, err);
@@ -1449,8 +1444,10 @@ static int proto_setup(const bg_scenario_t *sc, bg_err_t *err)
     S.late_apply = sc->late_stale || bg_engine_method_mirrored(S.e);
     /* Omniscient attackers cannot wait for "every honest message of the round": some never come. They are timed
      * as attack.timing = oracle, the content filled in at the aggregation from the messages applied. */
-    if (S.omniscient)
+    if (S.omniscient) {
+        S.res->protocol.oracle_forced = !S.oracle;
         S.oracle = 1;
+    }
     return BG_OK;
 }
 
@@ -1503,8 +1500,7 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
      * crossing it) at every start and end of a transfer, and the server's link carries all n flows. */
     /* Round protocols or faults: the proxy path. quorum >= n and participation = 1 (or >= n) are the synchronous
      * round, which keeps the direct path and its outputs. */
-    S.proto = (sc->participation < 1.0 || (sc->participation > 1.0 && sc->participation < (double)sc->learn.n)) ||
-              sc->deadline_s > 0 || (sc->quorum > 0 && sc->quorum < sc->learn.n) || faults_on(sc);
+    S.proto = bg_scenario_protocol_key(sc) || bg_platform_has_state_file(sc);
     /* The proxy path ends actors that wait on a receive nobody matched yet (at a host crash, at the run's end), and
      * SimGrid 3.32's link energy plugin then looks up the route of a comm without a sender and crashes: no link
      * energy there (links_j is null in summary.json, as with WiFi links). */

@@ -1475,6 +1475,12 @@ static void test_round_protocols(void **state)
     char *e = slurp("err.txt", NULL);
     assert_non_null(strstr(e, "round.deadline_s"));
     free(e);
+    /* the in-process driver has no time for them */
+    assert_int_equal(run_cli("err.txt", (const char *const[]){"run", "qs_star.ini", "--set", "round.quorum=5",
+                                                                "--driver", "--quiet", NULL}), 2);
+    e = slurp("err.txt", NULL);
+    assert_non_null(strstr(e, "--set: round.quorum needs simulated time"));
+    free(e);
     /* what the proxy path cannot run is refused with the key */
     assert_int_equal(run_cli("err.txt", (const char *const[]){"run", "qs_star.ini", "--set", "round.quorum=5", "--set",
                                                                 "method.name=byz-ef21-bc", "--set", "attack.f=0",
