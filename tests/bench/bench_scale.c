@@ -8,7 +8,9 @@
  *   bench_scale [n ...]      e.g. bench_scale 1000 10000
  *
  * For every n the simulator runs with run.relays = auto and, up to 20,000 workers, with run.relays = 0 (no relays:
- * the server holds every comm itself, O(n^2) per round). Prints one line per run; a program, not a test. */
+ * the server holds every comm itself, O(n^2) per round) and on the round protocols' proxy path (relays column
+ * "proxy": round.deadline_s = 1e9, which no round reaches: one proxy actor per worker, the same rounds).
+ * Prints one line per run; a program, not a test. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +57,10 @@ static int run(const char *dir, size_t n, const char *relays, double *wall, doub
     snprintf(sets[0], sizeof sets[0], "workers.n=%zu", n);
     snprintf(sets[1], sizeof sets[1], "run.rounds=%zu", rounds_for(n));
     snprintf(sets[2], sizeof sets[2], "run.eval_every=%zu", rounds_for(n));
-    snprintf(sets[3], sizeof sets[3], "run.relays=%s", relays ? relays : "auto");
+    if (relays && !strcmp(relays, "proxy"))   /* the round-protocol path, with a deadline nobody reaches */
+        snprintf(sets[3], sizeof sets[3], "round.deadline_s=1e9");
+    else
+        snprintf(sets[3], sizeof sets[3], "run.relays=%s", relays ? relays : "auto");
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)
@@ -127,8 +132,8 @@ int main(int argc, char **argv)
         double dwall, drss;
         if (run(dir, n, NULL, &dwall, &drss))
             return 1;
-        const char *modes[] = {"auto", "0"};
-        for (int m = 0; m < (n <= 20000 ? 2 : 1); m++) {
+        const char *modes[] = {"auto", "0", "proxy"};
+        for (int m = 0; m < (n <= 20000 ? 3 : 1); m++) {
             double wall, rss;
             if (run(dir, n, modes[m], &wall, &rss))
                 return 1;
