@@ -159,17 +159,14 @@ static const char *attr(const char *p, const char *end, const char *name, size_t
     return NULL;
 }
 
-int bg_platform_has_wifi(const bg_scenario_t *sc)
+/* The whole file at path, NUL-terminated (malloc'ed), or NULL with *unreadable = 1 when it cannot be opened, 0 when
+ * memory ran out. */
+static char *read_text(const char *path, int *unreadable)
 {
-    for (size_t i = 0; i < W.n; i++)
-        free(W.id[i]);
-    free(W.id);
-    memset(&W, 0, sizeof W);
-    if (bg_platform_topology(&sc->plat, sc->platform) != BG_TOPO_FILE)
-        return 0;
-    FILE *f = fopen(sc->platform, "rb");
+    FILE *f = fopen(path, "rb");
+    *unreadable = !f;
     if (!f)
-        return 0;   /* bg_platform_prepare reports it */
+        return NULL;
     size_t cap = 1 << 16, len = 0, k;
     char *text = malloc(cap + 1);
     while (text && (k = fread(text + len, 1, cap - len, f)) > 0) {
@@ -186,9 +183,24 @@ int bg_platform_has_wifi(const bg_scenario_t *sc)
         }
     }
     fclose(f);
+    if (text)
+        text[len] = '\0';
+    return text;
+}
+
+int bg_platform_has_wifi(const bg_scenario_t *sc)
+{
+    for (size_t i = 0; i < W.n; i++)
+        free(W.id[i]);
+    free(W.id);
+    memset(&W, 0, sizeof W);
+    if (bg_platform_topology(&sc->plat, sc->platform) != BG_TOPO_FILE)
+        return 0;
+    int unreadable;
+    char *text = read_text(sc->platform, &unreadable);
     if (!text)
-        return 1;   /* out of memory: assume the worst, the run only loses its link energy */
-    text[len] = '\0';
+        return !unreadable;   /* unreadable: bg_platform_prepare reports it; out of memory: assume the worst, the
+                               * run only loses its link energy */
     /* Every <link ...> tag whose sharing_policy is WIFI (SimGrid's only spelling). */
     int wifi = 0;
     for (const char *p = strstr(text, "<link"); p; p = strstr(p + 1, "<link")) {
@@ -231,4 +243,22 @@ const char *bg_platform_wifi_route(const char *a, const char *b)
     }
     xbt_dynar_free(&route);
     return hit;
+}
+
+int bg_platform_file_links_powered(const bg_scenario_t *sc)
+{
+    if (bg_platform_topology(&sc->plat, sc->platform) != BG_TOPO_FILE)
+        return 0;
+    const size_t pl = strlen(sc->platform);
+    if ((pl >= 3 && !strcmp(sc->platform + pl - 3, ".so")) || (pl >= 6 && !strcmp(sc->platform + pl - 6, ".dylib")))
+        return 1;   /* SimGrid loads a platform library's code, which may set any property */
+    int unreadable;
+    char *text = read_text(sc->platform, &unreadable);
+    if (!text)
+        return 1;
+    /* SimGrid 3.32's plugin reads wattage_range, or the older watt_range; without either a link draws 0 W. The
+     * search is over the whole text (comments and hosts' properties included): a false hit only keeps the plugin. */
+    const int powered = strstr(text, "watt_range") || strstr(text, "wattage_range");
+    free(text);
+    return powered;
 }

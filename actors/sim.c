@@ -751,11 +751,13 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
      * 3.32's plugin crashes on them). */
     sg_host_energy_plugin_init();
     S.link_energy = !bg_platform_has_wifi(sc);
-    /* A generated platform whose links draw 0 W needs no plugin: links_j is 0 exactly. Running it anyway costs
-     * O(n^2) per round at scale: SimGrid 3.32's plugin recomputes each route link's usage (a walk over every flow
-     * crossing it) at every start and end of a transfer, and the server's link carries all n flows. */
-    S.link_plugin = S.link_energy && (bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE ||
-                                      sc->plat.link_idle_w != 0 || sc->plat.link_busy_w != 0);
+    /* A platform whose links draw 0 W (generated without link Watts, or a file with no wattage_range) needs no
+     * plugin: links_j is 0 exactly. Running it anyway costs O(n^2) per round at scale: SimGrid 3.32's plugin
+     * recomputes each route link's usage (a walk over every flow crossing it) at every start and end of a
+     * transfer, and the server's link carries all n flows; at 20 workers it is about a sixth of the run (the
+     * routes it looks up again at each start and end). */
+    S.link_plugin = S.link_energy && (bg_platform_file_links_powered(sc) || sc->plat.link_idle_w != 0 ||
+                                      sc->plat.link_busy_w != 0);
     if (S.link_plugin)
         sg_link_energy_plugin_init();
     int rc = bg_platform_load(sc, o->out_dir, err);
