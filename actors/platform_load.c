@@ -275,3 +275,21 @@ int bg_platform_has_state_file(const bg_scenario_t *sc)
     free(text);
     return found;
 }
+
+int bg_platform_file_links_powered(const bg_scenario_t *sc)
+{
+    if (bg_platform_topology(&sc->plat, sc->platform) != BG_TOPO_FILE)
+        return 0;
+    const size_t pl = strlen(sc->platform);
+    if ((pl >= 3 && !strcmp(sc->platform + pl - 3, ".so")) || (pl >= 6 && !strcmp(sc->platform + pl - 6, ".dylib")))
+        return 1;   /* SimGrid loads a platform library's code, which may set any property */
+    int oom;
+    char *text = read_text(sc->platform, &oom);
+    if (!text)
+        return 1;   /* unreadable (bg_platform_prepare reports it) or out of memory: keep the plugin */
+    /* SimGrid 3.32's plugin reads wattage_range, or the older watt_range; without either a link draws 0 W. The
+     * search is over the whole text (comments and hosts' properties included): a false hit only keeps the plugin. */
+    const int powered = strstr(text, "watt_range") || strstr(text, "wattage_range");
+    free(text);
+    return powered;
+}

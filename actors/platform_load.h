@@ -22,5 +22,9 @@ int bg_platform_has_wifi(const bg_scenario_t *sc);
 int bg_platform_has_state_file(const bg_scenario_t *sc);
 /* The id of a WiFi link (found by bg_platform_has_wifi) on the route between hosts a and b either way, or NULL. */
 const char *bg_platform_wifi_route(const char *a, const char *b);
+/* 1 when the run's platform file may give a link a power draw: it is a shared library, cannot be read, or its
+ * text names the link property SimGrid's energy plugin reads (wattage_range, or the older watt_range); 0 when it
+ * cannot (every link then draws 0 W, so the plugin would only add 0 J), and for generated platforms. */
+int bg_platform_file_links_powered(const bg_scenario_t *sc);
 
 #endif

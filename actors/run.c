@@ -268,9 +268,9 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_str(&j, "links_note",
                 !isfinite(en->total_j) ? "no energy without simulated time (the in-process driver)"
                 : en->links_off_proto
-                    ? "links_j is null: with round protocols or faults actors waiting for a message are ended (a "
-                      "host crash, the run's end), which crashes SimGrid 3.32's link energy plugin, so it is off "
-                      "(total_j counts the hosts only)"
+                    ? "links_j is null: the links draw power, but with round protocols or faults actors waiting for a "
+                      "message are ended (a host crash, the run's end), which crashes SimGrid 3.32's link energy "
+                      "plugin, so it is off (total_j counts the hosts only)"
                 : !en->link_energy ? "links_j is null: the platform has WiFi links, on which SimGrid 3.32's link energy "
                                    "plugin crashes, so it is off (total_j counts the hosts only)"
                 : en->links_from_file ? "links count the wattage_range properties of the platform file's links "

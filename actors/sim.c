@@ -16,6 +16,7 @@
 #include <simgrid/comm.h>
 #include <simgrid/cond.h>
 #include <simgrid/engine.h>
+#include <simgrid/exec.h>
 #include <simgrid/host.h>
 #include <simgrid/mailbox.h>
 #include <simgrid/mutex.h>
@@ -89,6 +90,7 @@ typedef struct sim_ctx {
     int proto;
     int late_apply;               /* late messages are applied stale (mirrored method, or round.late = stale) */
     int poll;                     /* the platform file has state profiles: look at the hosts while waiting */
+    int links_off_proto;          /* links draw power but the link energy plugin is off (proxy path) */
     struct proto_worker *pw;      /* n */
     unsigned char *apply;         /* n: messages the next aggregation applies */
     size_t *cand;                 /* n: scratch, the workers that can be sampled */
@@ -161,12 +163,16 @@ static void event_add(size_t round, long worker, bg_event_kind_t kind, double st
     }
 }
 
-/* sg_actor_execute(flops) in round t, recorded as kind for worker (BG_EVENTS_SERVER for the server). */
+/* flops on the actor's host in round t, recorded as kind for worker (BG_EVENTS_SERVER for the server).
+ * sg_actor_execute would also set the priority to 1, the default: one more simcall (a context switch to the
+ * maestro and back) per execution, about a tenth of all simcalls at small n. */
 static void execute(size_t t, long worker, bg_event_kind_t kind, double flops)
 {
     const double start = simgrid_get_clock();
-    if (flops > 0)
-        sg_actor_execute(flops);
+    if (flops > 0) {
+        const sg_error_t e = sg_exec_wait(sg_actor_exec_init(flops));
+        xbt_assert(e == SG_OK, "execution failed (%d)", (int)e);
+    }
     event_add(t, worker, kind, start, simgrid_get_clock(), 0.0);
 }
 
@@ -1368,7 +1374,7 @@ static int apply_powers(const bg_scenario_t *sc, size_t nh, bg_err_t *err)
     bg_scenario_power(sc, 1, &en->server_idle_w, &en->server_busy_w);
     bg_scenario_power(sc, 0, &en->worker_idle_w, &en->worker_busy_w);
     en->link_energy = S.link_energy;
-    en->links_off_proto = S.proto;
+    en->links_off_proto = S.links_off_proto;
     en->links_from_file = bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE;
     en->link_idle_w = en->links_from_file ? NAN : sc->plat.link_idle_w;
     en->link_busy_w = en->links_from_file ? NAN : sc->plat.link_busy_w;
@@ -1495,19 +1501,23 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
      * 3.32's plugin crashes on them). */
     sg_host_energy_plugin_init();
     S.link_energy = !bg_platform_has_wifi(sc);
-    /* A generated platform whose links draw 0 W needs no plugin: links_j is 0 exactly. Running it anyway costs
-     * O(n^2) per round at scale: SimGrid 3.32's plugin recomputes each route link's usage (a walk over every flow
-     * crossing it) at every start and end of a transfer, and the server's link carries all n flows. */
     /* Round protocols or faults: the proxy path. quorum >= n and participation = 1 (or >= n) are the synchronous
      * round, which keeps the direct path and its outputs. */
     S.proto = bg_scenario_protocol_key(sc) || bg_platform_has_state_file(sc);
+    /* A platform whose links draw 0 W (generated without link Watts, or a file with no wattage_range) needs no
+     * plugin: links_j is 0 exactly. Running it anyway costs O(n^2) per round at scale: SimGrid 3.32's plugin
+     * recomputes each route link's usage (a walk over every flow crossing it) at every start and end of a
+     * transfer, and the server's link carries all n flows; at 20 workers it is about a sixth of the run (the
+     * routes it looks up again at each start and end). */
+    S.link_plugin = S.link_energy && (bg_platform_file_links_powered(sc) || sc->plat.link_idle_w != 0 ||
+                                      sc->plat.link_busy_w != 0);
     /* The proxy path ends actors that wait on a receive nobody matched yet (at a host crash, at the run's end), and
-     * SimGrid 3.32's link energy plugin then looks up the route of a comm without a sender and crashes: no link
-     * energy there (links_j is null in summary.json, as with WiFi links). */
-    if (S.proto)
-        S.link_energy = 0;
-    S.link_plugin = S.link_energy && (bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE ||
-                                      sc->plat.link_idle_w != 0 || sc->plat.link_busy_w != 0);
+     * SimGrid 3.32's link energy plugin then looks up the route of a comm without a sender and crashes: where links
+     * draw power, they are not counted under it (links_j is null in summary.json, as with WiFi links). */
+    if (S.proto && S.link_plugin) {
+        S.link_plugin = S.link_energy = 0;
+        S.links_off_proto = 1;
+    }
     if (S.link_plugin)
         sg_link_energy_plugin_init();
     int rc = bg_platform_load(sc, o->out_dir, err);

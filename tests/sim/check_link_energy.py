@@ -3,7 +3,8 @@
 
 With idle = busy = P every link draws P whatever its traffic, so SimGrid's plugin must give exactly
 (links carrying wattage_range) * P * T. With idle < busy the total lies strictly between the idle and busy bounds.
-Both link powers 0: links_j = 0. A WiFi platform never crashes: a route over WiFi is refused (exit 2, one line);
+Both link powers 0: links_j = 0. The same platforms loaded as files give the same Joules (the plugin runs only
+for a file that names the property). A WiFi platform never crashes: a route over WiFi is refused (exit 2, one line);
 WiFi links off the run's routes leave the run going, without the link plugin (links_j null, with a note)."""
 import json, os, shutil, subprocess, sys, tempfile
 
@@ -51,6 +52,22 @@ assert k2 * 3 * T < e2["links_j"] < k2 * 1000 * T
 e0, T0, k0 = energy("off", [])
 assert k0 == 0 and e0["links_j"] == 0 and e0["link_idle_w"] == 0, e0
 close(T0, T, "same simulated time without link powers")
+
+# The same platforms as files (topology = file): the link plugin runs when the file names wattage_range (or the older
+# watt_range) and is skipped otherwise, with the same Joules either way.
+as_file = ["platform.topology=file", "platform.file="]
+ef, Tf, _ = energy("slope_file", as_file[:1] + [as_file[1] + os.path.join(tmp, "slope", "platform.xml")])
+assert ef["links_j"] == e2["links_j"] and Tf == T2, (ef["links_j"], e2["links_j"])
+old_name = os.path.join(tmp, "slope_watt_range.xml")
+with open(os.path.join(tmp, "slope", "platform.xml")) as f, open(old_name, "w") as g:
+    g.write(f.read().replace('id="wattage_range"', 'id="watt_range"'))
+p, out = run("slope_old", base + as_file[:1] + [as_file[1] + old_name])
+assert p.returncode == 0, (p.returncode, p.stderr)
+with open(os.path.join(out, "summary.json")) as f:
+    assert json.load(f)["energy"]["links_j"] == e2["links_j"]
+e0f, _, _ = energy("off_file", as_file[:1] + [as_file[1] + os.path.join(tmp, "off", "platform.xml")])
+assert e0f["links_j"] == 0 and e0f["total_j"] == e0["total_j"], e0f
+print("as files: links_j", ef["links_j"], "(wattage_range and watt_range),", e0f["links_j"], "(none)")
 
 # WiFi: SimGrid's examples/platforms/wifi.xml layout, plus wired hosts x0, x1 next to the server.
 wifi = os.path.join(tmp, "wifi.xml")
