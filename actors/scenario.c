@@ -166,7 +166,7 @@ static const bg_key_t sim_keys[] = {
     {"round", "participation", BG_KEY_DOUBLE, AT(participation), "1",
      "workers sampled per round among those idle and up (seeded by run.seed, a new sample every round): a fraction "
      "in (0, 1] of workers.n (rounded up), or a count > 1; 1: every worker",
-     0, NAN, 0, NULL, NULL, NULL, NULL},
+     1e-9, NAN, 0, NULL, NULL, NULL, NULL},
     {"round", "deadline_s", BG_KEY_DOUBLE, AT(deadline_s), "0",
      "the server aggregates what arrived by this many seconds after it posted the broadcast; later messages are "
      "late (round.late); 0: no deadline (wait for every sampled worker that is reachable)",
