@@ -54,6 +54,7 @@ static void usage(FILE *out)
             "  byzgrid run scenarios/quickstart.ini\n"
             "  byzgrid platform scenarios/quickstart.ini --set platform.topology=racks --set platform.rack_size=4\n"
             "  byzgrid run scenarios/fmnist-cnn.ini --set partition.name=dirichlet --set attack.name=alie\n"
+            "  byzgrid run scenarios/quickstart.ini --set round.deadline_s=0.3 --set \"faults.hosts=w3@20s..60s, w5@30s\"\n"
             "  /usr/bin/python3 analysis/plot_trace.py out/quickstart/trace.csv\n"
             "\n"
             "exit status: 0 success, 2 bad usage/scenario/data/platform, 1 failure during the run\n");

@@ -124,7 +124,7 @@ static const bg_key_word_t payloads[] = {{"nan", NAN}, {"inf", INFINITY}, {"-inf
 const bg_key_t bg_config_keys[] = {
     {"run", "seed", BG_KEY_U64, AT(seed), "1", "master seed; every RNG stream derives from it", NONE, NONE, 0, NULL,
      NULL, NULL, NULL},
-    SIZE("run", "rounds", rounds, "1000", 0, "synchronous rounds to run"),
+    SIZE("run", "rounds", rounds, "1000", 0, "rounds to run (synchronous unless [round] or [faults] say otherwise)"),
     SIZE("run", "eval_every", eval_every, "100", 1, "evaluate every this many rounds (and at 0, end)"),
     BOOL("run", "eval_train", eval_train, "true", NULL, "also evaluate on the full training set"),
     BOOL("run", "grad_norm", grad_norm, "auto", auto_word,
