@@ -103,6 +103,12 @@ typedef struct sim_ctx {
     struct snap *snaps;           /* broadcasts still referenced */
     struct proto_counts { size_t selected, applied, missing, late, late_dropped, skipped; } tot, iv;
     sg_actor_t fault_actor, server_actor, clock_actor;
+    /* run.threads > 1: the workers' maths of a round is done at its broadcast, on several threads (the results are
+     * those each worker would get alone at its receive, which is when the simulation charges their time). */
+    int pre;
+    size_t *pre_who;              /* n: scratch, the workers to compute */
+    double *pre_flops;            /* n: worker i's compute, by rank */
+    double *pre_tmp;              /* n: scratch */
 } sim_ctx_t;
 
 static sim_ctx_t S;
@@ -279,7 +285,10 @@ static void worker_actor(int argc, char **argv)
         const bg_msg_t *msg;
         double flops;
         bg_err_t err;
-        if (bg_engine_worker_round(S.e, i, down, &msg, &flops, &err)) {
+        if (S.pre) {   /* computed with the others' at the broadcast (run.threads) */
+            msg = bg_engine_worker_msg(S.e, i);
+            flops = S.pre_flops[i];
+        } else if (bg_engine_worker_round(S.e, i, down, &msg, &flops, &err)) {
             sim_fail(&err);
             send_nothing(i, t);
             continue;
@@ -550,6 +559,25 @@ static void relay_actor(int argc, char **argv)
     finalize_workers(lo, n);
 }
 
+/* run.threads: the messages of round t of the workers in who[0..m) that run the method (honest, data attackers),
+ * computed side by side now. A failure stops the run as a worker's own would. */
+static void precompute(size_t t, const bg_msg_t *down, const size_t *who, size_t m)
+{
+    size_t k = 0;
+    for (size_t a = 0; a < m; a++) {
+        const size_t i = who ? who[a] : a;   /* NULL: every rank */
+        if (i < S.nh || bg_engine_attack_runs_method(S.e))
+            S.pre_who[k++] = i;
+    }
+    bg_err_t err;
+    if (bg_engine_workers_round(S.e, S.pre_who, k, down, t, S.pre_tmp, &err)) {
+        sim_fail(&err);
+        return;
+    }
+    for (size_t a = 0; a < k; a++)
+        S.pre_flops[S.pre_who[a]] = S.pre_tmp[a];
+}
+
 /* ---- Round protocols and faults: the proxy path ------------------------------------------------------------------
  * Used when [round] asks for sampling, a deadline or a quorum, or when hosts or links can fail. Every worker has a
  * proxy actor on the server's host that sends it the broadcast and waits for its reply, each with one
@@ -581,6 +609,7 @@ typedef struct proto_worker {
     size_t round;                 /* the round its current message answers */
     double flops, bytes;
     const void *payload;
+    int pre;                      /* its message of `round` was computed when it was sampled (run.threads) */
 } proto_worker_t;
 
 /* Wake the server if it waits. A semaphore, not a condition variable: SimGrid 3.32's sg_cond_wait_for left the
@@ -641,7 +670,7 @@ static void proto_arrival(size_t i)
     w->busy = 0;
     S.arrived_bytes += w->bytes;
     if (S.round_open && w->round == S.cur_round) {
-        S.apply[i] = 1;
+        S.apply[i] |= BG_APPLY_CURRENT;
         S.ontime++;
         if (w->lost) {
             w->lost = 0;
@@ -651,7 +680,14 @@ static void proto_arrival(size_t i)
         S.tot.late++;
         S.iv.late++;
         if (S.late_apply) {
-            S.apply[i] = 1;
+            /* Kept aside: the worker is free again and its next message must not overwrite this one. */
+            if (i >= S.nh && !bg_engine_attack_runs_method(S.e)) {
+                S.apply[i] |= BG_APPLY_CURRENT;   /* a crafted message: its content is made at the aggregation */
+            } else {
+                xbt_assert(!(S.apply[i] & BG_APPLY_HELD), "worker %zu: two late messages before one aggregation", i);
+                xbt_assert(bg_engine_hold(S.e, i) == BG_OK, "out of memory");
+                S.apply[i] |= BG_APPLY_HELD;
+            }
         } else {
             S.tot.late_dropped++;
             S.iv.late_dropped++;
@@ -745,6 +781,12 @@ static void proto_worker(int argc, char **argv)
             w->bytes = bg_engine_byz_msg_bytes(S.e, &wire_flops);
             flops = bg_attack_find(c->attack.name)->flops(&args, S.nh, bg_engine_dim(S.e)) +
                     (double)S.nh * (double)bg_engine_dim(S.e) + (double)bg_engine_dim(S.e) + wire_flops;
+        } else if (w->pre) {   /* computed with the round's others when the server sampled them (run.threads) */
+            w->pre = 0;
+            msg = bg_engine_worker_msg(S.e, i);
+            flops = S.pre_flops[i];
+            w->payload = msg;
+            w->bytes = msg->bytes;
         } else {
             rc = crafted ? bg_engine_byz_round(S.e, i, &msg, &flops, &err)
                          : bg_engine_worker_round_at(S.e, i, &s->msg, s->round, &msg, &flops, &err);
@@ -767,6 +809,13 @@ static void proto_worker(int argc, char **argv)
     }
 }
 
+/* Worker i can be sent a broadcast: its last message is in (a late one is held aside until applied) and its host is
+ * up. */
+static int available(size_t i)
+{
+    return !S.pw[i].busy && sg_host_is_on(S.pw[i].host);
+}
+
 /* Sample this round's workers among the candidates (idle, host up): all of them, or round.participation of
  * workers.n (a fraction, rounded up, or a count) drawn with the round's own stream. Returns how many; they are
  * cand[0..k-1] in rank order. */
@@ -774,7 +823,7 @@ static size_t proto_sample(size_t t)
 {
     size_t nc = 0;
     for (size_t i = 0; i < S.n; i++)
-        if (!S.pw[i].busy && sg_host_is_on(S.pw[i].host))
+        if (available(i))
             S.cand[nc++] = i;
     const double p = S.sc->participation;
     size_t k = p <= 1.0 ? (size_t)ceil(p * (double)S.n - 1e-9) : (size_t)p;
@@ -840,7 +889,7 @@ static int round_done(void)
 static int someone_available(void)
 {
     for (size_t i = 0; i < S.n; i++)
-        if (!S.pw[i].busy && sg_host_is_on(S.pw[i].host))
+        if (available(i))
             return 1;
     return 0;
 }
@@ -864,7 +913,7 @@ static void proto_record(void)
     unsigned char *skip = calloc(S.n ? S.n : 1, 1);
     xbt_assert(skip, "out of memory");
     for (size_t i = 0; i < S.n; i++) {
-        skip[i] = S.pw[i].outbox != 0 || S.apply[i];
+        skip[i] = S.pw[i].outbox != 0 || S.apply[i] || S.pw[i].pre;   /* pre: computed, its broadcast on the way */
         p->mirror_in_flight += i < S.nh && skip[i];
     }
     p->mirror_gap = bg_engine_mirror_gap(S.e, skip, &p->mirror_compared);
@@ -1111,6 +1160,11 @@ static void proto_server(void)
             }
         }
         snap_t *snap = snap_new(down, t, k);
+        if (S.pre) {
+            precompute(t, down, S.cand, k);
+            for (size_t a = 0; a < k; a++)
+                S.pw[S.cand[a]].pre = S.cand[a] < S.nh || bg_engine_attack_runs_method(S.e);
+        }
         S.cur_round = t;
         S.round_open = 1;
         S.selected_now = k;
@@ -1136,7 +1190,9 @@ static void proto_server(void)
             break;
         size_t m = 0;
         for (size_t i = 0; i < S.n; i++)
-            m += S.apply[i];
+            m += S.apply[i] != 0;
+        const size_t skipped = bg_engine_skipped(S.e);
+        bg_engine_round_subset(S.e, S.apply, k, S.arrived_bytes);   /* before the attackers look at the round */
         if (S.oracle && S.omniscient && bg_engine_enough(S.e, m)) {
             const bg_msg_t *msg;
             for (size_t j = S.nh; j < S.n && !S.failed; j++)
@@ -1145,8 +1201,6 @@ static void proto_server(void)
             if (S.failed)
                 break;
         }
-        const size_t skipped = bg_engine_skipped(S.e);
-        bg_engine_round_subset(S.e, S.apply, k, S.arrived_bytes);
         if (bg_engine_server_round(S.e, &flops, &err)) {
             sim_fail(&err);
             break;
@@ -1197,6 +1251,8 @@ static void server_actor(int argc, char **argv)
         execute(t, BG_EVENTS_SERVER, BG_EV_BROADCAST, bflops);
         if (S.until_reached)
             break;
+        if (S.pre)
+            precompute(t, down, NULL, n);
         S.bcast_posted = simgrid_get_clock();
         XBT_CVERB(byzgrid_server, "round %zu: broadcast sent (%.0f bytes to each of %zu workers, %.6g flops)", t,
                   down->bytes, n, bflops);
@@ -1593,6 +1649,15 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
         bg_engine_free(e);
         return rc;
     }
+    /* run.threads > 1: precompute each round's worker maths at its broadcast, except where a broadcast may fail (a
+     * worker's state must only advance for a message it actually computes). */
+    if (bg_engine_threads(e) > 1 && !(S.proto && (FP.n || S.poll || sc->plat.link_faults[0]))) {
+        S.pre = 1;
+        S.pre_who = malloc(n * sizeof *S.pre_who);
+        S.pre_flops = calloc(n, sizeof *S.pre_flops);
+        S.pre_tmp = calloc(n, sizeof *S.pre_tmp);
+        xbt_assert(S.pre_who && S.pre_flops && S.pre_tmp, "out of memory");
+    }
     S.per_relay = S.proto ? 0 : isnan(sc->relays) ? (n >= BG_RELAYS_FROM ? BG_RELAY_WORKERS : 0) : (size_t)sc->relays;
     S.n_relays = S.per_relay ? (n + S.per_relay - 1) / S.per_relay : 0;
     if (S.n_relays)
@@ -1650,6 +1715,9 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     if (S.clock_stop)
         sg_sem_destroy(S.clock_stop);
     proto_free();
+    free(S.pre_who);
+    free(S.pre_flops);
+    free(S.pre_tmp);
     free(S.held);
     free(S.ehosts);
     free(S.erole);

@@ -24,6 +24,7 @@ typedef struct bg_msg {
 int bg_msg_init(bg_msg_t *m, size_t d);        /* capacity d, dense zero message */
 void bg_msg_destroy(bg_msg_t *m);
 void bg_msg_set_dense(bg_msg_t *m, const float *x);   /* copies x; bytes = dense size */
+void bg_msg_copy(bg_msg_t *dst, const bg_msg_t *src);  /* same d; dst has the capacity (bg_msg_init) */
 void bg_msg_add_to(const bg_msg_t *m, float scale, float *g);   /* g += scale * decode(m) */
 void bg_msg_decode(const bg_msg_t *m, float *out);               /* out = decode(m) */
 int bg_msg_all_finite(const bg_msg_t *m);

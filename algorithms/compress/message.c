@@ -39,6 +39,16 @@ void bg_msg_destroy(bg_msg_t *m)
     memset(m, 0, sizeof *m);
 }
 
+void bg_msg_copy(bg_msg_t *dst, const bg_msg_t *src)
+{
+    dst->kind = src->kind;
+    dst->nnz = src->nnz;
+    dst->bytes = src->bytes;
+    memcpy(dst->val, src->val, src->nnz * sizeof *src->val);
+    if (src->kind != BG_MSG_DENSE)
+        memcpy(dst->idx, src->idx, src->nnz * sizeof *src->idx);
+}
+
 void bg_msg_set_dense(bg_msg_t *m, const float *x)
 {
     m->kind = BG_MSG_DENSE;

@@ -24,6 +24,7 @@ typedef struct bg_config {
     uint64_t seed;
     size_t rounds;           /* rounds to run */
     size_t eval_every;       /* evaluate every this many rounds (and at 0 and at the end) */
+    size_t threads;          /* run.threads: threads for the workers' local work (0 = auto: the online cores) */
     int eval_train;          /* also evaluate on the full training set */
     size_t n, f;             /* workers, of which the last f are Byzantine */
     /* Data. dataset names a built-in (see bg_dataset_registry) whose files are looked up in data_dir; "" means the

@@ -75,6 +75,14 @@ int bg_engine_worker_round(bg_engine_t *e, size_t i, const bg_msg_t *down, const
 /* The same for the broadcast of an earlier round (round protocols: a slow worker answers the round it received). */
 int bg_engine_worker_round_at(bg_engine_t *e, size_t i, const bg_msg_t *down, size_t round, const bg_msg_t **msg,
                               double *flops, bg_err_t *err);
+/* Workers who[0..m) (honest, or Byzantine with a data attack) compute their messages of `round` from down, on
+ * run.threads threads (OpenBLAS on one thread each meanwhile); flops[k] gets who[k]'s compute. The results are those
+ * of bg_engine_worker_round_at called one after the other: each worker's maths touches only its own state, streams
+ * and message, and each thread has its own model scratch. On failure, the first failing worker in list order. */
+int bg_engine_workers_round(bg_engine_t *e, const size_t *who, size_t m, const bg_msg_t *down, size_t round,
+                            double *flops, bg_err_t *err);
+size_t bg_engine_threads(const bg_engine_t *e);                        /* run.threads, resolved */
+const bg_msg_t *bg_engine_worker_msg(const bg_engine_t *e, size_t i);  /* worker i's current message */
 /* Byzantine worker j's message for the round, for omniscient attacks (built from the honest messages already
  * produced: bg_engine_worker_round for every honest i of this round) and blind ones. */
 int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops, bg_err_t *err);
@@ -87,7 +95,13 @@ int bg_engine_server_round(bg_engine_t *e, double *flops, bg_err_t *err);
  * messages. If bg_engine_enough says they are too few, the round absorbs the messages (server states fed by
  * increments stay in step with the workers) but neither aggregates nor steps: a skipped round. */
 void bg_engine_round_subset(bg_engine_t *e, const unsigned char *apply, size_t n_bcast, double bytes_up);
+/* apply[i] flags: the worker's current message applies; its message held aside by bg_engine_hold applies. */
+enum { BG_APPLY_CURRENT = 1, BG_APPLY_HELD = 2 };
 int bg_engine_enough(const bg_engine_t *e, size_t m);
+/* Keep worker i's current message aside until the next bg_engine_server_round applies it (a late message: the
+ * worker may compute its next one meanwhile); its apply flag is then BG_APPLY_HELD, with BG_APPLY_CURRENT too if
+ * the next one arrives in time for the same aggregation. */
+int bg_engine_hold(bg_engine_t *e, size_t i);
 size_t bg_engine_skipped(const bg_engine_t *e);   /* skipped rounds so far */
 /* Metrics at the current round (not charged to anyone's time): bg_engine_counters, then bg_engine_evaluate_x of
  * the current model. */

@@ -95,6 +95,7 @@ static void format_in_shape(const bg_key_t *k, const void *base, char *buf, size
 #define AT(field) offsetof(bg_config_t, field), sizeof(((bg_config_t *)0)->field)
 
 static const bg_key_word_t auto_word[] = {{"auto", -1}, {NULL, 0}};
+static const bg_key_word_t auto_zero[] = {{"auto", 0}, {NULL, 0}};
 static const bg_key_word_t auto_nan[] = {{"auto", NAN}, {NULL, 0}};
 static const bg_key_word_t holders[] = {{"honest", 0}, {"all", 1}, {NULL, 0}};
 static const bg_key_word_t regs[] = {{"l2", BG_REG_L2}, {"nonconvex", BG_REG_NONCONVEX}, {NULL, 0}};
@@ -126,6 +127,11 @@ const bg_key_t bg_config_keys[] = {
      NULL, NULL, NULL},
     SIZE("run", "rounds", rounds, "1000", 0, "rounds to run (synchronous unless [round] or [faults] say otherwise)"),
     SIZE("run", "eval_every", eval_every, "100", 1, "evaluate every this many rounds (and at 0, end)"),
+    {"run", "threads", BG_KEY_SIZE, AT(threads), "auto",
+     "threads for the honest workers' local work of a round (gradients, momentum, compression), computed side by "
+     "side between simulation steps; results are bit-identical for any number; auto: the machine's online cores; "
+     "1: one thread (BLAS then uses its own threads)",
+     0, NAN, 0, auto_zero, NULL, NULL, NULL},
     BOOL("run", "eval_train", eval_train, "true", NULL, "also evaluate on the full training set"),
     BOOL("run", "grad_norm", grad_norm, "auto", auto_word,
          "grad_norm_sq column (full honest gradient; auto: on when one pass costs <= 2e10 flops)"),

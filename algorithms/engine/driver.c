@@ -1,4 +1,4 @@
-/* The in-process driver: every round's steps in a loop on one thread, no simulator. It uses only the engine's
+/* The in-process driver: every round's steps in a loop (the workers' on run.threads threads), no simulator. It uses only the engine's
  * public step API, exactly as the SimGrid actors do, which is what makes the two runners' numbers equal. */
 #include "bg_engine.h"
 
@@ -8,9 +8,11 @@ int bg_driver_run(bg_engine_t *e, bg_eval_cb cb, bg_round_cb rcb, void *ud, bg_e
 {
     bg_metrics_t m;
     const bg_msg_t *msg;
-    double *wf = calloc(bg_engine_config(e)->n, sizeof(double)), *mb = calloc(bg_engine_config(e)->n, sizeof(double));
+    const size_t nn = bg_engine_config(e)->n;
+    double *wf = calloc(nn, sizeof(double)), *mb = calloc(nn, sizeof(double)), *fl = calloc(nn, sizeof(double));
+    size_t *who = calloc(nn, sizeof *who);
     int rc = BG_OK;
-    if (!wf || !mb) {
+    if (!wf || !mb || !fl || !who) {
         rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
         goto done;
     }
@@ -19,17 +21,20 @@ int bg_driver_run(bg_engine_t *e, bg_eval_cb cb, bg_round_cb rcb, void *ud, bg_e
         goto done;
     const size_t n = bg_engine_config(e)->n, nh = bg_engine_n_honest(e), rounds = bg_engine_config(e)->rounds;
     const int byz_msgs = nh < n && !bg_engine_attack_runs_method(e);
+    size_t nw = 0;   /* the workers that run the method: honest, and Byzantine with a data attack */
+    for (size_t i = 0; i < n; i++)
+        if (i < nh || !byz_msgs)
+            who[nw++] = i;
     for (size_t t = bg_engine_round(e); t < rounds; t++) {
         const bg_msg_t *down;
         double bf;
         if ((rc = bg_engine_broadcast(e, &down, &bf, err)))
             goto done;
-        for (size_t i = 0; i < n; i++) {
-            if (i >= nh && byz_msgs)
-                continue;
-            if ((rc = bg_engine_worker_round(e, i, down, &msg, &wf[i], err)))
-                goto done;
-            mb[i] = msg->bytes;
+        if ((rc = bg_engine_workers_round(e, who, nw, down, t, fl, err)))
+            goto done;
+        for (size_t k = 0; k < nw; k++) {
+            wf[who[k]] = fl[k];
+            mb[who[k]] = bg_engine_worker_msg(e, who[k])->bytes;
         }
         if (byz_msgs)
             for (size_t j = nh; j < n; j++) {
@@ -54,5 +59,7 @@ int bg_driver_run(bg_engine_t *e, bg_eval_cb cb, bg_round_cb rcb, void *ud, bg_e
 done:
     free(wf);
     free(mb);
+    free(fl);
+    free(who);
     return rc;
 }

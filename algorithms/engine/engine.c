@@ -12,6 +12,13 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* OpenBLAS's thread control, if the BLAS in use is OpenBLAS (weak: another CBLAS simply has none). */
+extern void openblas_set_num_threads(int n) __attribute__((weak));
+extern int openblas_get_num_threads(void) __attribute__((weak));
 
 /* A configuration error: the message, and the key that caused it so the scenario loader can name its line. */
 static int cfg_err(bg_err_t *err, const char *key, int code, const char *file, long line, const char *fmt, ...)
@@ -51,6 +58,12 @@ struct bg_engine {
     bg_shard_t *shards;       /* nd shards, worker order; with nd = nh data-attack Byzantine j reuses j mod nh */
     size_t nd;                /* data-holding workers: nh, or n with data_all */
     float *scratch;           /* d: shared by all workers (their calls never overlap) */
+    /* run.threads: thread k > 0 has its own model (its scratch: calls on one model must not overlap) and d floats of
+     * scratch; thread 0 uses the engine's. */
+    size_t threads;
+    bg_model_t *tmodel;       /* threads - 1 */
+    float *tscratch;          /* (threads - 1) * d */
+    int *trc;                 /* n: each worker's result in a parallel step */
     double *xopt;             /* d: the honest optimum when known (dist_to_opt), else NULL */
     int grad_norm;            /* compute grad_norm_sq at evaluation points */
     bg_memory_t mem;
@@ -88,6 +101,8 @@ struct bg_engine {
     double apply_up;          /* uplink bytes that reached the server this round */
     const float **sub_rows;   /* n: the applied workers' server-side vectors */
     size_t skipped;           /* rounds without enough inputs for the rule (no aggregation, no step) */
+    bg_msg_t *held;           /* n: a late message kept until the server applies it (allocated on first use) */
+    unsigned char *is_held;   /* n */
     /* accounting */
     size_t round;
     double bytes_up, bytes_down;
@@ -167,6 +182,39 @@ static double heap_in_use(void)
 }
 
 static int setup_metrics(bg_engine_t *e, bg_err_t *err);
+
+/* run.threads: auto is the online cores (at most one per worker); each extra thread gets a model of its own. */
+static int setup_threads(bg_engine_t *e, const bg_model_cfg_t *mc, bg_err_t *err)
+{
+    size_t t = e->cfg.threads;
+    if (t == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        t = c > 0 ? (size_t)c : 1;
+    }
+    if (t > e->n)
+        t = e->n;
+#ifndef _OPENMP
+    t = 1;   /* built without OpenMP */
+#endif
+    if (t < 1)
+        t = 1;
+    e->cfg.threads = e->threads = t;   /* resolved */
+    e->trc = calloc(e->n, sizeof *e->trc);
+    if (!e->trc)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    if (t == 1)
+        return BG_OK;
+    e->tmodel = calloc(t - 1, sizeof *e->tmodel);
+    e->tscratch = calloc((t - 1) * e->d, sizeof(float));
+    if (!e->tmodel || !e->tscratch)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for %zu threads", t);
+    for (size_t k = 0; k + 1 < t; k++) {
+        int rc = bg_model_init(mc, e->train.d, e->train.n_classes, &e->tmodel[k], err);
+        if (rc)
+            return rc;
+    }
+    return BG_OK;
+}
 
 /* attack.wire = conform: each attacker compresses with its own stream, the one rank j would use as an honest
  * worker (BG_RNG_COMPRESS, j), so the attack streams stay as they are. The wire size of every built-in
@@ -338,6 +386,8 @@ int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
     e->views = malloc(e->n * e->d * sizeof(float));
     e->view_rows = malloc(e->n * sizeof *e->view_rows);
     e->sub_rows = malloc(e->n * sizeof *e->sub_rows);
+    e->held = calloc(e->n, sizeof *e->held);
+    e->is_held = calloc(e->n, 1);
     e->agg = calloc(e->d, sizeof(float));
     e->x = calloc(e->d, sizeof(float));
     e->hviews = malloc(e->nh * e->d * sizeof(float));
@@ -355,7 +405,7 @@ int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         arng_ok = setup_conform(e) == BG_OK;
     else
         e->byz_bytes = bg_msg_bytes_dense(e->d);
-    if (!e->w || !e->msgs || !e->views || !e->view_rows || !e->sub_rows || !e->agg || !e->x || !e->hviews || !e->hrows ||
+    if (!e->w || !e->msgs || !e->views || !e->view_rows || !e->sub_rows || !e->held || !e->is_held || !e->agg || !e->x || !e->hviews || !e->hrows ||
         !e->target || !arng_ok || bg_msg_init(&e->down, e->d)) {
         rc = bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory for n = %zu, d = %zu", e->n, e->d);
         goto fail;
@@ -394,6 +444,8 @@ int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         if ((rc = setup_worker(e, i, err)))
             goto fail;
     }
+    if ((rc = setup_threads(e, &mc, err)))
+        goto fail;
     if ((rc = method->server_new(&e->cfg.method, e->n, e->d, &e->server))) {
         bg_err_set(err, rc, NULL, 0, "out of memory for the server state");
         goto fail;
@@ -446,12 +498,25 @@ void bg_engine_free(bg_engine_t *e)
         bg_model_destroy(&e->model);
     bg_dataset_destroy(&e->train);
     bg_dataset_destroy(&e->test);
+    if (e->tmodel) {
+        for (size_t k = 0; k + 1 < e->threads; k++)
+            if (e->tmodel[k].ops)
+                bg_model_destroy(&e->tmodel[k]);
+        free(e->tmodel);
+    }
+    free(e->tscratch);
+    free(e->trc);
     free(e->scratch);
     free(e->xopt);
     free(e->flipped);
     free(e->views);
     free(e->view_rows);
     free(e->sub_rows);
+    if (e->held)
+        for (size_t i = 0; i < e->n; i++)
+            bg_msg_destroy(&e->held[i]);
+    free(e->held);
+    free(e->is_held);
     free(e->agg);
     free(e->x);
     free(e->hviews);
@@ -598,6 +663,57 @@ int bg_engine_worker_round_at(bg_engine_t *e, size_t i, const bg_msg_t *down, si
     return BG_OK;
 }
 
+size_t bg_engine_threads(const bg_engine_t *e) { return e->threads; }
+const bg_msg_t *bg_engine_worker_msg(const bg_engine_t *e, size_t i) { return &e->msgs[i]; }
+
+int bg_engine_workers_round(bg_engine_t *e, const size_t *who, size_t m, const bg_msg_t *down, size_t round,
+                            double *flops, bg_err_t *err)
+{
+    for (size_t k = 0; k < m; k++)
+        if (!e->w[who[k]].st)
+            return bg_engine_worker_round_at(e, who[k], down, round, NULL, &flops[k], err);   /* its error */
+    if (e->threads <= 1 || m <= 1) {
+        for (size_t k = 0; k < m; k++) {
+            const bg_msg_t *msg;
+            int rc = bg_engine_worker_round_at(e, who[k], down, round, &msg, &flops[k], err);
+            if (rc)
+                return rc;
+        }
+        return BG_OK;
+    }
+    /* One BLAS thread per worker thread: no oversubscription, and each worker's maths is what it would be alone. */
+    const int blas = openblas_get_num_threads ? openblas_get_num_threads() : 1;
+    if (openblas_set_num_threads)
+        openblas_set_num_threads(1);
+    const int nt = (int)(e->threads < m ? e->threads : m);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+#endif
+    for (size_t k = 0; k < m; k++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        worker_t *w = &e->w[who[k]];
+        w->ctx.model = tid ? &e->tmodel[tid - 1] : &e->model;
+        w->ctx.scratch = tid ? e->tscratch + (size_t)(tid - 1) * e->d : e->scratch;
+        const bg_msg_t *msg;
+        e->trc[k] = bg_engine_worker_round_at(e, who[k], down, round, &msg, &flops[k], NULL);
+        w->ctx.model = &e->model;
+        w->ctx.scratch = e->scratch;
+    }
+    (void)nt;
+    if (openblas_set_num_threads)
+        openblas_set_num_threads(blas);
+    for (size_t k = 0; k < m; k++)
+        if (e->trc[k]) {   /* the first failing worker in list order, its message rebuilt on this thread */
+            const int rc = e->trc[k];
+            return bg_err_set(err, rc, NULL, 0, "round %zu: worker %zu's %s step failed: %s", round, who[k],
+                              e->method->name, bg_strerror(rc));
+        }
+    return BG_OK;
+}
+
 int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *flops, bg_err_t *err)
 {
     if (j < e->nh || e->attack->kind == BG_ATK_DATA)
@@ -618,10 +734,11 @@ int bg_engine_byz_round(bg_engine_t *e, size_t j, const bg_msg_t **msg, double *
             if (e->apply && !e->apply[i])
                 continue;
             if (omni && e->views_round != e->round) {
+                const bg_msg_t *mi = !e->apply || (e->apply[i] & BG_APPLY_CURRENT) ? &e->msgs[i] : &e->held[i];
                 if (increments)
-                    bg_msg_decode(&e->msgs[i], e->hviews + nhv * e->d);
+                    bg_msg_decode(mi, e->hviews + nhv * e->d);
                 else
-                    e->method->server_view(e->server, i, &e->msgs[i], e->hviews + nhv * e->d);
+                    e->method->server_view(e->server, i, mi, e->hviews + nhv * e->d);
             }
             nhv++;
         }
@@ -706,6 +823,15 @@ void bg_engine_round_subset(bg_engine_t *e, const unsigned char *apply, size_t n
 
 int bg_engine_enough(const bg_engine_t *e, size_t m) { return bg_robust_enough(&e->robust, m); }
 
+int bg_engine_hold(bg_engine_t *e, size_t i)
+{
+    if (!e->held[i].val && bg_msg_init(&e->held[i], e->d))
+        return BG_ENOMEM;
+    bg_msg_copy(&e->held[i], &e->msgs[i]);
+    e->is_held[i] = 1;
+    return BG_OK;
+}
+
 size_t bg_engine_skipped(const bg_engine_t *e) { return e->skipped; }
 
 int bg_engine_server_round(bg_engine_t *e, double *flops, bg_err_t *err)
@@ -718,10 +844,20 @@ int bg_engine_server_round(bg_engine_t *e, double *flops, bg_err_t *err)
     for (size_t i = 0; i < e->n; i++) {
         if (apply && !apply[i])
             continue;
-        e->method->server_collect(e->server, i, &e->msgs[i], e->views + i * e->d);
+        /* A late message held aside is absorbed first, then the worker's current one if it applies too (it came
+         * later); the aggregator sees the worker's vector after both. */
+        if (e->is_held[i]) {
+            e->is_held[i] = 0;
+            e->method->server_collect(e->server, i, &e->held[i], e->views + i * e->d);
+            fl += (double)e->held[i].nnz;
+            up += e->held[i].bytes;
+        }
+        if (!apply || (apply[i] & BG_APPLY_CURRENT)) {
+            e->method->server_collect(e->server, i, &e->msgs[i], e->views + i * e->d);
+            fl += (double)e->msgs[i].nnz;
+            up += e->msgs[i].bytes;
+        }
         e->sub_rows[m++] = e->views + i * e->d;
-        fl += (double)e->msgs[i].nnz;
-        up += e->msgs[i].bytes;
     }
     const double down = apply ? (double)e->apply_bcast * e->down.bytes : (double)e->n * e->down.bytes;
     if (apply)
@@ -804,6 +940,27 @@ static double honest_grad_norm_sq(bg_engine_t *e, const float *x)
     return r;
 }
 
+/* The model's evaluation, on run.threads threads where the model can (the same numbers), OpenBLAS on one thread
+ * each meanwhile. */
+static void model_evaluate(bg_engine_t *e, const float *x, const bg_dataset_t *ds, double *loss, double *acc)
+{
+    if (e->threads <= 1 || !e->model.ops->evaluate_threads) {
+        e->model.ops->evaluate(&e->model, x, ds, loss, acc);
+        return;
+    }
+    const bg_model_t *ms[64];
+    const size_t nt = e->threads < 64 ? e->threads : 64;
+    ms[0] = &e->model;
+    for (size_t k = 1; k < nt; k++)
+        ms[k] = &e->tmodel[k - 1];
+    const int blas = openblas_get_num_threads ? openblas_get_num_threads() : 1;
+    if (openblas_set_num_threads)
+        openblas_set_num_threads(1);
+    e->model.ops->evaluate_threads(ms, nt, x, ds, loss, acc);
+    if (openblas_set_num_threads)
+        openblas_set_num_threads(blas);
+}
+
 void bg_engine_counters(const bg_engine_t *e, bg_metrics_t *m)
 {
     m->round = e->round;
@@ -825,9 +982,9 @@ int bg_engine_evaluate_x(bg_engine_t *e, const float *x, bg_metrics_t *m)
         }
         m->dist_to_opt = sqrt(s2);
     }
-    e->model.ops->evaluate(&e->model, x, &e->test, &m->test_loss, &m->test_acc);
+    model_evaluate(e, x, &e->test, &m->test_loss, &m->test_acc);
     if (e->cfg.eval_train)
-        e->model.ops->evaluate(&e->model, x, &e->train, &m->train_loss, &m->train_acc);
+        model_evaluate(e, x, &e->train, &m->train_loss, &m->train_acc);
     else
         m->train_loss = m->train_acc = NAN;
     return BG_OK;

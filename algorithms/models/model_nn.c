@@ -1,6 +1,9 @@
 /* Neural models: a multilayer perceptron ("mlp"), the reference code's CNNMNIST ("cnn") and LeNet-5 ("lenet5"),
  * assembled from the batch-wide layers of model_layers.c into one flat PyTorch-ordered parameter vector. */
 #include "model_internal.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <limits.h>
 #include <math.h>
@@ -253,6 +256,69 @@ static void nn_evaluate(const bg_model_t *m, const float *w, const bg_dataset_t 
         *acc = a;
 }
 
+/* nn_evaluate's blocks on nt threads: block s's loss sum and correct count land in its own slot, and the slots are
+ * added in block order, as nn_evaluate adds them. */
+static void nn_evaluate_threads(const bg_model_t *const *ms, size_t nt, const float *w, const bg_dataset_t *ds,
+                                double *loss, double *acc)
+{
+    const bg_model_t *m = ms[0];
+    size_t C = m->n_classes, d = m->d_in;
+    double l = NAN, a = NAN;
+    if (ds && ds->n > 0 && ds->d == d && ds->X && ds->y) {
+        const size_t blk = ds->n < NN_BLOCK ? ds->n : NN_BLOCK, nb = (ds->n + blk - 1) / blk;
+        double *sl = calloc(nb, sizeof *sl);
+        size_t *cor = calloc(nb, sizeof *cor);
+        int bad = !sl || !cor;
+        for (size_t k = 0; k < nt && !bad; k++)
+            bad = nn_scratch(ms[k]->priv, blk) != 0;
+        for (size_t i = 0; i < ds->n && !bad; i++)
+            bad = ds->y[i] < 0 || (size_t)ds->y[i] >= C;
+        if (!bad) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads((int)nt) schedule(dynamic, 1)
+#endif
+            for (size_t b = 0; b < nb; b++) {
+                size_t tid = 0;
+#ifdef _OPENMP
+                tid = (size_t)omp_get_thread_num();
+#endif
+                nn_t *p = ms[tid]->priv;
+                const size_t s0 = b * blk, nr = ds->n - s0 < blk ? ds->n - s0 : blk;
+                if (nr != p->ws_b)
+                    nn_carve(p, nr, p->ws);
+                p->ws_b = nr;
+                nn_forward(p, w, ds->X + s0 * d, d, NULL, nr);
+                const float *z = p->h[p->n_fc];
+                sl[b] = bg_nn_softmax_ce(nr, C, z, ds->y + s0, NULL, 1.0, NULL);
+                size_t c = 0;
+                for (size_t i = 0; i < nr; i++) {
+                    const float *zi = z + i * C;
+                    size_t am = 0;
+                    for (size_t k = 1; k < C; k++)
+                        if (zi[k] > zi[am])
+                            am = k;
+                    c += am == (size_t)ds->y[s0 + i];
+                }
+                cor[b] = c;
+            }
+            double sum = 0.0;
+            size_t correct = 0;
+            for (size_t b = 0; b < nb; b++) {
+                sum += sl[b];
+                correct += cor[b];
+            }
+            l = sum / (double)ds->n + nn_reg(m, w, NULL);
+            a = (double)correct / (double)ds->n;
+        }
+        free(sl);
+        free(cor);
+    }
+    if (loss)
+        *loss = l;
+    if (acc)
+        *acc = a;
+}
+
 /* Counted: the multiply-adds of every GEMM (2 flops each), forward and backward, as actually done: per
  * convolution layer with P = ho*wo outputs and K = cin*k*k, 2*cout*K*P forward, as much for the weight gradient
  * and, except for the first layer (no input gradient), as much for the input gradient; per FC layer 2*in*out
@@ -466,6 +532,7 @@ const bg_model_ops_t bg_mlp_ops = {
     .init = mlp_init,
     .loss_grad = nn_loss_grad,
     .evaluate = nn_evaluate,
+    .evaluate_threads = nn_evaluate_threads,
     .flops_per_sample = nn_flops_per_sample,
     .destroy = nn_destroy,
     .init_params = nn_init_params,
@@ -479,6 +546,7 @@ const bg_model_ops_t bg_cnn_ops = {
     .init = cnn_init,
     .loss_grad = nn_loss_grad,
     .evaluate = nn_evaluate,
+    .evaluate_threads = nn_evaluate_threads,
     .flops_per_sample = nn_flops_per_sample,
     .destroy = nn_destroy,
     .init_params = nn_init_params,
@@ -491,6 +559,7 @@ const bg_model_ops_t bg_lenet5_ops = {
     .init = lenet5_init,
     .loss_grad = nn_loss_grad,
     .evaluate = nn_evaluate,
+    .evaluate_threads = nn_evaluate_threads,
     .flops_per_sample = nn_flops_per_sample,
     .destroy = nn_destroy,
     .init_params = nn_init_params,
