@@ -1,6 +1,7 @@
 /* byzgrid command-line interface: run a scenario through the simulator (or the in-process driver), list the
  * components, explain the scenario keys. Errors are one line on stderr; exit 0 ok, 2 bad input, 1 failure. */
 #include "bg_components_cli.h"
+#include "blas_select.h"
 #include "bg_scenario.h"
 #include "bg_sim.h"
 #include "run_internal.h"
@@ -263,6 +264,7 @@ static int cmd_platform(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    bg_blas_select(argv, argc > 1 && !strcmp(argv[1], "run"));   /* may re-execute once with better kernels */
     openblas_set_num_threads(1);
     if (argc < 2) {
         usage(stderr);

@@ -2,6 +2,7 @@
  * lines on stderr and result buffers. */
 #include "bg_sim.h"
 #include "bg_trace.h"
+#include "blas_select.h"
 #include "platform_load.h"
 #include "run_internal.h"
 
@@ -318,6 +319,13 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_num(&j, "setup_time_s", res->setup_time);
     bg_json_num(&j, "rounds_per_wall_second", res->wall_time > 0 ? (double)res->rounds / res->wall_time : NAN);
     bg_json_int(&j, "peak_rss_kib", peak_rss_kib());
+    bg_json_end(&j);
+    /* the BLAS the maths ran on: library, kernel set, and whether OpenBLAS, the user (OPENBLAS_CORETYPE) or byzgrid
+     * (a better set for this CPU, see blas_select.h) chose it */
+    bg_json_begin(&j, "blas");
+    bg_json_str(&j, "library", bg_blas_library());
+    bg_json_str(&j, "kernels", bg_blas_kernels());
+    bg_json_str(&j, "coretype_from", bg_blas_coretype_from());
     bg_json_end(&j);
     bg_memory_t mem;
     bg_engine_memory(e, &mem);

@@ -12,6 +12,7 @@
 
 #include "bg_aggregate.h"
 #include "bg_config.h"
+#include "blas_select.h"
 
 #include "bench_util.h"
 
@@ -82,11 +83,14 @@ static int wanted(int argc, char **argv, const char *name)
 
 int main(int argc, char **argv)
 {
+    bg_blas_select(argv, 1);
     openblas_set_num_threads(1);   /* one server core, as the simulator charges it */
     static const size_t ns[] = {20, 100};
     static const size_t ds[] = {1000, 100000, 1000000};
     const double t_start = now();
-    printf("# median seconds per call; ratio = time / time of copying the n*d floats; f = n/5; OpenBLAS 1 thread\n");
+    char blas[512];
+    printf("# median seconds per call; ratio = time / time of copying the n*d floats; f = n/5; %s, 1 thread\n",
+           bg_blas_describe(blas, sizeof blas));
     printf("%-10s %5s %8s %12s %8s %5s\n", "rule", "n", "d", "seconds", "x copy", "reps");
     for (size_t ni = 0; ni < 2; ni++)
         for (size_t di = 0; di < 3; di++) {

@@ -12,12 +12,12 @@
 #include <gsl/gsl_cblas.h>
 
 #include "bg_model.h"
+#include "blas_select.h"
 #include "model_internal.h"
 
 #include "bench_util.h"
 
 void openblas_set_num_threads(int n);
-char *openblas_get_corename(void);
 
 #define MAX_REPS 400
 
@@ -254,6 +254,7 @@ static void breakdown(const float *X, size_t d, size_t B, int reps)
 
 int main(int argc, char **argv)
 {
+    bg_blas_select(argv, 1);   /* the kernels byzgrid runs on */
     int verbose = 0, torch = 1, reps = 60;
     size_t B = 64;
     for (int i = 1; i < argc; i++) {
@@ -276,8 +277,9 @@ int main(int argc, char **argv)
     }
     openblas_set_num_threads(1);   /* one worker core, as the simulator charges it */
     double roof_med, roof = sgemm_roofline(2048, 7, &roof_med);
-    printf("# one core (OpenBLAS 1 thread, %s kernels; OPENBLAS_CORETYPE picks them); random inputs in [0,1), "
-           "fixed seed; median of %d after 10 warm-up\n", openblas_get_corename(), reps);
+    char blas[512];
+    printf("# one core (%s, 1 thread); random inputs in [0,1), fixed seed; median of %d after 10 warm-up\n",
+           bg_blas_describe(blas, sizeof blas), reps);
     printf("sgemm 2048^3: %.1f GFLOP/s best of 7 (median %.1f): the roofline below\n", roof, roof_med);
 
     const size_t d = 784, n = B;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bg_sim.h"
+#include "blas_select.h"
 
 void openblas_set_num_threads(int n);
 
@@ -67,6 +68,7 @@ static int child(const char *self, const char *mode, const char *scenario, doubl
 
 int main(int argc, char **argv)
 {
+    bg_blas_select(argv, 1);
     openblas_set_num_threads(1);
     if (argc >= 3 && (!strcmp(argv[1], "sim") || !strcmp(argv[1], "driver")))
         return one_run(argv[1], argv[2], argc, argv);
@@ -87,7 +89,9 @@ int main(int argc, char **argv)
     qsort(ws, (size_t)reps, sizeof(double), cmp);
     qsort(wd, (size_t)reps, sizeof(double), cmp);
     double ms = ws[reps / 2], md = wd[reps / 2];
-    printf("scenario: %s (%zu rounds, %d repetitions, medians)\n", scenario, rounds, reps);
+    char blas[512];
+    printf("scenario: %s (%zu rounds, %d repetitions, medians); %s\n", scenario, rounds, reps,
+           bg_blas_describe(blas, sizeof blas));
     printf("%-22s %12s %14s %12s\n", "runner", "wall [s]", "rounds/s", "test_acc");
     printf("%-22s %12.4f %14.0f %12.4f\n", "in-process driver", md, (double)rounds / md, acc_d);
     printf("%-22s %12.4f %14.0f %12.4f\n", "simulator (SimGrid)", ms, (double)rounds / ms, acc_s);

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "blas_select.h"
+
 /* Rounds for n workers: enough to time, few at large n. */
 static size_t rounds_for(size_t n)
 {
@@ -95,6 +97,7 @@ static int run(const char *dir, size_t n, const char *relays, double *wall, doub
 
 int main(int argc, char **argv)
 {
+    bg_blas_select(argv, 1);
     size_t ns[16] = {1000, 10000, 100000}, nn = 3;
     if (argc > 1) {
         nn = 0;
@@ -125,6 +128,9 @@ int main(int argc, char **argv)
           "[model]\nname = logreg\n[platform]\ntopology = star\n",
           f);
     fclose(f);
+    char blas[512];
+    printf("# %s (each run of byzgrid picks its kernels the same way; summary.json's blas says)\n",
+           bg_blas_describe(blas, sizeof blas));
     printf("%8s %7s %6s %12s %12s %8s %10s %10s\n", "n", "relays", "rounds", "sim_s/round", "drv_s/round",
            "sim/drv", "sim_MiB", "drv_MiB");
     for (size_t k = 0; k < nn; k++) {

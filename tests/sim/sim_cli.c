@@ -1590,12 +1590,108 @@ static void test_threads(void **state)
     free(s);
 }
 
+/* summary.json's blas.<key> value into buf (compact text: "key":"value"). */
+static void blas_field(const char *dir, const char *key, char *buf, size_t n)
+{
+    char path[256], pat[64];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *s = slurp_compact(path);
+    const char *b = strstr(s, "\"blas\":{");
+    assert_non_null(b);
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *q = strstr(b, pat);
+    assert_non_null(q);
+    q += strlen(pat);
+    size_t l = strcspn(q, "\"");
+    assert_true(l < n);
+    memcpy(buf, q, l);
+    buf[l] = '\0';
+    free(s);
+}
+
+/* OpenBLAS's kernels (expectations from this CPU's features, so on any x86-64 machine): a user's OPENBLAS_CORETYPE
+ * wins and, when the CPU could do better, stderr says so in exactly one line; without it a CPU with AVX2 + FMA never
+ * runs the generic Prescott kernels; byzgrid's re-execution (forced by pretending OpenBLAS chose Prescott) keeps exit
+ * codes, stdin and stdout, and its child says coretype_from byzgrid. */
+static void test_blas(void **state)
+{
+    (void)state;
+    __builtin_cpu_init();
+    const int avx = !!__builtin_cpu_supports("avx");
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const char *run[] = {"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=20", "--out", "b", "--quiet", NULL};
+    char k[64], from[64];
+    unsetenv("BYZGRID_BLAS_ASSUME_CORE");
+    setenv("OPENBLAS_CORETYPE", "Prescott", 1);
+    must_run(run);
+    blas_field("b", "kernels", k, sizeof k);
+    blas_field("b", "coretype_from", from, sizeof from);
+    assert_string_equal(k, "Prescott");
+    assert_string_equal(from, "user");
+    char *e = slurp("stderr.txt", NULL);
+    assert_int_equal(count_of(e, "byzgrid: note: OpenBLAS uses its generic Prescott kernels on a CPU with "), avx);
+    assert_int_equal(count_of(e, "note:"), avx);
+    free(e);
+    /* not a run: no note */
+    const char *keys[] = {"keys", NULL};
+    assert_int_equal(run_cli("err.txt", keys), 0);
+    e = slurp("err.txt", NULL);
+    assert_string_equal(e, "");
+    free(e);
+
+    unsetenv("OPENBLAS_CORETYPE");
+    must_run(run);
+    blas_field("b", "kernels", k, sizeof k);
+    blas_field("b", "coretype_from", from, sizeof from);
+    if (avx2)
+        assert_string_not_equal(k, "Prescott");
+    assert_true(!strcmp(from, "auto") || !strcmp(from, "byzgrid"));
+    e = slurp("stderr.txt", NULL);
+    assert_null(strstr(e, "note:"));
+    free(e);
+
+    /* the re-execution path */
+    const char *agg[] = {"aggregate", "--rule", "cm", "--f", "1", NULL};
+    FILE *f = fopen("in.csv", "w");
+    assert_non_null(f);
+    fputs("1,2,3\n4,5,6\n7,8,90\n-1,0,1\n", f);
+    fclose(f);
+    assert_int_equal(run_cli_io("in.csv", "plain.csv", "err.txt", agg), 0);
+    setenv("BYZGRID_BLAS_ASSUME_CORE", "Prescott", 1);
+    assert_int_equal(run_cli_io("in.csv", "reexec.csv", "err.txt", agg), 0);
+    assert_same_file("plain.csv", "reexec.csv");
+    char *out = slurp("reexec.csv", NULL);
+    assert_true(strlen(out) > 4);
+    free(out);
+    const char *help[] = {"--help", NULL}, *bad[] = {"run", "no-such-scenario.ini", NULL};
+    assert_int_equal(run_cli_io(NULL, "help.txt", "err.txt", help), 0);
+    out = slurp("help.txt", NULL);
+    assert_non_null(strstr(out, "usage: byzgrid run"));
+    free(out);
+    assert_int_equal(run_cli("err.txt", bad), 2);
+    e = slurp("err.txt", NULL);
+    assert_int_equal(count_of(e, "\n"), 1);
+    assert_non_null(strstr(e, "no-such-scenario.ini"));
+    free(e);
+    must_run(run);
+    blas_field("b", "kernels", k, sizeof k);
+    blas_field("b", "coretype_from", from, sizeof from);
+    assert_string_equal(from, avx ? "byzgrid" : "auto");
+    if (avx)
+        assert_string_not_equal(k, "Prescott");
+    e = slurp("stderr.txt", NULL);
+    assert_null(strstr(e, "note:"));
+    free(e);
+    unsetenv("BYZGRID_BLAS_ASSUME_CORE");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
                         "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|"
-                        "placement|wire_time|time_axis|target|bandwidth|relays|faults_platform|round_protocols|faults|threads\n");
+                        "placement|wire_time|time_axis|target|bandwidth|relays|faults_platform|round_protocols|faults|threads|"
+                        "blas\n");
         return 2;
     }
     const char *which = argv[1];
@@ -1659,6 +1755,8 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_faults);
     else if (!strcmp(which, "faults_platform"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_faults_platform);
+    else if (!strcmp(which, "blas"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_blas);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);
