@@ -18,7 +18,6 @@
 
 /* OpenBLAS's thread control, if the BLAS in use is OpenBLAS (weak: another CBLAS simply has none). */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
-extern int openblas_get_num_threads(void) __attribute__((weak));
 
 /* A configuration error: the message, and the key that caused it so the scenario loader can name its line. */
 static int cfg_err(bg_err_t *err, const char *key, int code, const char *file, long line, const char *fmt, ...)
@@ -199,6 +198,10 @@ static int setup_threads(bg_engine_t *e, const bg_model_cfg_t *mc, bg_err_t *err
     if (t < 1)
         t = 1;
     e->cfg.threads = e->threads = t;   /* resolved */
+    /* run.threads is the run's budget of cores: OpenBLAS gets as many for the maths outside the workers' parallel
+     * steps (the server's, the evaluation of models without a threaded one), and one per thread inside them. */
+    if (openblas_set_num_threads)
+        openblas_set_num_threads((int)t);
     e->trc = calloc(e->n, sizeof *e->trc);
     if (!e->trc)
         return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
@@ -682,7 +685,6 @@ int bg_engine_workers_round(bg_engine_t *e, const size_t *who, size_t m, const b
         return BG_OK;
     }
     /* One BLAS thread per worker thread: no oversubscription, and each worker's maths is what it would be alone. */
-    const int blas = openblas_get_num_threads ? openblas_get_num_threads() : 1;
     if (openblas_set_num_threads)
         openblas_set_num_threads(1);
     const int nt = (int)(e->threads < m ? e->threads : m);
@@ -704,7 +706,7 @@ int bg_engine_workers_round(bg_engine_t *e, const size_t *who, size_t m, const b
     }
     (void)nt;
     if (openblas_set_num_threads)
-        openblas_set_num_threads(blas);
+        openblas_set_num_threads((int)e->threads);
     for (size_t k = 0; k < m; k++)
         if (e->trc[k]) {   /* the first failing worker in list order, its message rebuilt on this thread */
             const int rc = e->trc[k];
@@ -953,12 +955,11 @@ static void model_evaluate(bg_engine_t *e, const float *x, const bg_dataset_t *d
     ms[0] = &e->model;
     for (size_t k = 1; k < nt; k++)
         ms[k] = &e->tmodel[k - 1];
-    const int blas = openblas_get_num_threads ? openblas_get_num_threads() : 1;
     if (openblas_set_num_threads)
         openblas_set_num_threads(1);
     e->model.ops->evaluate_threads(ms, nt, x, ds, loss, acc);
     if (openblas_set_num_threads)
-        openblas_set_num_threads(blas);
+        openblas_set_num_threads((int)e->threads);
 }
 
 void bg_engine_counters(const bg_engine_t *e, bg_metrics_t *m)
