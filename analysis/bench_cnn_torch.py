@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch baseline for tests/bench/bench_cnn.c: forward + backward of the same networks (cnn = CNNMNIST without
-dropout, lenet5, mlp 784-256-128-10) at one batch size on one thread. Prints one line per model:
-`torch <model> <median ms> <reps>`; bench_cnn parses these lines."""
+dropout, lenet5, mlp 784-256-128-10) at one batch size on --threads threads (1: torch.set_num_threads(a.threads); Debian's
+torch also defaults to 1). Prints one line per model: `torch <model> <median ms> <reps>`; bench_cnn parses these
+lines. Exits 1 with one line on stderr when torch is not installed."""
 import argparse
 import sys
 import time
@@ -10,9 +11,8 @@ try:
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
-except ImportError:
-    print("torch not installed")
-    sys.exit(0)
+except ImportError as e:
+    sys.exit(f"bench_cnn_torch.py: {e.name} is not installed (Debian: apt-get install python3-torch)")
 
 
 class CNN(nn.Module):  # the reference CNNMNIST, Dropout2d/dropout left out as in byzgrid
@@ -74,9 +74,10 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("models", nargs="*", default=["cnn", "lenet5", "mlp"])
     a = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     make = {"cnn": CNN, "lenet5": LeNet5, "mlp": mlp}
     for name in a.models:

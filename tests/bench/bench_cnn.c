@@ -1,5 +1,10 @@
 /* Forward + backward time of the neural models (cnn, lenet5, mlp) at one batch on one core, against the machine's
- * single-core sgemm roofline and PyTorch on the same networks (analysis/bench_cnn_torch.py, run from here). */
+ * single-core sgemm roofline and PyTorch on the same networks (analysis/bench_cnn_torch.py, run from here).
+ *
+ *   bench_cnn [--verbose] [--no-torch] [--batch B] [--reps R] [--threads T]
+ *
+ * --threads T (default 1) gives OpenBLAS T threads for every call (roofline included) and PyTorch
+ * torch.set_num_threads(T): equal threads on both sides. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L   /* clock_gettime, popen under -std=c11 */
 #endif
@@ -62,11 +67,11 @@ typedef struct {
 } torch_t;
 
 /* Runs the PyTorch script and collects its "torch <model> <ms> <reps>" lines; returns how many (0: not run). */
-static int run_torch(size_t batch, torch_t *out, int max)
+static int run_torch(size_t batch, int threads, torch_t *out, int max)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/analysis/bench_cnn_torch.py --batch %zu 2>&1", BG_SOURCE_DIR,
-             batch);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/analysis/bench_cnn_torch.py --batch %zu --threads %d 2>&1",
+             BG_SOURCE_DIR, batch, threads);
     FILE *f = popen(cmd, "r");
     if (!f) {
         printf("# PyTorch: could not run /usr/bin/python3; skipped\n");
@@ -80,7 +85,7 @@ static int run_torch(size_t batch, torch_t *out, int max)
         if (n < max && sscanf(line, "torch %15s %lf %d", t.name, &t.ms, &reps) == 3)
             out[n++] = t;
         else if (strstr(line, "not installed"))
-            printf("# PyTorch: torch is not installed for /usr/bin/python3; skipped\n");
+            printf("# PyTorch: %s", line);
     }
     pclose(f);
     return n;
@@ -255,7 +260,7 @@ static void breakdown(const float *X, size_t d, size_t B, int reps)
 int main(int argc, char **argv)
 {
     bg_blas_select(argv, 1);   /* the kernels byzgrid runs on */
-    int verbose = 0, torch = 1, reps = 60;
+    int verbose = 0, torch = 1, reps = 60, threads = 1;
     size_t B = 64;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--verbose"))
@@ -266,21 +271,25 @@ int main(int argc, char **argv)
             B = (size_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--verbose] [--no-torch] [--batch B] [--reps R (30..%d)]\n", argv[0], MAX_REPS);
+            fprintf(stderr, "usage: %s [--verbose] [--no-torch] [--batch B] [--reps R (30..%d)] [--threads T]\n",
+                    argv[0], MAX_REPS);
             return 2;
         }
     }
-    if (B == 0 || reps < 1 || reps > MAX_REPS) {
-        fprintf(stderr, "bench_cnn: batch must be >= 1 and reps in 1..%d\n", MAX_REPS);
+    if (B == 0 || reps < 1 || reps > MAX_REPS || threads < 1 || threads > 256) {
+        fprintf(stderr, "bench_cnn: batch must be >= 1, reps in 1..%d and threads in 1..256\n", MAX_REPS);
         return 2;
     }
-    openblas_set_num_threads(1);   /* one worker core, as the simulator charges it */
+    openblas_set_num_threads(threads);   /* default one worker core, as the simulator charges it */
     double roof_med, roof = sgemm_roofline(2048, 7, &roof_med);
     char blas[512];
-    printf("# one core (%s, 1 thread); random inputs in [0,1), fixed seed; median of %d after 10 warm-up\n",
-           bg_blas_describe(blas, sizeof blas), reps);
-    printf("sgemm 2048^3: %.1f GFLOP/s best of 7 (median %.1f): the roofline below\n", roof, roof_med);
+    printf("# %s, %d thread(s); PyTorch %d thread(s); random inputs in [0,1), fixed seed; median of %d after 10 "
+           "warm-up\n", bg_blas_describe(blas, sizeof blas), threads, threads, reps);
+    printf("sgemm 2048^3 (%d thread(s)): %.1f GFLOP/s best of 7 (median %.1f): the roofline below\n", threads, roof,
+           roof_med);
 
     const size_t d = 784, n = B;
     float *X = malloc(n * d * sizeof *X);
@@ -302,7 +311,7 @@ int main(int argc, char **argv)
         breakdown(X, d, B, reps);
     if (torch) {
         torch_t tt[8];
-        int nt = run_torch(B, tt, 8);
+        int nt = run_torch(B, threads, tt, 8);
         if (nt > 0) {
             /* this machine's speed drifts over seconds (shared host): time ours again after torch and compare
              * torch with the slower of our two medians */
