@@ -129,7 +129,7 @@ const bg_key_t bg_config_keys[] = {
     SIZE("run", "eval_every", eval_every, "100", 1, "evaluate every this many rounds (and at 0, end)"),
     {"run", "threads", BG_KEY_SIZE, AT(threads), "auto",
      "threads for the honest workers' local work of a round (gradients, momentum, compression), computed side by "
-     "side between simulation steps, and OpenBLAS's threads elsewhere: the run's budget of cores; results are "
+     "side between simulation steps (OpenBLAS stays on one thread): the run's budget of cores; results are "
      "bit-identical for any number; auto: the machine's online cores; 1: one core",
      0, NAN, 0, auto_zero, NULL, NULL, NULL},
     BOOL("run", "eval_train", eval_train, "true", NULL, "also evaluate on the full training set"),

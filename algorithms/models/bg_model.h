@@ -22,6 +22,7 @@ typedef struct bg_model_cfg {
 } bg_model_cfg_t;
 
 typedef struct bg_model bg_model_t;
+struct bg_pool;   /* bg_pool.h */
 
 typedef struct bg_model_ops {
     const char *name;
@@ -41,10 +42,10 @@ typedef struct bg_model_ops {
     void (*init_params)(const bg_model_t *m, gsl_rng *r, float *w);
     /* Bytes of scratch (activations, im2col buffers) a loss_grad call on a batch of b samples needs; NULL: 0. */
     size_t (*workspace_bytes)(const bg_model_t *m, size_t b);
-    /* Optional: evaluate on nt threads, thread k using models[k] (copies of models[0], each with its own scratch);
-     * the same numbers as evaluate (blocks of rows summed in their order whatever thread did them). */
-    void (*evaluate_threads)(const bg_model_t *const *models, size_t nt, const float *w, const bg_dataset_t *ds,
-                             double *loss, double *acc);
+    /* Optional: evaluate on the pool's threads, thread k using models[k] (copies of models[0], each with its own
+     * scratch); the same numbers as evaluate (blocks of rows summed in their order whatever thread did them). */
+    void (*evaluate_threads)(const bg_model_t *const *models, struct bg_pool *pool, const float *w,
+                             const bg_dataset_t *ds, double *loss, double *acc);
 } bg_model_ops_t;
 
 struct bg_model {

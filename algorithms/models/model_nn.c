@@ -1,9 +1,7 @@
 /* Neural models: a multilayer perceptron ("mlp"), the reference code's CNNMNIST ("cnn") and LeNet-5 ("lenet5"),
  * assembled from the batch-wide layers of model_layers.c into one flat PyTorch-ordered parameter vector. */
 #include "model_internal.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "bg_pool.h"
 
 #include <limits.h>
 #include <math.h>
@@ -256,62 +254,70 @@ static void nn_evaluate(const bg_model_t *m, const float *w, const bg_dataset_t 
         *acc = a;
 }
 
-/* nn_evaluate's blocks on nt threads: block s's loss sum and correct count land in its own slot, and the slots are
- * added in block order, as nn_evaluate adds them. */
-static void nn_evaluate_threads(const bg_model_t *const *ms, size_t nt, const float *w, const bg_dataset_t *ds,
-                                double *loss, double *acc)
+/* nn_evaluate's blocks on the pool's threads: block b's loss sum and correct count land in its own slot, and the
+ * slots are added in block order, as nn_evaluate adds them. */
+typedef struct nn_eval_job {
+    const bg_model_t *const *ms;
+    const float *w;
+    const bg_dataset_t *ds;
+    size_t blk;
+    double *sl;
+    size_t *cor;
+} nn_eval_job_t;
+
+static void nn_eval_block(void *ctx, size_t b, size_t tid)
+{
+    nn_eval_job_t *j = ctx;
+    const bg_model_t *m = j->ms[tid];
+    nn_t *p = m->priv;
+    const bg_dataset_t *ds = j->ds;
+    const size_t C = m->n_classes, d = m->d_in;
+    const size_t s0 = b * j->blk, nr = ds->n - s0 < j->blk ? ds->n - s0 : j->blk;
+    if (nr != p->ws_b)
+        nn_carve(p, nr, p->ws);
+    p->ws_b = nr;
+    nn_forward(p, j->w, ds->X + s0 * d, d, NULL, nr);
+    const float *z = p->h[p->n_fc];
+    j->sl[b] = bg_nn_softmax_ce(nr, C, z, ds->y + s0, NULL, 1.0, NULL);
+    size_t c = 0;
+    for (size_t i = 0; i < nr; i++) {
+        const float *zi = z + i * C;
+        size_t am = 0;
+        for (size_t k = 1; k < C; k++)
+            if (zi[k] > zi[am])
+                am = k;
+        c += am == (size_t)ds->y[s0 + i];
+    }
+    j->cor[b] = c;
+}
+
+static void nn_evaluate_threads(const bg_model_t *const *ms, struct bg_pool *pool, const float *w,
+                                const bg_dataset_t *ds, double *loss, double *acc)
 {
     const bg_model_t *m = ms[0];
-    size_t C = m->n_classes, d = m->d_in;
+    const size_t C = m->n_classes, d = m->d_in, nt = bg_pool_threads(pool);
     double l = NAN, a = NAN;
     if (ds && ds->n > 0 && ds->d == d && ds->X && ds->y) {
         const size_t blk = ds->n < NN_BLOCK ? ds->n : NN_BLOCK, nb = (ds->n + blk - 1) / blk;
-        double *sl = calloc(nb, sizeof *sl);
-        size_t *cor = calloc(nb, sizeof *cor);
-        int bad = !sl || !cor;
+        nn_eval_job_t j = {ms, w, ds, blk, calloc(nb, sizeof(double)), calloc(nb, sizeof(size_t))};
+        int bad = !j.sl || !j.cor;
         for (size_t k = 0; k < nt && !bad; k++)
             bad = nn_scratch(ms[k]->priv, blk) != 0;
         for (size_t i = 0; i < ds->n && !bad; i++)
             bad = ds->y[i] < 0 || (size_t)ds->y[i] >= C;
         if (!bad) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads((int)nt) schedule(dynamic, 1)
-#endif
-            for (size_t b = 0; b < nb; b++) {
-                size_t tid = 0;
-#ifdef _OPENMP
-                tid = (size_t)omp_get_thread_num();
-#endif
-                nn_t *p = ms[tid]->priv;
-                const size_t s0 = b * blk, nr = ds->n - s0 < blk ? ds->n - s0 : blk;
-                if (nr != p->ws_b)
-                    nn_carve(p, nr, p->ws);
-                p->ws_b = nr;
-                nn_forward(p, w, ds->X + s0 * d, d, NULL, nr);
-                const float *z = p->h[p->n_fc];
-                sl[b] = bg_nn_softmax_ce(nr, C, z, ds->y + s0, NULL, 1.0, NULL);
-                size_t c = 0;
-                for (size_t i = 0; i < nr; i++) {
-                    const float *zi = z + i * C;
-                    size_t am = 0;
-                    for (size_t k = 1; k < C; k++)
-                        if (zi[k] > zi[am])
-                            am = k;
-                    c += am == (size_t)ds->y[s0 + i];
-                }
-                cor[b] = c;
-            }
+            bg_pool_for(pool, nb, nn_eval_block, &j);
             double sum = 0.0;
             size_t correct = 0;
             for (size_t b = 0; b < nb; b++) {
-                sum += sl[b];
-                correct += cor[b];
+                sum += j.sl[b];
+                correct += j.cor[b];
             }
             l = sum / (double)ds->n + nn_reg(m, w, NULL);
             a = (double)correct / (double)ds->n;
         }
-        free(sl);
-        free(cor);
+        free(j.sl);
+        free(j.cor);
     }
     if (loss)
         *loss = l;
