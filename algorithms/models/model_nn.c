@@ -214,44 +214,14 @@ static double nn_loss_grad(const bg_model_t *m, const float *w, const float *X, 
     return loss + nn_reg(m, w, grad);
 }
 
+static void nn_evaluate_threads(const bg_model_t *const *ms, struct bg_pool *pool, const float *w,
+                                const bg_dataset_t *ds, double *loss, double *acc);
+
+/* Mean loss and accuracy over ds in blocks of NN_BLOCK rows: the threaded version on the caller's thread. */
 static void nn_evaluate(const bg_model_t *m, const float *w, const bg_dataset_t *ds, double *loss, double *acc)
 {
-    nn_t *p = m->priv;
-    double l = NAN, a = NAN;
-    size_t C = m->n_classes, d = m->d_in;
-    if (ds && ds->n > 0 && ds->d == d && ds->X && ds->y) {
-        size_t blk = ds->n < NN_BLOCK ? ds->n : NN_BLOCK;
-        int bad = nn_scratch(p, blk) != 0;
-        double sl = 0.0;
-        size_t correct = 0;
-        for (size_t i = 0; i < ds->n && !bad; i++)
-            bad = ds->y[i] < 0 || (size_t)ds->y[i] >= C;
-        for (size_t s = 0; s < ds->n && !bad; s += blk) {
-            size_t nr = ds->n - s < blk ? ds->n - s : blk;
-            if (nr != p->ws_b)
-                nn_carve(p, nr, p->ws);
-            p->ws_b = nr;
-            nn_forward(p, w, ds->X + s * d, d, NULL, nr);
-            const float *z = p->h[p->n_fc];
-            sl += bg_nn_softmax_ce(nr, C, z, ds->y + s, NULL, 1.0, NULL);
-            for (size_t i = 0; i < nr; i++) {
-                const float *zi = z + i * C;
-                size_t am = 0;
-                for (size_t k = 1; k < C; k++)
-                    if (zi[k] > zi[am])
-                        am = k;
-                correct += am == (size_t)ds->y[s + i];
-            }
-        }
-        if (!bad) {
-            l = sl / (double)ds->n + nn_reg(m, w, NULL);
-            a = (double)correct / (double)ds->n;
-        }
-    }
-    if (loss)
-        *loss = l;
-    if (acc)
-        *acc = a;
+    const bg_model_t *ms[1] = {m};
+    nn_evaluate_threads(ms, NULL, w, ds, loss, acc);
 }
 
 /* nn_evaluate's blocks on the pool's threads: block b's loss sum and correct count land in its own slot, and the
