@@ -52,6 +52,10 @@ typedef struct sim_ctx {
     bg_err_t *err;
     size_t n, nh, rounds;
     int omniscient, oracle;
+    /* Oracle mode: what an omniscient attacker's message costs, the same work and size as bg_engine_byz_round
+     * charges (honest views, the attack, the inverse, the compression with attack.wire = conform), paid without
+     * waiting; neither changes from round to round (oracle_cost). */
+    double oracle_flops, oracle_bytes;
     sg_mailbox_t *down, *up;      /* per worker */
     sg_mutex_t mutex;
     sg_cond_t cond;
@@ -314,19 +318,7 @@ static void worker_actor(int argc, char **argv)
 static void byzantine_actor(int argc, char **argv)
 {
     size_t j = worker_index(argc, argv);
-    /* Oracle mode: the same work and size as bg_engine_byz_round charges (honest views, the attack, the inverse,
-     * the compression with attack.wire = conform), paid without waiting; neither changes from round to round. */
-    double oracle_flops = 0.0, oracle_bytes = 0.0;
-    if (S.oracle && S.omniscient) {
-        const bg_config_t *c = bg_engine_config(S.e);
-        const double d = (double)bg_engine_dim(S.e);
-        bg_attack_args_t args;
-        bg_attack_args_init(&args, &c->attack, S.n, c->f, NULL);
-        double wire_flops;
-        oracle_bytes = bg_engine_byz_msg_bytes(S.e, &wire_flops);
-        oracle_flops = bg_attack_find(c->attack.name)->flops(&args, S.nh, bg_engine_dim(S.e)) + (double)S.nh * d + d +
-                       wire_flops;
-    }
+    const double oracle_flops = S.oracle_flops, oracle_bytes = S.oracle_bytes;
     size_t t = 0;
     for (const void *in; (in = receive(j, t)) != FINALIZE; t++) {
         XBT_CVERB(byzgrid_worker, "round %zu: broadcast received (%.0f bytes)", t, ((const bg_msg_t *)in)->bytes);
@@ -774,13 +766,8 @@ static void proto_worker(int argc, char **argv)
         int rc = BG_OK;
         w->payload = &S;   /* oracle attackers: the server fills the content in */
         if (crafted && S.oracle && S.omniscient) {
-            const bg_config_t *c = bg_engine_config(S.e);
-            bg_attack_args_t args;
-            bg_attack_args_init(&args, &c->attack, S.n, c->f, NULL);
-            double wire_flops;
-            w->bytes = bg_engine_byz_msg_bytes(S.e, &wire_flops);
-            flops = bg_attack_find(c->attack.name)->flops(&args, S.nh, bg_engine_dim(S.e)) +
-                    (double)S.nh * (double)bg_engine_dim(S.e) + (double)bg_engine_dim(S.e) + wire_flops;
+            w->bytes = S.oracle_bytes;
+            flops = S.oracle_flops;
         } else if (w->pre) {   /* computed with the round's others when the server sampled them (run.threads) */
             w->pre = 0;
             msg = bg_engine_worker_msg(S.e, i);
@@ -928,6 +915,20 @@ static void proto_record(void)
                 p->faults[r].up = lf.v[k].up <= S.end_clock ? lf.v[k].up : NAN;
             }
     bg_faults_free(&lf);
+}
+
+/* Round t's start on either path: the broadcast and its computation. 0 when the run stops here (the broadcast
+ * failed, or run.until_s passed during it). */
+static int round_start(size_t t, const bg_msg_t **down)
+{
+    double flops;
+    bg_err_t err;
+    if (bg_engine_broadcast(S.e, down, &flops, &err)) {
+        sim_fail(&err);
+        return 0;
+    }
+    execute(t, BG_EVENTS_SERVER, BG_EV_BROADCAST, flops);
+    return !S.until_reached;
 }
 
 /* The end of a run on the proxy path: every actor still there is ended (workers may be waiting for a broadcast,
@@ -1139,11 +1140,8 @@ static void proto_server(void)
         const bg_msg_t *down;
         double flops;
         bg_err_t err;
-        if (bg_engine_broadcast(S.e, &down, &flops, &err)) {
-            sim_fail(&err);
+        if (!round_start(t, &down))
             break;
-        }
-        execute(t, BG_EVENTS_SERVER, BG_EV_BROADCAST, flops);
         size_t k = proto_sample(t);
         if (!k) {   /* nobody to send to: wait for a reply or a recovery, at most round.stall_s */
             const double from = simgrid_get_clock();
@@ -1242,20 +1240,13 @@ static void server_actor(int argc, char **argv)
         evaluate_and_write();
     for (size_t t = 0; t < S.rounds && !S.failed && !S.until_reached; t++) {
         const bg_msg_t *down;
-        double bflops;
         bg_err_t err;
-        if (bg_engine_broadcast(S.e, &down, &bflops, &err)) {
-            sim_fail(&err);
-            break;
-        }
-        execute(t, BG_EVENTS_SERVER, BG_EV_BROADCAST, bflops);
-        if (S.until_reached)
+        if (!round_start(t, &down))
             break;
         if (S.pre)
             precompute(t, down, NULL, n);
         S.bcast_posted = simgrid_get_clock();
-        XBT_CVERB(byzgrid_server, "round %zu: broadcast sent (%.0f bytes to each of %zu workers, %.6g flops)", t,
-                  down->bytes, n, bflops);
+        XBT_CVERB(byzgrid_server, "round %zu: broadcast sent (%.0f bytes to each of %zu workers)", t, down->bytes, n);
         if (S.n_relays) {
             S.relay_down = down;
             S.relay_round = t;
@@ -1460,6 +1451,18 @@ static int open_events(const char *out_dir, size_t n, bg_err_t *err)
     return bg_events_open(&S.events, out_dir, err);
 }
 
+static void oracle_cost(void)
+{
+    const bg_config_t *c = bg_engine_config(S.e);
+    const double d = (double)bg_engine_dim(S.e);
+    bg_attack_args_t args;
+    bg_attack_args_init(&args, &c->attack, S.n, c->f, NULL);
+    double wire_flops;
+    S.oracle_bytes = bg_engine_byz_msg_bytes(S.e, &wire_flops);
+    S.oracle_flops = bg_attack_find(c->attack.name)->flops(&args, S.nh, bg_engine_dim(S.e)) + (double)S.nh * d + d +
+                     wire_flops;
+}
+
 /* What the proxy path cannot simulate faithfully, refused with the key to change. */
 static int proto_check(const bg_scenario_t *sc, const bg_engine_t *e, bg_err_t *err)
 {
@@ -1649,6 +1652,8 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
         bg_engine_free(e);
         return rc;
     }
+    if (S.oracle && S.omniscient)   /* final here: the proxy path forces the oracle timing */
+        oracle_cost();
     /* run.threads > 1: precompute each round's worker maths at its broadcast, except where a broadcast may fail (a
      * worker's state must only advance for a message it actually computes). */
     if (bg_engine_threads(e) > 1 && !(S.proto && (FP.n || S.poll || sc->plat.link_faults[0]))) {
