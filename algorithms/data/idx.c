@@ -1,12 +1,15 @@
-/* IDX (MNIST-format) image/label reader (plain or gzip through zlib), a seeded train/test split of a dataset,
- * and the Fashion-MNIST locator for the Debian package dataset-fashion-mnist. */
+/* IDX (MNIST-format) image/label reader (plain or gzip: libdeflate in one pass when it can, zlib streaming
+ * otherwise), a seeded train/test split of a dataset, and the Fashion-MNIST locator for the Debian package
+ * dataset-fashion-mnist. */
 #include "bg_data.h"
 
 #include <errno.h>
+#include <libdeflate.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <gsl/gsl_randist.h>
@@ -41,6 +44,65 @@ static uint32_t be32(const unsigned char *b)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
 }
 
+/* An open IDX file: a whole gzip file already inflated into memory, or a zlib stream. */
+typedef struct idx_in {
+    unsigned char *mem;
+    size_t len, pos;
+    gzFile gz;
+} idx_in_t;
+
+/* Deflate cannot expand input by more than this factor (RFC 1951: a 258-byte match per 2 bits at best). */
+#define GZ_MAX_RATIO 1032u
+/* Files up to this size are inflated in one pass; larger ones stream through zlib in bounded memory. */
+#define GZ_ONE_PASS_MAX ((size_t)1 << 30)
+
+/* The one-pass path: a regular single-member gzip file whose trailer's size (ISIZE) is plausible, inflated by
+ * libdeflate, about 2.5x faster than zlib (0.11 s against 0.29 s for Fashion-MNIST's training images here).
+ * Anything else (a plain file, a pipe, several members, corrupt data) returns 0 and is left to the zlib path,
+ * which reports errors with positions. */
+static int gunzip_whole(const char *path, idx_in_t *in)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    struct stat st;
+    unsigned char *src = NULL, *dst = NULL;
+    int ok = 0;
+    if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode) || st.st_size < 18 || (uint64_t)st.st_size > GZ_ONE_PASS_MAX)
+        goto out;
+    size_t n = (size_t)st.st_size;
+    if (!(src = malloc(n)) || fread(src, 1, n, fp) != n || src[0] != 0x1f || src[1] != 0x8b)
+        goto out;
+    size_t isize = (size_t)src[n - 4] | (size_t)src[n - 3] << 8 | (size_t)src[n - 2] << 16 | (size_t)src[n - 1] << 24;
+    if (isize == 0 || isize / GZ_MAX_RATIO > n || !(dst = malloc(isize)))
+        goto out;
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    if (!d)
+        goto out;
+    size_t used = 0, got = 0;
+    enum libdeflate_result r = libdeflate_gzip_decompress_ex(d, src, n, dst, isize, &used, &got);
+    libdeflate_free_decompressor(d);
+    if (r == LIBDEFLATE_SUCCESS && used == n && got == isize) {
+        in->mem = dst;
+        in->len = got;
+        dst = NULL;
+        ok = 1;
+    }
+out:
+    free(dst);
+    free(src);
+    fclose(fp);
+    return ok;
+}
+
+static void idx_close(idx_in_t *in)
+{
+    if (in->gz)
+        gzclose(in->gz);
+    free(in->mem);
+    memset(in, 0, sizeof *in);
+}
+
 /* zlib prefixes its message with the path, which bg_err_t already carries. */
 static const char *gz_msg(gzFile f, const char *path, int *zerr)
 {
@@ -53,11 +115,19 @@ static const char *gz_msg(gzFile f, const char *path, int *zerr)
 
 /* Read up to len bytes; *got receives what arrived. A short count is only an error when zlib says so (corrupt or
  * cut gzip): a plain file that ends early is left to the caller, which knows what was expected. */
-static int read_full(gzFile f, const char *path, void *buf, size_t len, size_t *got, int *gz_bad, const char **why)
+static int read_full(idx_in_t *in, const char *path, void *buf, size_t len, size_t *got, int *gz_bad,
+                     const char **why)
 {
     unsigned char *p = buf;
     *got = 0;
     *gz_bad = 0;
+    if (in->mem) {
+        *got = in->len - in->pos < len ? in->len - in->pos : len;
+        memcpy(p, in->mem + in->pos, *got);
+        in->pos += *got;
+        return 0;
+    }
+    gzFile f = in->gz;
     while (*got < len) {
         size_t want = len - *got;
         if (want > (size_t)INT_MAX / 2)
@@ -81,20 +151,23 @@ static int read_full(gzFile f, const char *path, void *buf, size_t len, size_t *
     return 0;
 }
 
-static int open_idx(const char *path, const char *what, gzFile *out, bg_err_t *err)
+static int open_idx(const char *path, const char *what, idx_in_t *out, bg_err_t *err)
 {
+    memset(out, 0, sizeof *out);
+    if (gunzip_whole(path, out))
+        return BG_OK;
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f)
         return bg_err_set(err, errno == ENOMEM || errno == 0 ? BG_ENOMEM : BG_EIO, path, 0,
                           "cannot open the IDX %s file: %s", what, errno ? strerror(errno) : "out of memory");
     gzbuffer(f, 1 << 17);
-    *out = f;
+    out->gz = f;
     return BG_OK;
 }
 
 /* Read the magic and the dims of an unsigned-byte IDX file; ndim is 3 for images, 1 for labels. */
-static int read_header(gzFile f, const char *path, uint32_t magic, uint32_t *dims, bg_err_t *err)
+static int read_header(idx_in_t *f, const char *path, uint32_t magic, uint32_t *dims, bg_err_t *err)
 {
     unsigned ndim = magic & 0xffu;
     unsigned char h[16];
@@ -126,13 +199,13 @@ static int read_header(gzFile f, const char *path, uint32_t magic, uint32_t *dim
 /* The labels file comes first: it is small, and its count lets the image header be checked before any big read. */
 static int read_labels(const char *path, uint32_t *n_out, unsigned char **lab_out, bg_err_t *err)
 {
-    gzFile f = NULL;
+    idx_in_t f;
     int rc = open_idx(path, "labels", &f, err);
     if (rc)
         return rc;
     uint32_t n = 0;
     unsigned char *lab = NULL;
-    rc = read_header(f, path, IDX_MAGIC_U8_LABELS, &n, err);
+    rc = read_header(&f, path, IDX_MAGIC_U8_LABELS, &n, err);
     if (rc)
         goto done;
     if (n == 0) {
@@ -155,7 +228,7 @@ static int read_labels(const char *path, uint32_t *n_out, unsigned char **lab_ou
         size_t got;
         int bad;
         const char *why = "";
-        if (read_full(f, path, lab + have, cap - have, &got, &bad, &why)) {
+        if (read_full(&f, path, lab + have, cap - have, &got, &bad, &why)) {
             rc = bg_err_set(err, BG_EIO, path, 0, "read error at label %zu: %s", have + got, strerror(errno));
             goto done;
         }
@@ -173,7 +246,7 @@ static int read_labels(const char *path, uint32_t *n_out, unsigned char **lab_ou
         }
     }
 done:
-    gzclose(f);
+    idx_close(&f);
     if (rc) {
         free(lab);
         return rc;
@@ -201,7 +274,7 @@ int bg_dataset_load_idx_classes(const char *images, const char *labels, size_t n
     uint32_t n_lab = 0;
     unsigned char *lab = NULL, *stage = NULL;
     float *X = NULL;
-    gzFile f = NULL;
+    idx_in_t f = {0};
     int rc = read_labels(labels, &n_lab, &lab, err);
     if (rc)
         return rc;
@@ -219,7 +292,7 @@ int bg_dataset_load_idx_classes(const char *images, const char *labels, size_t n
     if (rc)
         goto done;
     uint32_t dims[3];
-    rc = read_header(f, images, IDX_MAGIC_U8_IMAGES, dims, err);
+    rc = read_header(&f, images, IDX_MAGIC_U8_IMAGES, dims, err);
     if (rc)
         goto done;
     uint32_t n = dims[0];
@@ -246,6 +319,8 @@ int bg_dataset_load_idx_classes(const char *images, const char *labels, size_t n
     size_t per_chunk = IDX_CHUNK_BYTES / d ? IDX_CHUNK_BYTES / d : 1;
     stage = malloc(per_chunk * d);
     size_t cap = n < IDX_FIRST_ITEMS ? n : IDX_FIRST_ITEMS, have = 0;
+    if (f.mem && (f.len - f.pos) / d >= n)
+        cap = n;   /* inflated already: the data is there, the header cannot lie about it */
     X = malloc(cap * d * sizeof *X);
     if (!stage || !X) {
         rc = bg_err_set(err, BG_ENOMEM, images, 0, "out of memory for %zu images of %zu pixels", cap, d);
@@ -260,7 +335,7 @@ int bg_dataset_load_idx_classes(const char *images, const char *labels, size_t n
         size_t got;
         int bad;
         const char *why = "";
-        if (read_full(f, images, stage, want * d, &got, &bad, &why)) {
+        if (read_full(&f, images, stage, want * d, &got, &bad, &why)) {
             rc = bg_err_set(err, BG_EIO, images, 0, "read error at image %zu: %s", have + got / d, strerror(errno));
             goto done;
         }
@@ -306,8 +381,7 @@ int bg_dataset_load_idx_classes(const char *images, const char *labels, size_t n
     snprintf(out->source, sizeof out->source, "%s", images);
 
 done:
-    if (f)
-        gzclose(f);
+    idx_close(&f);
     free(stage);
     free(X);
     free(lab);
