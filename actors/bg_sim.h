@@ -15,6 +15,7 @@ typedef struct bg_run_opts {
 
 typedef struct bg_run_result {
     size_t rounds;            /* rounds completed */
+    int interrupted;          /* the signal that stopped the run at a round boundary (SIGINT ...), 0 if none */
     double sim_time;          /* simulated seconds (NAN for the driver) */
     double wall_time;         /* real seconds spent in the rounds (setup excluded) */
     double setup_time;        /* real seconds for loading data and building components */

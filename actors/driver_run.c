@@ -9,6 +9,7 @@
 #include <string.h>
 
 typedef struct driver_ud {
+    bg_engine_t *e;
     const bg_run_opts_t *o;
     bg_run_result_t *res;
     bg_trace_t trace;
@@ -43,6 +44,14 @@ static int driver_round(const bg_round_cost_t *c, void *p)
         memcpy(u->res->msg_bytes + c->round * u->n, c->msg_bytes, u->n * sizeof(double));
         u->res->server_flops[c->round] = c->server_flops;
     }
+    if (bg_interrupted() && c->round + 1 < u->rounds) {
+        /* A signal: stop at this round boundary with a row for the model as it is now (interrupt.c). */
+        u->res->interrupted = bg_interrupted();
+        bg_metrics_t m;
+        bg_engine_evaluate(u->e, &m);
+        driver_eval(&m, u);
+        return 1;
+    }
     return 0;
 }
 
@@ -64,7 +73,7 @@ int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_r
     int rc = bg_engine_new(&sc->learn, &e, err);
     if (rc)
         return rc;
-    driver_ud_t u = {.o = o, .res = res, .n = sc->learn.n, .rounds = sc->learn.rounds, .last = -1,
+    driver_ud_t u = {.e = e, .o = o, .res = res, .n = sc->learn.n, .rounds = sc->learn.rounds, .last = -1,
                      .target = sc->target_acc, .err = err};
     if ((rc = bg_run_result_init(res, sc->learn.rounds, sc->learn.n, o->record_rounds, 0))) {
         bg_engine_free(e);

@@ -37,6 +37,10 @@ static void usage(FILE *out)
             "run options:\n"
             "  --out DIR        output folder (default out/NAME, NAME = run.name or the scenario's file name);\n"
             "                   writes trace.csv (one row per evaluation, flushed as it goes) and summary.json\n"
+            "                   into DIR.running-XXXXXX beside it, renamed to DIR at the end (an earlier run in\n"
+            "                   DIR stays until then, and is replaced whole). Ctrl-C (SIGINT) or SIGTERM stops at\n"
+            "                   the next round boundary with\n"
+            "                   both files written (summary.json says \"interrupted\": true), exit 130 / 143\n"
             "  --set S.K=V      override a scenario key, e.g. --set attack.name=alie --set run.rounds=500;\n"
             "                   summary.json's config lists every key as it ran and where it came from\n"
             "  --driver         run the same rounds in-process without SimGrid (no time columns; same maths)\n"
@@ -150,6 +154,7 @@ static int cmd_run(int argc, char **argv)
             sets[n_sets++] = a + 6;
         } else if (!strcmp(a, "--driver")) {
             driver = 1;
+
         } else if (!strcmp(a, "--progress")) {
             progress = 1;
         } else if (!strcmp(a, "--quiet")) {
@@ -173,20 +178,55 @@ static int cmd_run(int argc, char **argv)
         return rc;
     char outbuf[1024];
     if (!out) {
-        snprintf(outbuf, sizeof outbuf, "out/%s", sc.name);
+        /* run.name names a folder inside out/: a plain name, never a path. */
+        const char *nm = sc.name;
+        if (!nm[0] || strchr(nm, '/') || !strcmp(nm, ".") || !strcmp(nm, "..")) {
+            bg_err_set(&err, BG_EINVAL, NULL, 0, "run.name '%s' must be a plain name (no '/', not '.' or '..'): it "
+                       "names the output folder out/NAME; use --out for a folder elsewhere", nm);
+            bg_err_key(&err, "run.name");
+            bg_scenario_locate(&sc, &err);
+            bg_scenario_destroy(&sc);
+            return report(&err, 2);
+        }
+        snprintf(outbuf, sizeof outbuf, "out/%s", nm);
         out = outbuf;
     }
+    bg_out_t od;
+    if ((rc = bg_out_begin(&od, out, &err))) {
+        bg_scenario_destroy(&sc);
+        return report(&err, rc == BG_EIO ? 1 : 2);
+    }
+    out = od.final;
     if (progress == -1)
         progress = sc.progress;
-    bg_run_opts_t o = {.out_dir = out, .progress = progress, .record_rounds = 0, .command_line = cmdline};
+    bg_run_opts_t o = {.out_dir = od.tmp, .progress = progress, .record_rounds = 0, .command_line = cmdline};
     bg_run_result_t res;
     rc = driver ? bg_driver_run_scenario(&sc, &o, &res, &err) : bg_sim_run(&sc, &o, &res, &err);
     if (rc) {
         bg_scenario_locate(&sc, &err);
         int started = res.setup_time > 0;
+        const char *kept = bg_out_abandon(&od, started);
+        if (kept && kept == od.tmp) {   /* an earlier run is in the output folder: this one's files are beside it */
+            size_t l = strlen(err.msg);
+            snprintf(err.msg + l, sizeof err.msg - l, " (this run's files: %.400s)", kept);
+        }
         bg_run_result_destroy(&res);
         bg_scenario_destroy(&sc);
         return report(&err, (started || rc == BG_ENOMEM) ? 1 : 2);
+    }
+    if ((rc = bg_out_commit(&od, &err))) {
+        bg_run_result_destroy(&res);
+        bg_scenario_destroy(&sc);
+        return report(&err, 1);
+    }
+    if (res.interrupted) {
+        fprintf(stderr, "byzgrid: %s: interrupted by %s after %zu of %zu rounds; wrote %s/trace.csv and "
+                "%s/summary.json (marked \"interrupted\": true)\n", sc.name, bg_signal_name(res.interrupted),
+                res.rounds, sc.learn.rounds, out, out);
+        rc = 128 + res.interrupted;
+        bg_run_result_destroy(&res);
+        bg_scenario_destroy(&sc);
+        return rc;
     }
     char simbuf[64] = "";
     if (!driver)
@@ -297,6 +337,7 @@ int main(int argc, char **argv)
          * host's Joules at exit; summary.json has them); --log=... still overrides these. */
         xbt_log_control_set("xbt_cfg.thres:warning host_energy.thres:error link_energy.thres:warning");
         simgrid_init(&argc, argv);
+        bg_interrupt_install();   /* after simgrid_init, which installs SimGrid's own SIGINT handler */
         return cmd_run(argc, argv);
     }
     fprintf(stderr, "byzgrid: unknown command '%s' (expected run, platform, list, keys; see byzgrid --help)\n", cmd);

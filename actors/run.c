@@ -138,6 +138,10 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_str(&j, "name", sc->name);
     bg_json_str(&j, "scenario", sc->path);
     bg_json_str(&j, "mode", mode);
+    /* A run stopped by a signal at a round boundary: its rounds and final metrics are those of that moment. */
+    bg_json_bool(&j, "interrupted", res->interrupted != 0);
+    if (res->interrupted)
+        bg_json_str(&j, "interrupted_by", bg_signal_name(res->interrupted));
     bg_json_str(&j, "version", bg_version_string());
     if (o->command_line)
         bg_json_str(&j, "command", o->command_line);

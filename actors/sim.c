@@ -76,6 +76,7 @@ typedef struct sim_ctx {
     double until, every;
     int round_rows;               /* the server writes the round-based rows (run.eval_every) */
     int until_reached;            /* the clock actor ended the run at until_s: the server records nothing more */
+    size_t rows, row_round;       /* trace rows written so far; the round of the last one */
     sg_sem_t clock_stop;          /* released by the server when it leaves its loop */
     float *held;                  /* the model the server holds, and its counters */
     bg_metrics_t held_counters;
@@ -404,6 +405,8 @@ static void write_row(const bg_metrics_t *m, double t)
                  S.iv.missing, S.iv.late, S.iv.late_dropped, S.iv.skipped);
         memset(&S.iv, 0, sizeof S.iv);
     }
+    S.rows++;
+    S.row_round = m->round;
     if (S.trace.fp && bg_trace_row(&S.trace, m, t, ej) != BG_OK) {
         if (!S.failed)
             bg_err_set(S.err, BG_EIO, S.trace.path, 0, "cannot write the trace");
@@ -477,6 +480,19 @@ static void round_done_at(size_t t, double server_flops)
         S.res->server_flops[t] = server_flops;
     S.res->rounds = t + 1;
     if (S.round_rows ? bg_engine_is_eval_round(S.e, t + 1) : t + 1 == S.rounds)
+        evaluate_and_write();
+}
+
+/* A signal asked the run to stop (interrupt.c): the server leaves its loop at this round boundary, with a row for
+ * the model it holds now unless the last row already has it. */
+static int interrupted(void)
+{
+    return bg_interrupted() && !S.failed && !S.until_reached;
+}
+
+static void interrupted_row(void)
+{
+    if (interrupted() && (S.rows == 0 || S.row_round != S.res->rounds))
         evaluate_and_write();
 }
 
@@ -1136,7 +1152,7 @@ static void proto_server(void)
     const bg_scenario_t *sc = S.sc;
     if (S.round_rows && !(S.every > 0))
         evaluate_and_write();
-    for (size_t t = 0; t < S.rounds && !S.failed && !S.until_reached; t++) {
+    for (size_t t = 0; t < S.rounds && !S.failed && !S.until_reached && !interrupted(); t++) {
         const bg_msg_t *down;
         double flops;
         bg_err_t err;
@@ -1218,6 +1234,7 @@ static void proto_server(void)
             break;
         round_done_at(t, flops);
     }
+    interrupted_row();
     run_done();
     proto_record();
     proto_end();
@@ -1238,7 +1255,7 @@ static void server_actor(int argc, char **argv)
     xbt_assert(comms && payloads && who, "out of memory");
     if (S.round_rows && !(S.every > 0))   /* else the clock actor's row at time 0 is this one */
         evaluate_and_write();
-    for (size_t t = 0; t < S.rounds && !S.failed && !S.until_reached; t++) {
+    for (size_t t = 0; t < S.rounds && !S.failed && !S.until_reached && !interrupted(); t++) {
         const bg_msg_t *down;
         bg_err_t err;
         if (!round_start(t, &down))
@@ -1278,6 +1295,7 @@ static void server_actor(int argc, char **argv)
         XBT_CVERB(byzgrid_server, "round %zu: aggregation done (%.6g flops)", t, flops);
         round_done_at(t, flops);
     }
+    interrupted_row();
     run_done();
     free(comms);
     free(payloads);
@@ -1697,7 +1715,9 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     }
     res->setup_time = bg_wall_clock() - t0;
     S.wall_start = bg_wall_clock();
+    bg_interrupt_install();   /* again: SimGrid's own SIGINT handler must not come back */
     simgrid_run();
+    res->interrupted = S.failed || S.until_reached || res->rounds >= S.rounds ? 0 : bg_interrupted();
     res->wall_time = bg_wall_clock() - S.wall_start;
     res->sim_time = S.end_clock;
     if (res->round_end)

@@ -8,17 +8,24 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Run the CLI with args, stdin from in_path (NULL: /dev/null), stdout to out_path (NULL: /dev/null), stderr
  * to err_path. Returns the exit status. */
+/* > 0: the child's largest file (RLIMIT_FSIZE, with SIGXFSZ ignored so a write past it fails with EFBIG). */
+static long child_fsize;
+
 static int run_cli_io(const char *in_path, const char *out_path, const char *err_path, const char *const *args)
 {
     const char *argv[64];
@@ -37,6 +44,12 @@ static int run_cli_io(const char *in_path, const char *out_path, const char *err
             _exit(127);
         if (!freopen(in_path ? in_path : "/dev/null", "r", stdin))
             _exit(127);
+        if (child_fsize > 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit rl = {(rlim_t)child_fsize, (rlim_t)child_fsize};
+            if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+                _exit(127);
+        }
         execv(BG_CLI, (char *const *)argv);
         _exit(127);
     }
@@ -684,18 +697,13 @@ static void test_run_failure(void **state)
     expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38", "--out",
                                              "ipm", "--quiet", NULL},
                        "so the model diverged", "ipm/trace.csv", 1);
-    /* The trace write fails (a full device) at the round-0 evaluation, while every worker waits for its first
-     * broadcast. */
-    if (access("/dev/full", W_OK) == 0) {
-        if (mkdir("full", 0777) != 0 && errno != EEXIST)
-            fail_msg("mkdir full: %s", strerror(errno));
-        unlink("full/trace.csv");
-        assert_int_equal(symlink("/dev/full", "full/trace.csv"), 0);
-        expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--out", "full", "--quiet", NULL},
-                           "cannot write the trace", NULL, 0);
-    } else {
-        printf("no writable /dev/full: trace-failure case skipped\n");
-    }
+    /* The trace write fails (the file size limit, as on a full disk) at the round-0 evaluation: the 119-byte
+     * header fits in 150 bytes, row 0 does not. */
+    child_fsize = 150;
+    expect_run_failure((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--out", "full", "--quiet", "--driver",
+                                             NULL},
+                       "cannot write the trace", NULL, 0);
+    child_fsize = 0;
 }
 
 static int count_of(const char *text, const char *what)
@@ -1685,13 +1693,284 @@ static void test_blas(void **state)
     unsetenv("BYZGRID_BLAS_ASSUME_CORE");
 }
 
+
+/* ---- Output folders and signals -------------------------------------------------------------------------------- */
+
+/* The name of the first entry of "." starting with prefix (a run's DIR.running-XXXXXX), or "" . */
+static void find_entry(const char *prefix, char *out, size_t len)
+{
+    out[0] = '\0';
+    DIR *d = opendir(".");
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (!strncmp(e->d_name, prefix, strlen(prefix))) {
+            snprintf(out, len, "%s", e->d_name);
+            break;
+        }
+    closedir(d);
+}
+
+static int count_lines(const char *path)
+{
+    char *t = slurp(path, NULL);
+    if (!t)
+        return -1;
+    int n = 0;
+    for (char *p = t; *p; p++)
+        n += *p == '\n';
+    free(t);
+    return n;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Exit code and stderr of a run that must be refused with one line containing `expect`. */
+static void expect_refused(const char *const *args, const char *expect)
+{
+    int rc = run_cli("err.txt", args);
+    char *e = slurp("err.txt", NULL);
+    assert_non_null(e);
+    if (rc != 2 || count_lines("err.txt") != 1 || !strstr(e, expect))
+        fail_msg("expected exit 2 and one line containing '%s'; got exit %d: %s", expect, rc, e);
+    free(e);
+}
+
+static void test_outputs(void **state)
+{
+    (void)state;
+    char name[256];
+    system("rm -rf o1 o1.* o2 o3 o4 real link foreign out");
+    /* A run into a new folder: the folder appears at the end, nothing else is left beside it. */
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=5", "--out", "o1", "--quiet",
+                                   NULL});
+    assert_int_equal(count_lines("o1/trace.csv"), 3);   /* header, rounds 0 and 5 */
+    find_entry("o1.", name, sizeof name);
+    assert_string_equal(name, "");
+    /* Run again into it: replaced whole (a file left in the earlier run's folder goes with it). */
+    write_text("o1/mine.txt", "x");
+    must_run((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=10", "--set",
+                                   "run.eval_every=5", "--out", "o1", "--quiet", NULL});
+    assert_int_equal(count_lines("o1/trace.csv"), 4);
+    assert_int_equal(access("o1/mine.txt", F_OK), -1);
+    find_entry("o1.", name, sizeof name);
+    assert_string_equal(name, "");
+    /* Bad input into an existing run: the earlier run stays byte for byte, nothing is left beside it. */
+    char *before = slurp("o1/summary.json", NULL), *tbefore = slurp("o1/trace.csv", NULL);
+    expect_refused((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=-1", "--out", "o1",
+                                         "--quiet", NULL},
+                   "method.lr");
+    char *after = slurp("o1/summary.json", NULL), *tafter = slurp("o1/trace.csv", NULL);
+    assert_string_equal(before, after);
+    assert_string_equal(tbefore, tafter);
+    find_entry("o1.", name, sizeof name);
+    assert_string_equal(name, "");
+    /* A run that fails midway (the model diverges) into an existing run: the earlier run stays; this one's trace is
+     * in the folder the message names. */
+    int rc = run_cli("err.txt", (const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38",
+                                                      "--out", "o1", "--quiet", NULL});
+    char *e = slurp("err.txt", NULL);
+    assert_int_equal(rc, 1);
+    assert_int_equal(count_lines("err.txt"), 1);
+    find_entry("o1.running-", name, sizeof name);
+    assert_true(name[0]);
+    assert_non_null(strstr(e, name));
+    free(e);
+    after = slurp("o1/summary.json", NULL);
+    assert_string_equal(before, after);
+    char path[600];
+    snprintf(path, sizeof path, "%s/trace.csv", name);
+    assert_true(count_lines(path) >= 2);
+    snprintf(path, sizeof path, "%s/summary.json", name);
+    assert_int_equal(access(path, F_OK), -1);
+    /* The same failure into a new folder: its trace is where the user looks, under the final name. */
+    rc = run_cli("err.txt", (const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "method.lr=1e38",
+                                                  "--out", "o2", "--quiet", NULL});
+    assert_int_equal(rc, 1);
+    assert_true(count_lines("o2/trace.csv") >= 2);
+    /* A symbolic link as the folder is refused, and its target untouched. */
+    assert_int_equal(mkdir("real", 0777), 0);
+    write_text("real/trace.csv", "mine\n");
+    assert_int_equal(symlink("real", "link"), 0);
+    expect_refused((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--out", "link", "--quiet", NULL},
+                   "symbolic link");
+    e = slurp("real/trace.csv", NULL);
+    assert_string_equal(e, "mine\n");
+    free(e);
+    /* A folder that is no byzgrid run is not replaced. */
+    assert_int_equal(mkdir("foreign", 0777), 0);
+    write_text("foreign/thesis.tex", "x");
+    expect_refused((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--out", "foreign", "--quiet", NULL},
+                   "no byzgrid run");
+    assert_int_equal(access("foreign/thesis.tex", F_OK), 0);
+    /* run.name stays inside out/ */
+    expect_refused((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.name=../../x", "--quiet",
+                                         NULL},
+                   "run.name");
+    assert_int_equal(access("../../x", F_OK), -1);
+    free(before);
+    free(after);
+    free(tbefore);
+    free(tafter);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Start byzgrid without waiting (stderr to err_path). */
+static pid_t spawn_cli(const char *err_path, const char *const *args)
+{
+    const char *argv[64];
+    int k = 0;
+    argv[k++] = BG_CLI;
+    for (; *args && k < 62; args++)
+        argv[k++] = *args;
+    argv[k] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen(err_path, "w", stderr) || !freopen("/dev/null", "w", stdout) ||
+            !freopen("/dev/null", "r", stdin))
+            _exit(127);
+        execv(BG_CLI, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait (at most 120 s) until the run's folder out.running-* holds a trace with at least `rows` rows. */
+static void wait_rows(const char *out, int rows)
+{
+    char prefix[300], name[300], path[700];
+    snprintf(prefix, sizeof prefix, "%s.running-", out);
+    for (int k = 0; k < 12000; k++) {
+        find_entry(prefix, name, sizeof name);
+        if (name[0]) {
+            snprintf(path, sizeof path, "%s/trace.csv", name);
+            if (count_lines(path) >= rows + 1)
+                return;
+        }
+        sleep_ms(10);
+    }
+    fail_msg("no trace with %d rows in %s.running-* after 120 s", rows, out);
+}
+
+/* waitpid with a 120 s limit: the exit code, or fail. */
+static int wait_exit(pid_t pid)
+{
+    int st;
+    for (int k = 0; k < 12000; k++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            if (!WIFEXITED(st))
+                fail_msg("byzgrid died with signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : -1);
+            return WEXITSTATUS(st);
+        }
+        sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    fail_msg("byzgrid did not end within 120 s of the signal");
+    return -1;
+}
+
+/* A run stopped by sig: exit 128 + sig, one line, the folder in place with a trace whose last row is the summary's
+ * round and a summary marked interrupted. */
+static void check_interrupted(const char *out, int sig, const char *signame, int driver)
+{
+    char err[300];
+    snprintf(err, sizeof err, "%s.err", out);
+    const char *args[16] = {"run", BG_SCEN "/quickstart.ini", "--set", "run.rounds=1000000", "--set",
+                            "run.eval_every=1000", "--out", out, "--quiet"};
+    int k = 9;
+    if (driver)
+        args[k++] = "--driver";
+    args[k] = NULL;
+    pid_t pid = spawn_cli(err, args);
+    wait_rows(out, 2);   /* rounds 0 and 1000 are written: the run is well under way */
+    kill(pid, sig);
+    int rc = wait_exit(pid);
+    char *e = slurp(err, NULL);
+    if (rc != 128 + sig || count_lines(err) != 1 || !strstr(e, "interrupted by") || !strstr(e, signame))
+        fail_msg("%s: expected exit %d and one line naming %s; got exit %d: %s", out, 128 + sig, signame, rc, e);
+    free(e);
+    char path[400];
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    char *j = slurp(path, NULL);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "\"interrupted\": true"));
+    assert_non_null(strstr(j, signame));
+    const double rounds = json_num_after(j, "\"final\"", "round");
+    free(j);
+    snprintf(path, sizeof path, "%s/trace.csv", out);
+    char *t = slurp(path, NULL);
+    assert_non_null(t);
+    size_t len = strlen(t);
+    assert_true(len > 2 && t[len - 1] == '\n');
+    t[len - 1] = '\0';
+    const char *last = strrchr(t, '\n') + 1;
+    assert_true(atof(last) == rounds);   /* the row of the moment it stopped */
+    assert_true(rounds > 0 && rounds < 1000000);
+    free(t);
+    char name[300];
+    snprintf(path, sizeof path, "%s.running-", out);
+    find_entry(path, name, sizeof name);
+    assert_string_equal(name, "");
+}
+
+static void test_signals(void **state)
+{
+    (void)state;
+    system("rm -rf sig_* sig_*.running-*");
+    check_interrupted("sig_int", SIGINT, "SIGINT", 0);
+    check_interrupted("sig_term", SIGTERM, "SIGTERM", 0);
+    check_interrupted("sig_hup", SIGHUP, "SIGHUP", 0);
+    check_interrupted("sig_drv", SIGINT, "SIGINT", 1);
+    /* Killed outright: the trace flushed so far is in the run's folder beside the output folder, parseable, and
+     * there is no summary. */
+    pid_t pid = spawn_cli("sig_kill.err", (const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set",
+                                                                "run.rounds=1000000", "--set", "run.eval_every=1000",
+                                                                "--out", "sig_kill", "--quiet", NULL});
+    wait_rows("sig_kill", 2);
+    kill(pid, SIGKILL);
+    int st;
+    assert_true(waitpid(pid, &st, 0) == pid);
+    char name[300], path[600];
+    find_entry("sig_kill.running-", name, sizeof name);
+    assert_true(name[0]);
+    snprintf(path, sizeof path, "%s/trace.csv", name);
+    assert_true(count_lines(path) >= 3);
+    char *t = slurp(path, NULL);
+    assert_true(t[strlen(t) - 1] == '\n');   /* whole rows only */
+    free(t);
+    snprintf(path, sizeof path, "%s/summary.json", name);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(access("sig_kill", F_OK), -1);
+    /* Two signals: the second ends the process at once, with one more line. */
+    pid = spawn_cli("sig_two.err", (const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set",
+                                                         "run.rounds=1000000", "--set", "run.eval_every=1000", "--out",
+                                                         "sig_two", "--quiet", NULL});
+    wait_rows("sig_two", 1);
+    kill(pid, SIGTERM);
+    kill(pid, SIGTERM);
+    int rc = wait_exit(pid);
+    assert_true(rc == 143);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
                         "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|"
                         "placement|wire_time|time_axis|target|bandwidth|relays|faults_platform|round_protocols|faults|threads|"
-                        "blas\n");
+                        "blas|outputs|signals\n");
         return 2;
     }
     const char *which = argv[1];
@@ -1757,6 +2036,10 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_faults_platform);
     else if (!strcmp(which, "blas"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_blas);
+    else if (!strcmp(which, "outputs"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_outputs);
+    else if (!strcmp(which, "signals"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_signals);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);
