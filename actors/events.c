@@ -11,7 +11,7 @@ static const char *const kind_names[] = {"compute", "upload", "download", "broad
 int bg_events_open(bg_events_t *ev, const char *dir, bg_err_t *err)
 {
     snprintf(ev->path, sizeof ev->path, "%s/events.csv", dir);
-    ev->fp = fopen(ev->path, "w");
+    ev->fp = bg_fopen_write(ev->path);
     if (!ev->fp || fputs(BG_EVENTS_HEADER "\n", ev->fp) < 0 || fflush(ev->fp) != 0) {
         int e = errno;
         bg_events_close(ev);

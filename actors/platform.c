@@ -138,7 +138,7 @@ static int profile_write(const profile_t *p, double scale, const char *dir, cons
         return BG_OK;
     char path[1400];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
+    FILE *f = bg_fopen_write(path);
     if (!f)
         return bg_err_set(err, BG_EIO, path, 0, "cannot write the profile: %s", strerror(errno));
     char a[40], b[40];
@@ -344,7 +344,7 @@ static int state_write(const profile_t *p, const char *dir, const char *name, bg
         return BG_OK;
     char path[1400], t[40];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
+    FILE *f = bg_fopen_write(path);
     if (!f)
         return bg_err_set(err, BG_EIO, path, 0, "cannot write the state profile: %s", strerror(errno));
     for (size_t k = 0; k < p->n; k++)
@@ -758,7 +758,7 @@ static int copy_file(const char *from, const char *to, bg_err_t *err)
     FILE *in = fopen(from, "rb");
     if (!in)
         return bg_err_set(err, BG_EIO, from, 0, "cannot read the platform: %s", strerror(errno));
-    FILE *out = fopen(to, "wb");
+    FILE *out = bg_fopen_write(to);
     if (!out) {
         fclose(in);
         return bg_err_set(err, BG_EIO, to, 0, "cannot write the platform copy: %s", strerror(errno));
@@ -793,7 +793,7 @@ int bg_platform_prepare(const bg_platform_spec_t *p, const char *file, size_t n,
         return copy_file(file, copy, err);
     }
     snprintf(xml, len, "%s/platform.xml", dir);
-    FILE *f = fopen(xml, "w");
+    FILE *f = bg_fopen_write(xml);
     if (!f)
         return bg_err_set(err, BG_EIO, xml, 0, "cannot write the platform: %s", strerror(errno));
     int rc = bg_platform_write(p, n, seed, f, dir, err);

@@ -4,6 +4,7 @@
 #define BG_COMMON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <gsl/gsl_rng.h>
 
@@ -25,6 +26,8 @@ enum {
 
 /* The meaning of a BG_E* code ("success" for BG_OK, "unknown error" for anything else). */
 const char *bg_strerror(int code);
+/* fopen(path, "w") that never writes through a symbolic link (ELOOP instead): outputs go to the file named. */
+FILE *bg_fopen_write(const char *path);
 
 /* Where an error comes from: `file` and `line` are filled when a position in a user file is known. */
 typedef struct bg_err {

@@ -2,10 +2,12 @@
  * Streams are derived by hashing (seed, role, index) so no two consumers ever share a generator. */
 #include "bg_common.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int bg_err_set(bg_err_t *e, int code, const char *file, long line, const char *fmt, ...)
 {
@@ -119,4 +121,15 @@ int bg_vec_all_finite(const float *a, size_t d)
         if (!isfinite(a[i]))
             return 0;
     return 1;
+}
+
+FILE *bg_fopen_write(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (!f)
+        close(fd);
+    return f;
 }

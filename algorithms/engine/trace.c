@@ -10,7 +10,7 @@
 int bg_trace_open(bg_trace_t *t, const char *path, bg_err_t *err)
 {
     snprintf(t->path, sizeof t->path, "%s", path);
-    t->fp = fopen(path, "w");
+    t->fp = bg_fopen_write(path);
     if (!t->fp)
         return bg_err_set(err, BG_EIO, path, 0, "cannot write the trace: %s", strerror(errno));
     if (t->extra_header)
@@ -85,7 +85,7 @@ int bg_json_open(bg_json_t *j, const char *path, bg_err_t *err)
     memset(j, 0, sizeof *j);
     snprintf(j->path, sizeof j->path, "%s", path);
     snprintf(j->tmp, sizeof j->tmp, "%s.tmp", path);
-    j->fp = fopen(j->tmp, "w");
+    j->fp = bg_fopen_write(j->tmp);
     if (!j->fp)
         return bg_err_set(err, BG_EIO, j->tmp, 0, "cannot write the summary: %s", strerror(errno));
     return BG_OK;

@@ -1808,6 +1808,18 @@ static void test_outputs(void **state)
     expect_refused((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--out", "foreign", "--quiet", NULL},
                    "no byzgrid run");
     assert_int_equal(access("foreign/thesis.tex", F_OK), 0);
+    /* `byzgrid platform --out` does not write through a link either. */
+    system("rm -rf plat victim.txt");
+    write_text("victim.txt", "keep\n");
+    assert_int_equal(mkdir("plat", 0777), 0);
+    assert_int_equal(symlink("../victim.txt", "plat/platform.xml"), 0);
+    rc = run_cli("err.txt", (const char *const[]){"platform", BG_SCEN "/quickstart.ini", "--set",
+                                                  "platform.topology=star", "--out", "plat", NULL});
+    assert_int_equal(rc, 2);
+    assert_int_equal(count_lines("err.txt"), 1);
+    e = slurp("victim.txt", NULL);
+    assert_string_equal(e, "keep\n");
+    free(e);
     /* run.name stays inside out/ */
     expect_refused((const char *const[]){"run", BG_SCEN "/quickstart.ini", "--set", "run.name=../../x", "--quiet",
                                          NULL},
