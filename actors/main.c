@@ -307,7 +307,8 @@ int main(int argc, char **argv)
     bg_blas_select(argv, argc > 1 && !strcmp(argv[1], "run"));   /* may re-execute once with better kernels */
     openblas_set_num_threads(1);
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "byzgrid: no command: run, platform, list, keys, aggregate, compress or attack (byzgrid --help "
+                        "explains them)\n");
         return 2;
     }
     const char *cmd = argv[1];
