@@ -49,6 +49,27 @@ static int remove_tree(const char *path)
     return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Folders FINAL.running-* left by runs that never ended (killed outright): one note each, so their traces are found. */
+static void note_unfinished(const char *final)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", final);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    char prefix[1100];
+    snprintf(prefix, sizeof prefix, "%s.running-", base);
+    if (slash)
+        *slash = '\0';
+    DIR *d = opendir(slash ? (dir[0] ? dir : "/") : ".");
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (!strncmp(e->d_name, prefix, strlen(prefix)))
+            fprintf(stderr, "byzgrid: note: %s%s%s holds the files of a run into %s that did not end (killed?)\n",
+                    slash ? (dir[0] ? dir : "") : "", slash ? "/" : "", e->d_name, final);
+    closedir(d);
+}
+
 int bg_out_begin(bg_out_t *o, const char *final, bg_err_t *err)
 {
     memset(o, 0, sizeof *o);
@@ -129,6 +150,7 @@ int bg_out_commit(bg_out_t *o, bg_err_t *err)
     }
     if (old[0])
         remove_tree(old);
+    note_unfinished(o->final);   /* after the run, so that an error stays one line */
     return BG_OK;
 }
 
