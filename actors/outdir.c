@@ -150,7 +150,8 @@ int bg_out_commit(bg_out_t *o, bg_err_t *err)
     }
     if (old[0])
         remove_tree(old);
-    note_unfinished(o->final);   /* after the run, so that an error stays one line */
+    if (!bg_interrupted())
+        note_unfinished(o->final);   /* after a run that ended well: an error or an interruption stays one line */
     return BG_OK;
 }
 
