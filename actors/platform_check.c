@@ -334,6 +334,58 @@ static int radical(check_t *c, xmlNodePtr n)
     return rc;
 }
 
+/* The number of hosts a TORUS ("4,4,2"), FAT_TREE ("2;4,4;1,2;1,2": levels; downs; ups; counts) or DRAGONFLY
+ * ("2,1;2,1;2,1;4": groups, chassis, routers with their link counts, nodes) cluster's topo_parameters need; -1 when
+ * malformed. */
+static long topo_hosts(const char *topo, const char *tp)
+{
+    long groups[4][64], len[4] = {0};
+    int ng = 0;
+    for (const char *p = tp;; p++) {
+        if (ng >= 4)
+            return -1;
+        char *end;
+        errno = 0;
+        long x = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+        if (x < 1 || errno == ERANGE || x > 1000000 || len[ng] >= 64)
+            return -1;
+        groups[ng][len[ng]++] = x;
+        p = end;
+        if (*p == ';')
+            ng++;
+        else if (*p != ',') {
+            if (*p)
+                return -1;
+            ng++;
+            break;
+        }
+    }
+    long n = 1;
+    if (!strcmp(topo, "TORUS")) {
+        if (ng != 1)
+            return -1;
+        for (long i = 0; i < len[0]; i++)
+            if ((n *= groups[0][i]) > BG_PLATFORM_MAX_GENERATED)
+                return BG_PLATFORM_MAX_GENERATED + 1;
+        return n;
+    }
+    if (!strcmp(topo, "FAT_TREE")) {
+        long levels = groups[0][0];
+        if (ng != 4 || len[0] != 1 || len[1] != levels || len[2] != levels || len[3] != levels)
+            return -1;
+        for (long i = 0; i < levels; i++)
+            if ((n *= groups[1][i]) > BG_PLATFORM_MAX_GENERATED)
+                return BG_PLATFORM_MAX_GENERATED + 1;
+        return n;
+    }
+    if (ng != 4 || len[0] != 2 || len[1] != 2 || len[2] != 2 || len[3] != 1)   /* DRAGONFLY */
+        return -1;
+    for (int g = 0; g < 4; g++)
+        if ((n *= groups[g][0]) > BG_PLATFORM_MAX_GENERATED)
+            return BG_PLATFORM_MAX_GENERATED + 1;
+    return n;
+}
+
 /* A profile file named by attr: present as a regular file, relative to the current folder or the platform's. */
 static int profile(check_t *c, xmlNodePtr n, const char *attr)
 {
@@ -515,11 +567,27 @@ static int walk(check_t *c, xmlNodePtr n)
                 values(c, k, "loopback_lat", BG_UNIT_TIME, NULL, 0, NULL))
                 return c->rc;
             char *topo = get(k, "topology"), *tp = get(k, "topo_parameters");
-            int needs = topo && strcmp(topo, "FLAT") && (!tp || !tp[0]);
+            long need = topo && strcmp(topo, "FLAT") ? topo_hosts(topo, tp ? tp : "") : 0, have = 0;
+            if (need > 0) {
+                char *r = get(k, "radical");
+                for (const char *p = r; p && *p;) {   /* already checked by radical() */
+                    char *end;
+                    long a = strtol(p, &end, 10), b = *end == '-' ? strtol(end + 1, &end, 10) : a;
+                    have += b - a + 1;
+                    p = *end == ',' ? end + 1 : "";
+                }
+                xmlFree(r);
+            }
+            char st[80], tt[80];
+            shown(topo, tt, sizeof tt);
+            shown(tp, st, sizeof st);
             xmlFree(topo);
             xmlFree(tp);
-            if (needs)
-                return fail(c, k, BG_EINVAL, "a TORUS, FAT_TREE or DRAGONFLY cluster needs topo_parameters");
+            if (need < 0)
+                return fail(c, k, BG_EINVAL, "topo_parameters \"%s\" is not a %s description", st, tt);
+            if (need > have)
+                return fail(c, k, BG_EINVAL, "topo_parameters \"%s\" need %ld hosts and radical gives %ld", st, need,
+                            have);
         } else if (is(k, "peer")) {
             if (values(c, k, "speed", BG_UNIT_SPEED, NULL, 1, NULL) ||
                 values(c, k, "bw_in", BG_UNIT_BANDWIDTH, NULL, 1, NULL) ||

@@ -114,6 +114,9 @@ static void test_values(void **state)
         "<backbone id=\"b\">: bandwidth");
     bad(platform("4.1", "1Gf", "10MBps", "1ms", "<cluster id=\"c\" prefix=\"c\" suffix=\"\" radical=\"3-1\" "
                                                  "speed=\"1Gf\" bw=\"1Gbps\" lat=\"0\"/>"), 9, "radical \"3-1\"");
+    bad(HEAD "<platform version=\"4.1\">\n<cluster id=\"c\" prefix=\"c\" suffix=\"\" radical=\"0-8\" speed=\"1Gf\" "
+             "bw=\"1Gbps\" lat=\"0\" topology=\"FAT_TREE\" topo_parameters=\"2;4,4;1,2;1,2\"/></platform>", 4,
+        "need 16 hosts");
 }
 
 static void test_structure(void **state)
