@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <xbt/log.h>
 
 void openblas_set_num_threads(int n);   /* OpenBLAS: one thread, the simulator owns the parallelism story */
@@ -302,6 +304,76 @@ static int cmd_platform(int argc, char **argv)
     return rc ? report(&err, rc == BG_ENOMEM ? 1 : 2) : 0;
 }
 
+/* SimGrid's reason in its abort output: the first line, without the "[0.000000] file:line: [cat/CRITICAL] " and
+ * "Uncaught exception std::x: " prefixes. */
+static void simgrid_reason(char *text)
+{
+    char *nl = strchr(text, '\n');
+    if (nl)
+        *nl = '\0';
+    char *p = text, *q;
+    if ((q = strstr(p, "CRITICAL] ")) || (q = strstr(p, "ERROR] ")))
+        p = strchr(q, ']') + 2;
+    if (!strncmp(p, "Uncaught exception ", 19) && (q = strstr(p + 19, ": ")))
+        p = q + 2;
+    memmove(text, p, strlen(p) + 1);
+}
+
+/* Each --cfg=... and --log=... option on its own, tried by simgrid_init in a forked child with its output captured
+ * (SimGrid 3.32 aborts the process on a bad one, or dumps every config key): 0 when all pass, else one line, 2.
+ * --cfg=help becomes SimGrid's --cfg-help (its option list, exit 0). */
+static int check_simgrid_options(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--cfg=help")) {
+            argv[i] = (char *)"--cfg-help";
+            continue;
+        }
+        if (strncmp(argv[i], "--cfg=", 6) && strncmp(argv[i], "--log=", 6))
+            continue;
+        int p[2];
+        if (pipe(p))
+            continue;   /* cannot try it: SimGrid judges it */
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+            close(p[0]);
+            close(p[1]);
+            continue;
+        }
+        if (pid == 0) {
+            close(p[0]);
+            dup2(p[1], 2);
+            FILE *null = freopen("/dev/null", "w", stdout);
+            (void)null;
+            char *args[] = {argv[0], argv[i], NULL};
+            int n = 2;
+            simgrid_init(&n, args);
+            _exit(0);
+        }
+        close(p[1]);
+        char text[4096];
+        size_t len = 0;
+        ssize_t k;
+        while ((k = read(p[0], text + len, sizeof text - 1 - len)) > 0 || (k < 0 && errno == EINTR))
+            if (k > 0 && (len += (size_t)k) == sizeof text - 1)
+                break;
+        close(p[0]);
+        text[len] = '\0';
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            continue;
+        simgrid_reason(text);
+        fprintf(stderr, "byzgrid: %s: %s (SimGrid refuses it; %s)\n", argv[i], text[0] ? text : "invalid",
+                argv[i][2] == 'c' ? "`byzgrid run X --cfg=help` lists its options"
+                                  : "e.g. --log=byzgrid.thres:verbose");
+        return 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bg_blas_select(argv, argc > 1 && !strcmp(argv[1], "run"));   /* may re-execute once with better kernels */
@@ -336,7 +408,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) {
         /* SimGrid's own configuration chatter is noise for users, and so are the energy plugins' lines (every
          * host's Joules at exit; summary.json has them); --log=... still overrides these. */
-        xbt_log_control_set("xbt_cfg.thres:warning host_energy.thres:error link_energy.thres:warning");
+        xbt_log_control_set("xbt_cfg.thres:warning host_energy.thres:error link_energy.thres:warning "
+                            "surf_parse.thres:warning");
+        if (check_simgrid_options(argc, argv))
+            return 2;
         simgrid_init(&argc, argv);
         bg_interrupt_install();   /* after simgrid_init, which installs SimGrid's own SIGINT handler */
         return cmd_run(argc, argv);

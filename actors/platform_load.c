@@ -2,6 +2,7 @@
  * temporary folder removed right after loading when there is none; then record every host's speed and every
  * link's bandwidth and latency as SimGrid holds them, for summary.json. */
 #include "platform_load.h"
+#include "platform_check.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <xbt/dynar.h>
 
 typedef struct loaded_res {
@@ -83,6 +87,10 @@ int bg_platform_load(const bg_scenario_t *sc, const char *out_dir, bg_err_t *err
         dir = tmp;
     }
     int rc = bg_platform_prepare(&sc->plat, sc->platform, sc->learn.n, sc->learn.seed, dir, xml, sizeof xml, err);
+    /* Whatever SimGrid reads is checked first (a user's file again: it may have changed since bg_sim_run checked it;
+     * a generated one for what the keys could still get wrong): SimGrid aborts on any mistake. */
+    if (!rc)
+        rc = bg_platform_check_file(xml, err);
     if (!rc)
         simgrid_load_platform(xml);
     if (tmp[0])
@@ -126,6 +134,72 @@ void bg_platform_write_json(bg_json_t *j)
 void bg_platform_forget(void)
 {
     forget();
+}
+
+/* Child side of bg_platform_check_routes: before each lookup, its index on fd (2i: server to hosts[i], 2i + 1:
+ * back); an empty route ends the child with status 3, a SimGrid abort with a signal; all found: -1, status 0. */
+static void child_routes(int fd, const char *server, const char (*hosts)[BG_MAX_HOSTNAME], size_t n)
+{
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+        dup2(null, 1);
+        dup2(null, 2);
+    }
+    sg_host_t s = sg_host_by_name(server);
+    xbt_dynar_t route = xbt_dynar_new(sizeof(sg_link_t), NULL);
+    for (size_t i = 0; i < n; i++) {
+        sg_host_t h = sg_host_by_name(hosts[i]);
+        if (h == s)
+            continue;
+        for (long dir = 0; dir < 2; dir++) {
+            long k = (long)(2 * i) + dir;
+            if (write(fd, &k, sizeof k) != (ssize_t)sizeof k)
+                _exit(4);
+            xbt_dynar_reset(route);
+            sg_host_get_route(dir ? h : s, dir ? s : h, route);
+            if (xbt_dynar_is_empty(route))
+                _exit(3);
+        }
+    }
+    long done = -1;
+    _exit(write(fd, &done, sizeof done) == (ssize_t)sizeof done ? 0 : 4);
+}
+
+int bg_platform_check_routes(const char *server, const char (*hosts)[BG_MAX_HOSTNAME], size_t n, const char *what,
+                             bg_err_t *err)
+{
+    int p[2];
+    if (pipe(p))
+        return bg_err_set(err, BG_EIO, NULL, 0, "cannot check the platform's routes: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return bg_err_set(err, BG_EIO, NULL, 0, "cannot check the platform's routes: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        close(p[0]);
+        child_routes(p[1], server, hosts, n);
+    }
+    close(p[1]);
+    long last = -2, k;
+    ssize_t got;
+    while ((got = read(p[0], &k, sizeof k)) == (ssize_t)sizeof k || (got < 0 && errno == EINTR))
+        if (got > 0)
+            last = k;
+    close(p[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && last == -1)
+        return BG_OK;
+    if (last < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 4))
+        return bg_err_set(err, BG_EIO, NULL, 0, "%s: cannot check its routes (the checking process failed)", what);
+    const size_t i = (size_t)last / 2;
+    const char *a = last % 2 ? hosts[i] : server, *b = last % 2 ? server : hosts[i];
+    return bg_err_set(err, BG_EINVAL, NULL, 0, "%s has no route from '%s' to '%s' (SimGrid %s)", what, a, b,
+                      WIFEXITED(st) ? "would abort at the first transfer" : "aborts looking it up");
 }
 
 /* Ids of the WiFi links of the platform file (bg_platform_has_wifi), for bg_platform_wifi_route. */

@@ -13,6 +13,11 @@ int bg_platform_load(const bg_scenario_t *sc, const char *out_dir, bg_err_t *err
  * latency_s}] of the loaded platform, inside the summary's "platform" object. */
 void bg_platform_write_json(bg_json_t *j);
 void bg_platform_forget(void);
+/* After loading, before running: a route from server to each of hosts[0..n) and back. SimGrid 3.32 aborts the process
+ * on a transfer without a route (an empty one, or a zone's own assertion), so the lookups run in a forked child with
+ * its output silenced; the first pair without a route is one error naming what (the platform) and both hosts. */
+int bg_platform_check_routes(const char *server, const char (*hosts)[BG_MAX_HOSTNAME], size_t n, const char *what,
+                             bg_err_t *err);
 /* 1 when the run's platform has a WiFi link (topology = file whose XML has sharing_policy="WIFI"; generated
  * platforms have none), found before loading: SimGrid 3.32's link energy plugin crashes on WiFi links. */
 int bg_platform_has_wifi(const bg_scenario_t *sc);

@@ -4,6 +4,7 @@
 #include "bg_sim.h"
 #include "bg_trace.h"
 #include "platform_load.h"
+#include "platform_check.h"
 #include "events.h"
 #include "faults.h"
 #include "run_internal.h"
@@ -1342,6 +1343,10 @@ static int check_hosts(const bg_scenario_t *sc, bg_err_t *err)
             bg_err_key(err, sc->hosts_spec[0] ? "workers.hosts" : "workers.n");
             return BG_ENOTFOUND;
         }
+    /* SimGrid aborts mid-run on a transfer between hosts without a route: look every one up now. */
+    int rc = bg_platform_check_routes(sc->server_host, (const char (*)[BG_MAX_HOSTNAME])sc->hosts, sc->n_hosts, what, err);
+    if (rc)
+        return bg_err_keyed(err, topo == BG_TOPO_FILE ? "platform.file" : "platform.topology", rc);
     /* SimGrid 3.32 aborts a transfer over a WiFi link unless each station's rate was set with the C++-only
      * Link::set_host_wifi_rate (the XML cannot set it): refuse such routes up front. */
     for (size_t i = 0; i < sc->n_hosts; i++) {
@@ -1559,6 +1564,12 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     memset(res, 0, sizeof *res);
     memset(&S, 0, sizeof S);
     double t0 = bg_wall_clock();
+    /* A user's platform is checked before anything reads it (the WiFi and state_file scans below, SimGrid). */
+    if (bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE && sc->platform[0]) {
+        int rc = bg_platform_check_file(sc->platform, err);
+        if (rc)
+            return bg_err_keyed(err, "platform.file", rc);
+    }
     if (o->out_dir && bg_make_dirs(o->out_dir) != 0)
         return bg_err_set(err, BG_EIO, o->out_dir, 0, "cannot create the output folder: %s", strerror(errno));
     configure_network(sc);

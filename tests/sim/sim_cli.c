@@ -865,6 +865,99 @@ static void test_platform_errors(void **state)
     free(e);
 }
 
+/* Platform files are validated before SimGrid reads them and routes looked up before the run: every mistake that
+ * made SimGrid 3.32 abort (at load or mid-run) is exit 2 with one line naming file, line and element; --cfg=help
+ * is SimGrid's option list (exit 0) and a bad --cfg or --log one line, exit 2. */
+#define PV_SCEN                                                                                                     \
+    "[run]\nrounds = 1\n[data]\ndataset = a9a\n[attack]\nname = none\nf = 0\n[workers]\nn = 2\nhosts = w0..w1\n"   \
+    "server = server\n[platform]\nfile = pv.xml\n"
+
+static void write_pv(const char *speed, const char *bw, const char *lat, const char *version, const char *extra,
+                     int route_w1)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+             "<platform version=\"%s\">\n"                                                    /* 3 */
+             "  <zone id=\"z\" routing=\"Full\">\n"                                           /* 4 */
+             "    <host id=\"server\" speed=\"%s\"/>\n"                                       /* 5 */
+             "    <host id=\"w0\" speed=\"1Gf\"/>\n    <host id=\"w1\" speed=\"1Gf\"/>\n"     /* 6, 7 */
+             "    <link id=\"l0\" bandwidth=\"%s\" latency=\"%s\"/>\n"                        /* 8 */
+             "    <link id=\"l1\" bandwidth=\"10MBps\" latency=\"1ms\"/>\n"                   /* 9 */
+             "    %s\n"                                                                        /* 10 */
+             "    <route src=\"server\" dst=\"w0\"><link_ctn id=\"l0\"/></route>\n"
+             "    %s\n  </zone>\n</platform>\n",
+             version, speed, bw, lat, extra,
+             route_w1 ? "<route src=\"server\" dst=\"w1\"><link_ctn id=\"l1\"/></route>" : "");
+    write_file("pv.xml", text);
+}
+
+static void test_platform_validate(void **state)
+{
+    (void)state;
+    write_pv("1Gf", "10MBps", "1ms", "4.1", "", 1);
+    write_file("good.ini", PV_SCEN);
+    must_run((const char *const[]){"run", "good.ini", "--out", "pv_good", "--quiet", NULL});
+    /* SimGrid aborted at load on these */
+    write_pv("2parsecs", "10MBps", "1ms", "4.1", "", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:5: <host id=\"server\">: speed \"2parsecs\"");
+    write_pv("1Gf", "10MBps", "1ms", "2", "", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:3: <platform>: version \"2\"");
+    write_pv("1Gf", "10MBps", "1e400s", "4.1", "", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:8: <link id=\"l0\">: latency \"1e400s\"");
+    write_pv("1Gf", "10MBps", "1ms", "4.1", "<host id=\"w0\" speed=\"1Gf\"/>", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:10: <host id=\"w0\">: id already names");
+    write_pv("1Gf", "10MBps", "1ms", "4.1", "<route src=\"w0\" dst=\"w1\"><link_ctn id=\"l7\"/></route>", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:10: <link_ctn id=\"l7\">");
+    write_pv("1Gf", "10MBps", "1ms", "4.1", "<host id=\"h\" speed=\"1Gf\" state_file=\"nowhere\"/>", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:10: <host id=\"h\">: state_file \"nowhere\"");
+    /* ... and mid-run on these (under CM02 a zero bandwidth ran silently) */
+    write_pv("0f", "10MBps", "1ms", "4.1", "", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:5: <host id=\"server\">: speed \"0f\"");
+    write_pv("1Gf", "0Bps", "1ms", "4.1", "", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:8: <link id=\"l0\">: bandwidth \"0Bps\"");
+    expect_error(NULL, (const char *const[]){"--set", "platform.network_model=CM02", NULL}, "pv.xml:8: <link id=\"l0\">");
+    write_pv("1Gf", "-1Bps", "1ms", "4.1", "", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:8: <link id=\"l0\">: bandwidth \"-1Bps\"");
+    write_pv("1Gf", "nanBps", "1ms", "4.1", "", 1);
+    expect_error(PV_SCEN, NULL, "pv.xml:8: <link id=\"l0\">: bandwidth \"nanBps\"");
+    write_pv("1Gf", "10MBps", "1ms", "4.1", "", 0);
+    expect_error(PV_SCEN, NULL, "no route from 'server' to 'w1'");
+    /* not well-formed, not a platform, not a regular file */
+    write_pv("1Gf", "10MBps", "1ms", "4.1", "", 1);
+    char *whole = slurp("pv.xml", NULL);
+    whole[200] = '\0';
+    write_file("pv.xml", whole);
+    free(whole);
+    expect_error(PV_SCEN, NULL, "pv.xml:");
+    write_file("pv.xml", "");
+    expect_error(PV_SCEN, NULL, "pv.xml: empty file");
+    write_file("pv.xml", PV_SCEN);
+    expect_error(PV_SCEN, NULL, "pv.xml:1: not well-formed XML");
+    unlink("pv_fifo.xml");
+    assert_int_equal(mkfifo("pv_fifo.xml", 0600), 0);
+    const char *specials[] = {"/dev/null", "/dev/zero", "pv_fifo.xml", "."};
+    for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++) {
+        char set[300];
+        snprintf(set, sizeof set, "platform.file=%s", specials[i]);
+        expect_error(PV_SCEN, (const char *const[]){"--set", set, NULL}, "the platform must be a regular file");
+    }
+    /* --cfg: SimGrid's option list, exit 0; a bad option, one line, exit 2 */
+    write_pv("1Gf", "10MBps", "1ms", "4.1", "", 1);
+    const char *help[] = {"run", "good.ini", "--cfg=help", NULL};
+    assert_int_equal(run_cli_io(NULL, "pv_help.txt", "err.txt", help), 0);
+    char *h = slurp("pv_help.txt", NULL);
+    assert_non_null(strstr(h, "network/model"));
+    free(h);
+    expect_error(PV_SCEN, (const char *const[]){"--cfg=help:x", NULL}, "--cfg=help:x: Bad config key: help");
+    expect_error(PV_SCEN, (const char *const[]){"--cfg=nonsense", NULL}, "--cfg=nonsense: Option 'nonsense' badly");
+    expect_error(PV_SCEN, (const char *const[]){"--cfg=network/model:Foo", NULL}, "Model 'Foo' is invalid");
+    expect_error(PV_SCEN, (const char *const[]){"--cfg=network/crosstraffic:maybe", NULL}, "not a boolean");
+    expect_error(PV_SCEN, (const char *const[]){"--log=nonsense", NULL}, "--log=nonsense: Invalid control string");
+    must_run((const char *const[]){"run", "good.ini", "--out", "pv_good", "--quiet", "--cfg=network/model:CM02",
+                                   NULL});
+}
+
 /* faults.links on a generated star: the named link becomes two plain links, each with its own state profile (SimGrid
  * 3.32 aborts on a SPLITDUPLEX link with one, and on one profile file read twice), the same bytes every time; bad
  * [faults] values and faults.links on a platform file exit 2 with one line naming the key. */
@@ -1980,7 +2073,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
-                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|"
+                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|platform_validate|"
                         "placement|wire_time|time_axis|target|bandwidth|relays|faults_platform|round_protocols|faults|threads|"
                         "blas|outputs|signals\n");
         return 2;
@@ -2022,6 +2115,8 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_run_failure);
     else if (!strcmp(which, "platform_gen"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_platform_gen);
+    else if (!strcmp(which, "platform_validate"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_platform_validate);
     else if (!strcmp(which, "platform_errors"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_platform_errors);
     else if (!strcmp(which, "log_rounds"))
