@@ -534,7 +534,7 @@ static void test_data_errors(void **state)
     write_file("few.svm", "1 1:1 2:1\n-1 2:1 3:1\n1 1:1\n-1 3:1\n");
     write_file("wide.svm", "1 1:1 2:1\n-1 2:1 7:1\n1 1:1\n");
     write_file("three.svm", "1 1:1 2:1\n-1 2:1 3:1\n2 1:1\n");
-#define TAIL_SMALL "[model]\nname = softmax\n[compressor]\nname = identity\n[aggregator]\npre = none\nname = mean\n" \
+#define TAIL_SMALL "[model]\nname = softmax\n[method]\nbatch = 4\n[compressor]\nname = identity\n[aggregator]\npre = none\nname = mean\n" \
                    "[workers]\nn = 2\n[platform]\nfile = " BG_SOURCE_DIR "/platforms/star-hetero.xml\n"
     /* sanity: the good IDX pair runs, so each error below is caused by its own change */
     write_file("good.ini", "[run]\nrounds = 2\n[data]\ntrain = img.idx\ntrain_labels = lab.idx\n" TAIL_SMALL);
