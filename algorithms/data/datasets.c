@@ -118,9 +118,17 @@ static int load_files(const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t 
 
 /* Classes inferred from the labels (data.classes unset) are 0 .. largest label: a class without a single training
  * sample means a stray label (an IDX label of 200 among digits would make a 201-class model), so it is refused. */
-static int check_inferred_classes(const bg_dataset_t *train, const bg_dataset_t *test, bg_err_t *err)
+static int check_inferred_classes(const bg_data_req_t *r, const bg_dataset_t *train, const bg_dataset_t *test,
+                                  bg_err_t *err)
 {
+    /* the file that holds the labels: IDX keeps them apart from the images */
+    const char *train_file = r->train_labels && r->train_labels[0] ? r->train_labels : train->source;
+    const char *test_file = r->test_labels && r->test_labels[0] ? r->test_labels : test->source;
     const size_t C = train->n_classes;
+    if (C == 1)
+        return bg_err_keyed(err, "data.classes",
+                            bg_err_set(err, BG_EFORMAT, train_file, 0, "every training label is 0: one class is "
+                                       "not a classification problem (set data.classes to declare the others)"));
     if (C < 2 || !train->y)
         return BG_OK;
     unsigned char *seen = calloc(C, 1);
@@ -141,11 +149,11 @@ static int check_inferred_classes(const bg_dataset_t *train, const bg_dataset_t 
         return BG_OK;
     if (from_test)
         return bg_err_keyed(err, "data.classes",
-                            bg_err_set(err, BG_EFORMAT, test->source, 0,
+                            bg_err_set(err, BG_EFORMAT, test_file, 0,
                                        "label %zu has no training sample (the training labels stop below it): "
                                        "renumber the labels, or set data.classes = %zu to keep it", C - 1, C));
     return bg_err_keyed(err, "data.classes",
-                        bg_err_set(err, BG_EFORMAT, train->source, 0,
+                        bg_err_set(err, BG_EFORMAT, train_file, 0,
                                    "labels 0 .. %zu make %zu classes, but %zu of them (the first: %zu) have no "
                                    "training sample: renumber the labels, or set data.classes = %zu to keep them",
                                    C - 1, C, empty, first, C));
@@ -195,5 +203,5 @@ int bg_data_load(const char *name, const bg_data_req_t *r, bg_dataset_t *train, 
     /* Labels inferred from each file separately may disagree (a class missing from one): the larger wins. */
     size_t C = train->n_classes > test->n_classes ? train->n_classes : test->n_classes;
     train->n_classes = test->n_classes = C;
-    return (name && *name) || r->n_classes ? BG_OK : check_inferred_classes(train, test, err);
+    return (name && *name) || r->n_classes ? BG_OK : check_inferred_classes(r, train, test, err);
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,15 +23,20 @@ int bg_trace_open(bg_trace_t *t, const char *path, bg_err_t *err)
 }
 
 /* Fixed-point formats (%.9f, %.0f) of huge values would write hundreds of digits and be cut by the buffers: from
- * 1e15 on a value is written with %.17g instead (every bit kept); smaller values keep their exact bytes. */
+ * 1e15 on a value is written as the shortest %g that reads back to it (1e+300); smaller values keep their bytes. */
 static void fmt_num(char *buf, size_t len, double v, const char *fmt)
 {
-    if (isnan(v))
+    if (isnan(v)) {
         snprintf(buf, len, "nan");
-    else if (isfinite(v) && fabs(v) >= 1e15 && strchr(fmt, 'f'))
-        snprintf(buf, len, "%.17g", v);
-    else
+    } else if (isfinite(v) && fabs(v) >= 1e15 && strchr(fmt, 'f')) {
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(buf, len, "%.*g", digits, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+    } else {
         snprintf(buf, len, fmt, v);
+    }
 }
 
 void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_time, double energy_j)
