@@ -576,6 +576,8 @@ static void test_numbers(void **state)
     expect_error(BASE, (const char *const[]){"--set", "round.participation=1e300", NULL},
                  "--set: round.participation = '1e300'");
     expect_error(BASE, (const char *const[]){"--set", "run.relays=-inf", NULL}, "--set: run.relays = '-inf'");
+    expect_error(BASE, (const char *const[]){"--set", "platform.server_speed=1e300Gf", NULL},
+                 "--set: platform.server_speed = '1e300Gf': expected a finite number");
     expect_error(BASE "[compressor]\nname = randk\nk = 0\nratio = 0\n", NULL, "bad.ini:20: compressor.ratio = '0'");
     /* a minibatch larger than a worker's shard (a9a: 32561 samples over 11 honest workers) */
     expect_error(BASE "[method]\nbatch = 5000\n", NULL, "bad.ini:18: method.batch = 5000 is larger than worker");
