@@ -1,5 +1,6 @@
-/* The [faults] section: outage lists (NAME@T, NAME@T1..T2) parsed and checked, seeded MTBF/MTTR intervals, and the
- * check, once the platform is loaded, that every listed name is one of its hosts or links. */
+/* The [faults] section: outage lists (NAME@T, NAME@T1..T2) parsed and checked, and seeded MTBF/MTTR intervals.
+ * SimGrid-free (the scenario reader and its fuzz harness use it); faults_check.c checks the names against the
+ * loaded platform. */
 #include "faults.h"
 
 #include <math.h>
@@ -8,8 +9,6 @@
 #include <string.h>
 
 #include <gsl/gsl_randist.h>
-#include <simgrid/host.h>
-#include <simgrid/link.h>
 
 #define ITEM_HELP "items NAME@T or NAME@T1..T2 separated by commas, e.g. w3@120s, w7@300s..500s"
 
@@ -196,41 +195,4 @@ void bg_faults_mtbf_next(gsl_rng *rng, double mtbf, double mttr, double t0, doub
         u = nextafter(d, INFINITY);
     *down = d;
     *up = u;
-}
-
-/* Whether the loaded platform has a link of that name (sg_link_by_name throws on an unknown name). */
-static int has_link(sg_link_t *links, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(sg_link_get_name(links[i]), name))
-            return 1;
-    return 0;
-}
-
-int bg_faults_check(const bg_scenario_t *sc, bg_err_t *err)
-{
-    bg_faults_t f;
-    int rc = bg_faults_parse(sc->faults_hosts, "faults.hosts", &f, err);
-    for (size_t k = 0; !rc && k < f.n; k++)
-        if (!sg_host_by_name(f.v[k].name))
-            rc = bg_err_keyed(err, "faults.hosts",
-                              bg_err_set(err, BG_ENOTFOUND, NULL, 0, "faults.hosts: the platform has no host '%s' "
-                                         "(it has %zu hosts)", f.v[k].name, sg_host_count()));
-    bg_faults_free(&f);
-    if (rc || (rc = bg_faults_parse(sc->plat.link_faults, "faults.links", &f, err)) || !f.n)
-        return rc;
-    sg_link_t *links = sg_link_list();
-    const size_t nl = sg_link_count();
-    for (size_t k = 0; !rc && k < f.n; k++) {
-        char up[160], down[160];
-        snprintf(up, sizeof up, "%s_UP", f.v[k].name);
-        snprintf(down, sizeof down, "%s_DOWN", f.v[k].name);
-        if (!has_link(links, nl, f.v[k].name) && !(has_link(links, nl, up) && has_link(links, nl, down)))
-            rc = bg_err_keyed(err, "faults.links",
-                              bg_err_set(err, BG_ENOTFOUND, NULL, 0, "faults.links: the platform has no link '%s'",
-                                         f.v[k].name));
-    }
-    free(links);
-    bg_faults_free(&f);
-    return rc;
 }

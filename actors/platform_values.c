@@ -114,6 +114,10 @@ int bg_unit_parse(const char *text, bg_unit_kind_t kind, double *out, char *why,
         return -1;
     }
     x *= f;
+    if (!isfinite(x)) {   /* 1e300Gf: finite as written, not once in flop/s */
+        snprintf(why, len, "a finite number ('%s' is out of range)", text);
+        return -1;
+    }
     if (kind == BG_UNIT_TIME ? x < 0 : !(x > 0)) {
         snprintf(why, len, "%s ('%s')", kind == BG_UNIT_TIME ? "a latency >= 0" : kind == BG_UNIT_SPEED ? "a speed > 0"
                                                                                                         : "a bandwidth > 0",

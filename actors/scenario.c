@@ -13,7 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define BG_SCENARIO_MAX_LINE 16384          /* characters in a line, newline included */
+#define BG_SCENARIO_MAX_BYTES (1 << 20)     /* a scenario file's size */
 
 /* ---------------------------------------------------------------- the simulator's keys */
 
@@ -162,11 +167,11 @@ static const bg_key_t sim_keys[] = {
      "of the workers each, so that no actor holds thousands of pending messages (SimGrid's cost per message grows "
      "with that number); simulated times and outputs are the same; auto: 128 per relay from 2,000 workers on, none "
      "below; 0: none; N: at most N workers per relay (rounded down), whatever n",
-     0, NAN, 0, auto_nan, NULL, NULL, NULL},
+     0, BG_MAX_WORKERS, 0, auto_nan, NULL, NULL, NULL},
     {"round", "participation", BG_KEY_DOUBLE, AT(participation), "1",
      "workers sampled per round among those idle and up (seeded by run.seed, a new sample every round): a fraction "
      "in (0, 1] of workers.n (rounded up), or a count > 1; 1: every worker",
-     1e-9, NAN, 0, NULL, NULL, NULL, NULL},
+     1e-9, BG_MAX_WORKERS, 0, NULL, NULL, NULL, NULL},
     {"round", "deadline_s", BG_KEY_DOUBLE, AT(deadline_s), "0",
      "the server aggregates what arrived by this many seconds after it posted the broadcast; later messages are "
      "late (round.late); 0: no deadline (wait for every sampled worker that is reachable)",
@@ -370,6 +375,8 @@ typedef struct parse_ctx {
     char dir[1024];       /* base for relative paths */
     int from;             /* BG_FROM_FILE or BG_FROM_SET */
     int failed;
+    char *buf;            /* reader's line (getline) */
+    size_t cap;
 } parse_ctx_t;
 
 static int fail(parse_ctx_t *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -428,13 +435,28 @@ static int handler(void *user, const char *section, const char *name, const char
     return 1;
 }
 
+/* inih reads through this one whole line at a time (fgets would hand it a long line in pieces, each counted as a
+ * line): a line that does not fit inih's buffer of num bytes, or that holds a NUL byte, stops the parse with one
+ * error naming it. */
 static char *reader(char *str, int num, void *stream)
 {
     parse_ctx_t *c = stream;
-    char *r = fgets(str, num, c->fp);
-    if (r)
-        c->line++;
-    return r;
+    if (c->failed)
+        return NULL;
+    ssize_t n = getline(&c->buf, &c->cap, c->fp);
+    if (n < 0)
+        return NULL;   /* end of file (a read error: ferror, after the parse) */
+    c->line++;
+    if (strlen(c->buf) != (size_t)n) {
+        fail(c, BG_EFORMAT, "a NUL byte in the line (a scenario is a text file)");
+        return NULL;
+    }
+    if (n - (c->buf[n - 1] == '\n') > num - 3) {   /* inih wants room for '\r', '\n' and '\0' */
+        fail(c, BG_EINVAL, "line longer than %d characters", num - 3);
+        return NULL;
+    }
+    memcpy(str, c->buf, (size_t)n + 1);
+    return str;
 }
 
 static void scenario_defaults(bg_scenario_t *sc)
@@ -468,14 +490,18 @@ static int expand_names(const char *spec_in, const char *key, char (*out)[BG_MAX
         const char *a = tok, *b = dots + 2;
         size_t pa = strcspn(a, "0123456789"), pb = strcspn(b, "0123456789");
         char *ea, *eb;
-        long lo = strtol(a + pa, &ea, 10), hi = strtol(b + pb, &eb, 10);
-        if (pa != pb || strncmp(a, b, pa) || !a[pa] || !b[pb] || *ea || *eb || hi < lo)
+        errno = 0;   /* digits only (strcspn stopped at the first), so no sign; ERANGE: too many digits */
+        unsigned long long lo = strtoull(a + pa, &ea, 10), hi = strtoull(b + pb, &eb, 10);
+        if (pa != pb || strncmp(a, b, pa) || !a[pa] || !b[pb] || *ea || *eb || errno == ERANGE || hi < lo)
             return bg_err_set(err, BG_EINVAL, NULL, 0,
                               "%s: bad range '%s..%s' (expected e.g. w0..w19: same prefix, rising numbers)", key, a,
                               b);
-        for (long v = lo; v <= hi; v++, ++*listed)
+        if (hi - lo >= BG_MAX_WORKERS || *listed + (hi - lo) >= BG_MAX_WORKERS)
+            return bg_err_set(err, BG_EINVAL, NULL, 0, "%s: '%s..%s' makes more than %d hosts (the most workers a "
+                              "run may have)", key, a, b, BG_MAX_WORKERS);
+        for (unsigned long long v = lo; v <= hi; v++, ++*listed)
             if (*count < max)
-                snprintf(out[(*count)++], BG_MAX_HOSTNAME, "%.*s%ld", (int)pa, a, v);
+                snprintf(out[(*count)++], BG_MAX_HOSTNAME, "%.*s%llu", (int)pa, a, v);
     }
     return BG_OK;
 }
@@ -667,17 +693,36 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
         *slash = '\0';
     else
         c.dir[0] = '\0';
-    c.fp = fopen(path, "r");
-    if (!c.fp)
+    /* A regular file of bounded size: a FIFO, a device (/dev/zero) or a folder would block or never end. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return bg_err_set(err, BG_EIO, path, 0, "cannot open the scenario: %s", strerror(errno));
+    struct stat st = {0};
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > BG_SCENARIO_MAX_BYTES) {
+        int code = bg_err_set(err, BG_EINVAL, path, 0, "%s",
+                              S_ISDIR(st.st_mode)  ? "a folder, not a scenario file"
+                              : !S_ISREG(st.st_mode) ? "not a regular file (a scenario is a text file)"
+                                                     : "larger than 1 MiB (a scenario is a short text file)");
+        close(fd);
+        return code;
+    }
+    c.fp = fdopen(fd, "r");
+    if (!c.fp) {
+        close(fd);
+        return bg_err_set(err, BG_ENOMEM, path, 0, "cannot open the scenario: %s", strerror(errno));
+    }
     ini_allow_multiline = false;   /* an indented line is a mistake, not a continuation */
     ini_use_stack = false;
-    ini_allow_realloc = true;
-    ini_max_line = 1 << 16;
+    ini_allow_realloc = false;     /* one buffer of ini_max_line bytes; reader() refuses longer lines */
+    ini_max_line = ini_initial_alloc = BG_SCENARIO_MAX_LINE + 3;
     int rc = ini_parse_stream(reader, &c, handler, &c);
+    const int read_error = ferror(c.fp);
     fclose(c.fp);
+    free(c.buf);
     if (c.failed)
         return err->code;
+    if (read_error)
+        return bg_err_set(err, BG_EIO, path, 0, "cannot read the scenario");
     if (rc > 0)
         return bg_err_set(err, BG_EINVAL, path, rc, "malformed line (expected [section], key = value, or a ; comment)");
     if (rc < 0)

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,18 +117,23 @@ static int parse_uint(const char *v, uint64_t max, uint64_t *out)
     char *end;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (errno || *end || x > max)
+    if (*end)
         return -1;
+    if (errno == ERANGE || x > max)
+        return -2;   /* digits only, but too large */
     *out = x;
     return 0;
 }
 
+/* A finite number, written in full (no blanks around it). An underflow (1e-400) is the tiny value strtod gives,
+ * as if written 0 or a subnormal; an overflow (1e400), inf and nan are refused. */
 static int parse_double(const char *v, double *out)
 {
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (errno || end == v || *end || !isfinite(x))
+    if (end == v || *end || isspace((unsigned char)v[0]) || !isfinite(x) ||
+        (errno == ERANGE && fabs(x) > DBL_MIN))
         return -1;
     *out = x;
     return 0;
@@ -181,10 +187,15 @@ int bg_key_set(const bg_key_t *k, void *base, const char *v, const char *dir, bg
     case BG_KEY_SIZE:
     case BG_KEY_U64: {
         uint64_t x;
+        const uint64_t top = k->type == BG_KEY_SIZE ? (uint64_t)SIZE_MAX / 2 : UINT64_MAX;
+        int pr = w ? 0 : parse_uint(v, top, &x);
         if (w)
             x = (uint64_t)w->value;
-        else if (parse_uint(v, k->type == BG_KEY_SIZE ? (uint64_t)SIZE_MAX / 2 : UINT64_MAX, &x) ||
-                 !in_range(k, (double)x))
+        else if (pr == -2 && isnan(k->max)) {
+            char why[96];
+            snprintf(why, sizeof why, "an integer <= %llu (too large)", (unsigned long long)top);
+            return bad(k, v, err, why);
+        } else if (pr || !in_range(k, (double)x))
             return bad(k, v, err, NULL);
         if (k->type == BG_KEY_SIZE)
             *(size_t *)dst = (size_t)x;

@@ -3,11 +3,14 @@
 #include "bg_data.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <gsl/gsl_randist.h>
 
@@ -146,7 +149,8 @@ static int parse_line(char *p, const char *path, long lineno, size_t n_features,
                               idx, prev);
         if (n_features > 0 && (size_t)idx > n_features)
             return bg_err_set(err, BG_EFORMAT, path, lineno,
-                              "feature index %ld exceeds the declared number of features %zu", idx, n_features);
+                              "feature index %ld is beyond the %zu features this file is read with (data.features, "
+                              "or the training data's width)", idx, n_features);
         p = end + 1;
         float v = strtof(p, &end);
         if (end == p || !(*end == '\0' || is_space(*end)))
@@ -217,13 +221,35 @@ static void labels_see(labels_t *L, double y, long lineno)
         L->max = y;
 }
 
+int bg_data_open_regular(const char *path, const char *what, int *fd, bg_err_t *err)
+{
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (*fd < 0)
+        return bg_err_set(err, BG_EIO, path, 0, "cannot open the %s file: %s", what, strerror(errno));
+    struct stat st;
+    if (fstat(*fd, &st) || !S_ISREG(st.st_mode)) {
+        const int dir = !fstat(*fd, &st) && S_ISDIR(st.st_mode);
+        close(*fd);
+        *fd = -1;
+        return bg_err_set(err, BG_EINVAL, path, 0, "the %s file is %s", what,
+                          dir ? "a folder" : "not a regular file (a FIFO or a device cannot be read as data)");
+    }
+    int fl = fcntl(*fd, F_GETFL);   /* back to blocking reads (no difference for a regular file) */
+    if (fl >= 0)
+        fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
+    return BG_OK;
+}
+
 static int read_sparse(const char *path, size_t n_features, sparse_t *s, labels_t *L, bg_err_t *err)
 {
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return bg_err_set(err, BG_EIO, path, 0, "cannot open dataset file '%s': %s", path,
-                          errno ? strerror(errno) : "out of memory");
+    int fd, orc = bg_data_open_regular(path, "LIBSVM", &fd, err);
+    if (orc)
+        return orc;
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return bg_err_set(err, BG_ENOMEM, path, 0, "out of memory while opening the dataset");
+    }
     gzbuffer(f, 1 << 17);
 
     size_t cap = 1 << 12, len = 0;
@@ -236,9 +262,15 @@ static int read_sparse(const char *path, size_t n_features, sparse_t *s, labels_
     int rc = BG_OK;
     for (;;) {
         /* Lines have no length limit: keep reading into a doubled buffer until the newline shows up. */
+        const z_off_t at = gztell(f);
         char *got = gzgets(f, line + len, (int)(cap - len > INT_MAX ? INT_MAX : cap - len));
         if (got) {
-            len += strlen(line + len);
+            const size_t part = strlen(line + len);
+            if (at >= 0 && gztell(f) - at != (z_off_t)part) {   /* gzgets read past a NUL byte */
+                rc = bg_err_set(err, BG_EFORMAT, path, lineno + 1, "a NUL byte in the line (not a LIBSVM text file)");
+                break;
+            }
+            len += part;
             if (len > 0 && line[len - 1] != '\n' && len + 1 == cap) {
                 char *bigger = realloc(line, cap * 2);
                 if (!bigger) {

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int data_path(char *out, size_t len, const char *dir, const char *file, bg_err_t *err)
@@ -115,6 +116,49 @@ static int load_files(const bg_data_req_t *r, bg_dataset_t *train, bg_dataset_t 
                    : bg_dataset_load_idx_classes(r->test, r->test_labels, r->n_classes, test, err);
 }
 
+/* Classes inferred from the labels (data.classes unset) are 0 .. largest label: a class without a single training
+ * sample means a stray label (an IDX label of 200 among digits would make a 201-class model), so it is refused. */
+static int check_inferred_classes(const bg_data_req_t *r, const bg_dataset_t *train, const bg_dataset_t *test,
+                                  bg_err_t *err)
+{
+    /* the file that holds the labels: IDX keeps them apart from the images */
+    const char *train_file = r->train_labels && r->train_labels[0] ? r->train_labels : train->source;
+    const char *test_file = r->test_labels && r->test_labels[0] ? r->test_labels : test->source;
+    const size_t C = train->n_classes;
+    if (C == 1)
+        return bg_err_keyed(err, "data.classes",
+                            bg_err_set(err, BG_EFORMAT, train_file, 0, "every training label is 0: one class is "
+                                       "not a classification problem (set data.classes to declare the others)"));
+    if (C < 2 || !train->y)
+        return BG_OK;
+    unsigned char *seen = calloc(C, 1);
+    if (!seen)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    for (size_t i = 0; i < train->n; i++)
+        if (train->y[i] >= 0 && (size_t)train->y[i] < C)
+            seen[train->y[i]] = 1;
+    size_t empty = 0, first = 0;
+    for (size_t c = C; c-- > 0;)
+        if (!seen[c]) {
+            empty++;
+            first = c;
+        }
+    const int from_test = !seen[C - 1];   /* the largest label is only in the test file */
+    free(seen);
+    if (!empty)
+        return BG_OK;
+    if (from_test)
+        return bg_err_keyed(err, "data.classes",
+                            bg_err_set(err, BG_EFORMAT, test_file, 0,
+                                       "label %zu has no training sample (the training labels stop below it): "
+                                       "renumber the labels, or set data.classes = %zu to keep it", C - 1, C));
+    return bg_err_keyed(err, "data.classes",
+                        bg_err_set(err, BG_EFORMAT, train_file, 0,
+                                   "labels 0 .. %zu make %zu classes, but %zu of them (the first: %zu) have no "
+                                   "training sample: renumber the labels, or set data.classes = %zu to keep them",
+                                   C - 1, C, empty, first, C));
+}
+
 static const bg_dataset_ops_t a9a_ops = {
     "a9a", "LIBSVM a9a (bundled): 32,561 train / 16,281 test, 123 binary features, 2 classes", 1, load_a9a};
 static const bg_dataset_ops_t w8a_ops = {
@@ -159,5 +203,5 @@ int bg_data_load(const char *name, const bg_data_req_t *r, bg_dataset_t *train, 
     /* Labels inferred from each file separately may disagree (a class missing from one): the larger wins. */
     size_t C = train->n_classes > test->n_classes ? train->n_classes : test->n_classes;
     train->n_classes = test->n_classes = C;
-    return BG_OK;
+    return (name && *name) || r->n_classes ? BG_OK : check_inferred_classes(r, train, test, err);
 }

@@ -60,18 +60,27 @@ typedef struct idx_in {
  * libdeflate, about 2.5x faster than zlib (0.11 s against 0.29 s for Fashion-MNIST's training images here).
  * Anything else (a plain file, a pipe, several members, corrupt data) returns 0 and is left to the zlib path,
  * which reports errors with positions. */
-static int gunzip_whole(const char *path, idx_in_t *in)
+static int read_all(int fd, unsigned char *buf, size_t n)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return 0;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+static int gunzip_whole(int fd, idx_in_t *in)
+{
     struct stat st;
     unsigned char *src = NULL, *dst = NULL;
     int ok = 0;
-    if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode) || st.st_size < 18 || (uint64_t)st.st_size > GZ_ONE_PASS_MAX)
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < 18 || (uint64_t)st.st_size > GZ_ONE_PASS_MAX)
         goto out;
     size_t n = (size_t)st.st_size;
-    if (!(src = malloc(n)) || fread(src, 1, n, fp) != n || src[0] != 0x1f || src[1] != 0x8b)
+    if (!(src = malloc(n)) || read_all(fd, src, n) || src[0] != 0x1f || src[1] != 0x8b)
         goto out;
     size_t isize = (size_t)src[n - 4] | (size_t)src[n - 3] << 8 | (size_t)src[n - 2] << 16 | (size_t)src[n - 1] << 24;
     if (isize == 0 || isize / GZ_MAX_RATIO > n || !(dst = malloc(isize)))
@@ -91,7 +100,6 @@ static int gunzip_whole(const char *path, idx_in_t *in)
 out:
     free(dst);
     free(src);
-    fclose(fp);
     return ok;
 }
 
@@ -154,13 +162,25 @@ static int read_full(idx_in_t *in, const char *path, void *buf, size_t len, size
 static int open_idx(const char *path, const char *what, idx_in_t *out, bg_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    if (gunzip_whole(path, out))
+    char kind[32];
+    snprintf(kind, sizeof kind, "IDX %s", what);
+    int fd, rc = bg_data_open_regular(path, kind, &fd, err);
+    if (rc)
+        return rc;
+    if (gunzip_whole(fd, out)) {
+        close(fd);
         return BG_OK;
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return bg_err_set(err, errno == ENOMEM || errno == 0 ? BG_ENOMEM : BG_EIO, path, 0,
-                          "cannot open the IDX %s file: %s", what, errno ? strerror(errno) : "out of memory");
+    }
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        rc = bg_err_set(err, BG_EIO, path, 0, "cannot read the IDX %s file: %s", what, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return bg_err_set(err, BG_ENOMEM, path, 0, "cannot open the IDX %s file: out of memory", what);
+    }
     gzbuffer(f, 1 << 17);
     out->gz = f;
     return BG_OK;

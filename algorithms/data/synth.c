@@ -58,10 +58,13 @@ int bg_dataset_synthetic(const bg_synth_cfg_t *c, gsl_rng *r, bg_dataset_t *trai
     memset(train, 0, sizeof *train);
     if (test)
         memset(test, 0, sizeof *test);
-    if (c->n_groups == 0 || c->per_group == 0 || c->d == 0 || (test && c->n_test == 0))
-        return bg_err_set(err, BG_EINVAL, NULL, 0,
-                          "synthetic data needs n_groups, per_group, d%s all >= 1 (got %zu, %zu, %zu%s)",
-                          test ? " and n_test" : "", c->n_groups, c->per_group, c->d, test ? ", n_test" : "");
+    if (c->n_groups == 0 || c->per_group == 0 || c->d == 0 || (test && c->n_test == 0)) {
+        char nt[32] = "";
+        if (test)
+            snprintf(nt, sizeof nt, ", %zu", c->n_test);
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "synthetic data needs n_groups, per_group, d%s all >= 1 (got %zu, "
+                          "%zu, %zu%s)", test ? " and n_test" : "", c->n_groups, c->per_group, c->d, nt);
+    }
     if (!(c->separation >= 0 && isfinite(c->separation)))
         return bg_err_set(err, BG_EINVAL, NULL, 0, "synthetic separation %g is not allowed: it must be finite and >= 0",
                           c->separation);

@@ -19,6 +19,10 @@
  * server-side vector only approaches the target (EF21 contraction). */
 enum { BG_WIRE_DENSE = 0, BG_WIRE_CONFORM = 1 };
 
+/* The most workers a run may have (workers.n, and the hosts a workers.hosts range may list): ten times the largest
+ * run measured (docs/design-notes.md, 100,000 workers). */
+#define BG_MAX_WORKERS 1000000
+
 /* The learning half of a scenario (the simulator adds platform and placement). */
 typedef struct bg_config {
     uint64_t seed;

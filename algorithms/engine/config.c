@@ -245,7 +245,8 @@ const bg_key_t bg_config_keys[] = {
            "on slow links it sets the round time); conform = that inverse compressed like an honest message "
            "(same format and size; use it for timing studies)"),
 
-    SIZE("workers", "n", n, "20", 1, "number of workers, Byzantine included"),
+    {"workers", "n", BG_KEY_SIZE, AT(n), "20", "number of workers, Byzantine included", 1, BG_MAX_WORKERS, 0, NULL,
+     NULL, NULL, NULL},
 };
 const size_t bg_config_n_keys = sizeof bg_config_keys / sizeof bg_config_keys[0];
 

@@ -364,6 +364,20 @@ int bg_engine_new(const bg_config_t *cfg, bg_engine_t **out, bg_err_t *err)
         goto fail;
     }
 
+    /* A minibatch larger than a shard would repeat samples within one batch (the sampler wraps into the next
+     * epoch): refused, naming the smallest shard. */
+    for (size_t i = 0, small = 0; i < e->nd; i++) {
+        if (e->shards[i].n < e->shards[small].n)
+            small = i;
+        if (i + 1 == e->nd && cfg->method.batch > e->shards[small].n) {
+            rc = bg_err_keyed(err, "method.batch",
+                              bg_err_set(err, BG_EINVAL, NULL, 0, "method.batch = %zu is larger than worker %zu's "
+                                         "shard of %zu training samples (%zu samples over %zu data-holding workers): "
+                                         "lower method.batch or workers.n", cfg->method.batch, small,
+                                         e->shards[small].n, e->train.n, e->nd));
+            goto fail;
+        }
+    }
     if (e->cfg.method.p == 0) {
         /* PAGE/MARINA's p = b / m_i ([R] notebooks), with the smallest shard so every worker's p <= 1. */
         size_t m = e->shards[0].n;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,18 +22,29 @@ int bg_trace_open(bg_trace_t *t, const char *path, bg_err_t *err)
     return BG_OK;
 }
 
+/* Fixed-point formats (%.9f, %.0f) of huge values would write hundreds of digits and be cut by the buffers: from
+ * 1e15 on a value is written as the shortest %g that reads back to it (1e+300); smaller values keep their bytes. */
 static void fmt_num(char *buf, size_t len, double v, const char *fmt)
 {
-    if (isnan(v))
+    if (isnan(v)) {
         snprintf(buf, len, "nan");
-    else
+    } else if (isfinite(v) && fabs(v) >= 1e15 && strchr(fmt, 'f')) {
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(buf, len, "%.*g", digits, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+    } else {
         snprintf(buf, len, fmt, v);
+    }
 }
 
 void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_time, double energy_j)
 {
-    char st[40], trl[40], tel[40], tea[40], tra[40], gn[40], dx[40], en[40];
+    char st[40], bu[40], bd[40], trl[40], tel[40], tea[40], tra[40], gn[40], dx[40], en[40];
     fmt_num(st, sizeof st, sim_time, "%.9f");
+    fmt_num(bu, sizeof bu, m->bytes_up, "%.0f");
+    fmt_num(bd, sizeof bd, m->bytes_down, "%.0f");
     fmt_num(trl, sizeof trl, m->train_loss, "%.9g");
     fmt_num(tel, sizeof tel, m->test_loss, "%.9g");
     fmt_num(tea, sizeof tea, m->test_acc, "%.6f");
@@ -40,8 +52,8 @@ void bg_trace_format(char *buf, size_t len, const bg_metrics_t *m, double sim_ti
     fmt_num(gn, sizeof gn, m->grad_norm_sq, "%.9g");
     fmt_num(dx, sizeof dx, m->dist_to_opt, "%.9g");
     fmt_num(en, sizeof en, energy_j, "%.6f");
-    snprintf(buf, len, "%zu,%s,%.0f,%.0f,%s,%s,%s,%s,%zu,%s,%s,%s", m->round, st, m->bytes_up, m->bytes_down, trl, tel,
-             tea, tra, m->dropped, gn, dx, en);
+    snprintf(buf, len, "%zu,%s,%s,%s,%s,%s,%s,%s,%zu,%s,%s,%s", m->round, st, bu, bd, trl, tel, tea, tra, m->dropped, gn,
+             dx, en);
 }
 
 int bg_trace_row(bg_trace_t *t, const bg_metrics_t *m, double sim_time, double energy_j)
@@ -117,17 +129,41 @@ void bg_json_end(bg_json_t *j) { json_close_scope(j, '}'); }
 void bg_json_begin_array(bg_json_t *j, const char *key) { json_open_scope(j, key, '['); }
 void bg_json_end_array(bg_json_t *j) { json_close_scope(j, ']'); }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates, at most
+ * U+10FFFF), 0 if the bytes there are not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    for (size_t k = 1; k < n; k++)
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
+        (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/* Always valid JSON: a byte that is not part of well-formed UTF-8 (a Latin-1 file name) is written as U+FFFD. */
 void bg_json_str(bg_json_t *j, const char *key, const char *v)
 {
     json_sep(j, key);
     fputc('"', j->fp);
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)v; *p;) {
+        size_t n = utf8_len(p);
+        if (n == 0) {
+            fputs("\\ufffd", j->fp);
+            p++;
+            continue;
+        }
         if (*p == '"' || *p == '\\')
             fprintf(j->fp, "\\%c", *p);
-        else if (*p < 0x20)
+        else if (*p < 0x20 || *p == 0x7f)
             fprintf(j->fp, "\\u%04x", *p);
         else
-            fputc(*p, j->fp);
+            fwrite(p, 1, n, j->fp);
+        p += n;
     }
     fputc('"', j->fp);
 }

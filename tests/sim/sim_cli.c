@@ -547,7 +547,7 @@ static void test_data_errors(void **state)
     write_file("few.svm", "1 1:1 2:1\n-1 2:1 3:1\n1 1:1\n-1 3:1\n");
     write_file("wide.svm", "1 1:1 2:1\n-1 2:1 7:1\n1 1:1\n");
     write_file("three.svm", "1 1:1 2:1\n-1 2:1 3:1\n2 1:1\n");
-#define TAIL_SMALL "[model]\nname = softmax\n[compressor]\nname = identity\n[aggregator]\npre = none\nname = mean\n" \
+#define TAIL_SMALL "[model]\nname = softmax\n[method]\nbatch = 4\n[compressor]\nname = identity\n[aggregator]\npre = none\nname = mean\n" \
                    "[workers]\nn = 2\n[platform]\nfile = " BG_SOURCE_DIR "/platforms/star-hetero.xml\n"
     /* sanity: the good IDX pair runs, so each error below is caused by its own change */
     write_file("good.ini", "[run]\nrounds = 2\n[data]\ntrain = img.idx\ntrain_labels = lab.idx\n" TAIL_SMALL);
@@ -571,6 +571,105 @@ static void test_data_errors(void **state)
                  "[model]\nname = softmax\n" TAIL_STAR, NULL, "bad.ini:");
     expect_error("[data]\ndataset = cifar\n" TAIL_STAR, NULL, "bad.ini:2: unknown dataset 'cifar'");
     expect_error("[data]\ndataset = mnist\n[model]\nname = mlp\n" TAIL_STAR, NULL, "model.hidden");
+}
+
+/* Issue 12, numbers and input files: each bad value or file gives exit 2 and one line naming the key or file:line
+ * (no hang, no overflow), and names with any bytes still give a summary.json that parses. */
+static void test_numbers(void **state)
+{
+    (void)state;
+    /* host ranges: a signed overflow and a hang before; now capped at the most workers a run may have */
+    expect_error(BASE, (const char *const[]){"--set", "workers.hosts=w0..w9223372036854775807", NULL},
+                 "--set: workers.hosts: 'w0..w9223372036854775807' makes more than 1000000 hosts");
+    expect_error(BASE "[workers]\nhosts = w0..w99999999999999999999999\n", NULL, "bad.ini:18: workers.hosts: bad range");
+    expect_error(BASE "[workers]\nn = 1000001\n", NULL, "bad.ini:18: workers.n = '1000001'");
+    expect_error(BASE "[run]\nrounds = 99999999999999999999\n", NULL, "bad.ini:18: run.rounds = '99999999999999999999'");
+    expect_error(BASE, (const char *const[]){"--set", "method.lr=1e400", NULL}, "--set: method.lr = '1e400'");
+    expect_error(BASE, (const char *const[]){"--set", "method.eta=nan", NULL}, "--set: method.eta = 'nan'");
+    expect_error(BASE, (const char *const[]){"--set", "round.participation=1e300", NULL},
+                 "--set: round.participation = '1e300'");
+    expect_error(BASE, (const char *const[]){"--set", "run.relays=-inf", NULL}, "--set: run.relays = '-inf'");
+    expect_error(BASE, (const char *const[]){"--set", "platform.server_speed=1e300Gf", NULL},
+                 "--set: platform.server_speed = '1e300Gf': expected a finite number");
+    expect_error(BASE "[compressor]\nname = randk\nk = 0\nratio = 0\n", NULL, "bad.ini:20: compressor.ratio = '0'");
+    /* a minibatch larger than a worker's shard (a9a: 32561 samples over 11 honest workers) */
+    expect_error(BASE "[method]\nbatch = 5000\n", NULL, "bad.ini:18: method.batch = 5000 is larger than worker");
+    /* line numbers after a line longer than inih's buffer: the error on line 7 is reported at 7 */
+    {
+        char text[1200];
+        char comment[301];
+        memset(comment, 'x', 300);
+        comment[300] = '\0';
+        snprintf(text, sizeof text, "[run]\n;%s\nrounds = 5\n[data]\ndataset = a9a\n[method]\nlrr = 1\n", comment);
+        expect_error(text, NULL, "bad.ini:7: unknown key 'lrr'");
+    }
+    /* a line too long, and a NUL byte: refused at their line */
+    {
+        char *text = malloc(20000);
+        assert_non_null(text);
+        strcpy(text, "[run]\n;");
+        memset(text + 7, 'y', 16400);
+        strcpy(text + 7 + 16400, "\nrounds = 5\n");
+        expect_error(text, NULL, "bad.ini:2: line longer than 16384 characters");
+        free(text);
+        FILE *f = fopen("bad.ini", "wb");
+        fwrite("[run]\nrounds = 5\n[da\0ta]\n", 1, 24, f);
+        fclose(f);
+        expect_error(NULL, NULL, "bad.ini:3: a NUL byte in the line");
+    }
+    /* scenario files that are not regular files: refused at once (/dev/zero used to hang) */
+    {
+        int rc = run_cli("err.txt", (const char *const[]){"run", "/dev/zero", "--quiet", NULL});
+        char *e = slurp("err.txt", NULL);
+        assert_int_equal(rc, 2);
+        assert_string_equal(e, "byzgrid: /dev/zero: not a regular file (a scenario is a text file)\n");
+        free(e);
+        unlink("fifo");
+        assert_int_equal(mkfifo("fifo", 0600), 0);
+        rc = run_cli("err.txt", (const char *const[]){"run", "fifo", "--quiet", NULL});
+        e = slurp("err.txt", NULL);
+        assert_int_equal(rc, 2);
+        assert_string_equal(e, "byzgrid: fifo: not a regular file (a scenario is a text file)\n");
+        free(e);
+        /* a FIFO as data.train and as an IDX label file: one line, no wait for a writer */
+        expect_error("[run]\nrounds = 2\n[data]\ntrain = fifo\n" TAIL_STAR, NULL,
+                     "fifo: the LIBSVM file is not a regular file");
+        expect_error("[run]\nrounds = 2\n[data]\ntrain = " BG_SOURCE_DIR "/data/a9a.gz\ntrain_labels = fifo\n"
+                     TAIL_STAR, NULL, "fifo: the IDX labels file is not a regular file");
+        unlink("fifo");
+    }
+    /* IDX labels 0, 1 and a stray 200: refused (it made a 201-class model) unless data.classes declares them */
+    {
+        unsigned char hl[8] = {0, 0, 8, 1, 0, 0, 0, 12}, hi[16] = {0, 0, 8, 3, 0, 0, 0, 12, 0, 0, 0, 2, 0, 0, 0, 2};
+        unsigned char y[12] = {0, 1, 0, 1, 0, 1, 200, 1, 0, 1, 0, 1}, px[48];
+        for (int i = 0; i < 48; i++)
+            px[i] = (unsigned char)(i * 41);
+        FILE *f = fopen("lab200.idx", "wb");
+        fwrite(hl, 1, 8, f);
+        fwrite(y, 1, 12, f);
+        fclose(f);
+        f = fopen("img12.idx", "wb");
+        fwrite(hi, 1, 16, f);
+        fwrite(px, 1, 48, f);
+        fclose(f);
+        const char *tail = "[model]\nname = softmax\n[method]\nbatch = 2\n[compressor]\nname = identity\n"
+                           "[aggregator]\npre = none\nname = mean\n[workers]\nn = 2\n[platform]\nfile = " BG_SOURCE_DIR
+                           "/platforms/star-hetero.xml\n";
+        char text[1024];
+        snprintf(text, sizeof text, "[run]\nrounds = 2\n[data]\ntrain = img12.idx\ntrain_labels = lab200.idx\n%s", tail);
+        expect_error(text, NULL, "lab200.idx");   /* the labels' file is the IDX dataset's source */
+        expect_error(text, NULL, "labels 0 .. 200 make 201 classes, but 198 of them (the first: 2) have no training");
+        snprintf(text, sizeof text, "[run]\nrounds = 2\n[data]\ntrain = img12.idx\ntrain_labels = lab200.idx\n"
+                 "classes = 201\n%s", tail);
+        write_file("c201.ini", text);
+        must_run((const char *const[]){"run", "c201.ini", "--out", "c201", "--quiet", NULL});
+    }
+    /* bytes that are not UTF-8 in run.name and workers.server: summary.json is still valid JSON */
+    write_file("good.ini", BASE "[run]\nrounds = 1\nname = caf\xe9\xff\n");
+    must_run((const char *const[]){"run", "good.ini", "--out", "latin", "--quiet", NULL});
+    assert_int_equal(system("python3 -c \"import json; d = json.load(open('latin/summary.json', encoding='utf-8')); "
+                            "assert d['config']['run']['name'] == 'caf\\ufffd\\ufffd', d['config']['run']['name']\""),
+                     0);
 }
 
 /* 100 workers with an MLP of >= 100k parameters: the summary reports peak RSS, within 1.5x of the per-worker
@@ -2075,7 +2174,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
                         "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|platform_validate|"
                         "placement|wire_time|time_axis|target|bandwidth|relays|faults_platform|round_protocols|faults|threads|"
-                        "blas|outputs|signals\n");
+                        "blas|outputs|signals|numbers\n");
         return 2;
     }
     const char *which = argv[1];
@@ -2147,6 +2246,8 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_outputs);
     else if (!strcmp(which, "signals"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_signals);
+    else if (!strcmp(which, "numbers"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_numbers);
     else
         return 2;
     return _cmocka_run_group_tests(which, t, 1, NULL, NULL);

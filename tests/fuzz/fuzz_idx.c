@@ -1,0 +1,75 @@
+/* libFuzzer harness for the IDX reader (bg_dataset_load_idx_classes: plain, gzip inflated in one pass by
+ * libdeflate, or streamed by zlib). Input: one byte for the declared classes (0: from the labels), two bytes for
+ * the length L of the label file, L bytes of labels, the rest the image file; both are written to temporary files.
+ * Any bytes give a dataset or one error line; never a crash, a hang, a leak or undefined behaviour. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bg_data.h"
+
+static char dir[200], images[240], labels[240];
+
+static void cleanup(void)
+{
+    unlink(images);
+    unlink(labels);
+    rmdir(dir);
+}
+
+static void put(const char *p, const uint8_t *data, size_t size)
+{
+    FILE *f = fopen(p, "wb");
+    if (!f)
+        abort();
+    if (size && fwrite(data, 1, size, f) != size)
+        abort();
+    fclose(f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!dir[0]) {
+        /* a folder in memory when there is one: truncating a file on disk costs milliseconds per input */
+        const char *t = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%.150s/bg_fuzz_idx_XXXXXX", t && *t ? t : access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm");
+        if (!mkdtemp(dir))
+            abort();
+        snprintf(images, sizeof images, "%s/images", dir);
+        snprintf(labels, sizeof labels, "%s/labels", dir);
+        atexit(cleanup);
+    }
+    if (size < 3)
+        return 0;
+    const size_t n_classes = data[0] % 12;
+    size_t L = (size_t)data[1] << 8 | data[2];
+    data += 3;
+    size -= 3;
+    if (L > size)
+        L = size;
+    put(labels, data, L);
+    put(images, data + L, size - L);
+
+    bg_dataset_t ds;
+    bg_err_t err;
+    bg_err_clear(&err);
+    int rc = bg_dataset_load_idx_classes(images, labels, n_classes, &ds, &err);
+    if (rc) {
+        if (rc > 0 || strchr(err.msg, '\n') || !err.msg[0])
+            abort();
+        return 0;
+    }
+    if (ds.n_classes < 1 || (n_classes && ds.n_classes != n_classes))
+        abort();
+    for (size_t i = 0; i < ds.n; i++)
+        if (ds.y[i] < 0 || (size_t)ds.y[i] >= ds.n_classes)
+            abort();
+    for (size_t i = 0; i < ds.n * ds.d; i++)
+        if (!isfinite(ds.X[i]))
+            abort();
+    bg_dataset_destroy(&ds);
+    return 0;
+}

@@ -1,0 +1,65 @@
+/* libFuzzer harness for the LIBSVM reader (bg_dataset_load_libsvm_classes, plain or gzip through zlib). The first
+ * input byte picks the declared classes (0, 2 or 3 .. 9) and whether a feature count is declared, the rest is the
+ * file, written to a temporary file. Any bytes give a dataset or one error line; never a crash, a hang, a leak or
+ * undefined behaviour. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bg_data.h"
+
+static char dir[200], path[240];
+
+static void cleanup(void)
+{
+    unlink(path);
+    rmdir(dir);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!dir[0]) {
+        /* a folder in memory when there is one: truncating a file on disk costs milliseconds per input */
+        const char *t = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%.150s/bg_fuzz_libsvm_XXXXXX", t && *t ? t : access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm");
+        if (!mkdtemp(dir))
+            abort();
+        snprintf(path, sizeof path, "%s/d.svm", dir);
+        atexit(cleanup);
+    }
+    if (size < 1)
+        return 0;
+    const unsigned sel = data[0];
+    const size_t n_classes = (sel & 7) == 0 ? 0 : (sel & 7) == 1 ? 2 : (sel & 7) + 1;
+    const size_t n_features = (sel & 8) ? (size_t)(sel >> 4) + 1 : 0;
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        abort();
+    if (size > 1 && fwrite(data + 1, 1, size - 1, f) != size - 1)
+        abort();
+    fclose(f);
+
+    bg_dataset_t ds;
+    bg_err_t err;
+    bg_err_clear(&err);
+    int rc = bg_dataset_load_libsvm_classes(path, n_features, n_classes, &ds, &err);
+    if (rc) {
+        if (rc > 0 || strchr(err.msg, '\n') || !err.msg[0])
+            abort();
+        return 0;
+    }
+    /* a dataset (one class only when every label is 0): labels are class ids below n_classes, values finite */
+    if (ds.n_classes < 1 || (n_classes && ds.n_classes != n_classes) || (n_features && ds.d != n_features))
+        abort();
+    for (size_t i = 0; i < ds.n; i++)
+        if (ds.y[i] < 0 || (size_t)ds.y[i] >= ds.n_classes)
+            abort();
+    for (size_t i = 0; i < ds.n * ds.d; i++)
+        if (!isfinite(ds.X[i]))
+            abort();
+    bg_dataset_destroy(&ds);
+    return 0;
+}
