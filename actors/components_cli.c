@@ -484,7 +484,7 @@ static const command_t atk_cmd = {
     "attack", "attack", "--name A --f F [options] < honest.csv",
     "Reads the honest vectors (one row each) and prints f rows: the vectors the Byzantine workers make the\n"
     "aggregator see. Omniscient and blind attacks only; data attacks (lf, bf, none) need a dataset and run in a\n"
-    "scenario. There is no previous aggregate here, so rop sends 0.",
+    "scenario. There is no previous aggregate here, so rop sends 0. At most 100000 rows (--f) and 1e8 values.",
     atk_aliases};
 
 static int cmd_attack(int argc, char **argv)
