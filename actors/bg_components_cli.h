@@ -8,7 +8,7 @@
 /* argv[1] is the subcommand. Returns the exit status, or -1 if argv[1] is not one of them. */
 int bg_cli_components(int argc, char **argv);
 
-/* Limits of the component commands (documented in `byzgrid aggregate --help` and README). */
+/* Limits of the component commands (docs/reference.md, "Cross-checking with other implementations"). */
 #define BG_CLI_MAX_VALUES (1 << 28) /* values read from stdin in all (1 GiB of floats) */
 #define BG_CLI_MAX_TOKEN 256        /* characters of one value */
 #define BG_CLI_MAX_ROWS 100000      /* rows `byzgrid attack` prints (--f) */
