@@ -14,19 +14,43 @@
 #include "bg_compress.h"
 #include "bg_config.h"
 
-typedef struct rows {
-    size_t n, d, cap;
-    float *v;           /* n*d */
-} rows_t;
+typedef bg_cli_rows_t rows_t;
 
-/* Room for `need` floats (amortised doubling). */
+/* The input, read in chunks: a FILE (stdin) or a buffer (tests, the fuzz harness). */
+typedef struct src {
+    FILE *f;
+    const unsigned char *buf;
+    size_t len, pos;
+    unsigned char chunk[1 << 16];
+    long line, col;   /* position of the byte last returned (1-based) */
+} src_t;
+
+static int next_byte(src_t *s)
+{
+    if (s->pos >= s->len) {
+        if (!s->f)
+            return EOF;
+        s->len = fread(s->chunk, 1, sizeof s->chunk, s->f);
+        s->pos = 0;
+        s->buf = s->chunk;
+        if (s->len == 0)
+            return EOF;
+    }
+    return s->buf[s->pos++];
+}
+
+/* Room for `need` floats (amortised doubling, overflow-checked). */
 static int grow(rows_t *r, size_t need)
 {
     if (need <= r->cap)
         return 0;
+    if (need > BG_CLI_MAX_VALUES)
+        return -2;
     size_t cap = r->cap ? 2 * r->cap : 64;
     while (cap < need)
         cap *= 2;
+    if (cap > BG_CLI_MAX_VALUES)
+        cap = BG_CLI_MAX_VALUES;
     float *nv = realloc(r->v, cap * sizeof(float));
     if (!nv)
         return -1;
@@ -35,78 +59,154 @@ static int grow(rows_t *r, size_t need)
     return 0;
 }
 
-/* Read CSV rows of numbers (nan/inf allowed: hostile inputs are the point). All rows must have d values.
- * Returns 0, or the exit status (2 bad input, 1 out of memory) with the reason in errbuf. */
-static int read_rows(FILE *in, rows_t *r, char *errbuf, size_t errlen)
+/* A byte as a message shows it: 'c', or 0xNN when it is not printable. */
+static const char *show_byte(int c, char *buf, size_t len)
+{
+    if (c == EOF)
+        snprintf(buf, len, "end of input");
+    else if (c >= 0x20 && c < 0x7F)
+        snprintf(buf, len, "'%c'", c);
+    else
+        snprintf(buf, len, "byte 0x%02x", (unsigned)c);
+    return buf;
+}
+
+/* One value: a token as strtof reads it, whole (nan and inf allowed: hostile inputs are the point). Underflow
+ * (1e-50: a subnormal or zero) is a number; overflow beyond the fp32 range is not. Returns 0 or -1 (why). */
+static int parse_value(const char *tok, float *out, const char **why)
+{
+    char *end;
+    errno = 0;
+    float x = strtof(tok, &end);
+    if (end == tok || *end) {
+        *why = "is not a number";
+        return -1;
+    }
+    if (errno == ERANGE && isinf(x)) {
+        *why = "is outside the fp32 range (|x| <= 3.40282347e+38, or inf)";
+        return -1;
+    }
+    *out = x;   /* ERANGE with a finite result: underflow, the nearest subnormal or zero */
+    return 0;
+}
+
+int bg_cli_read_rows(FILE *in, const void *buf, size_t len, const char *name, bg_cli_rows_t *r, char *errbuf,
+                     size_t errlen)
 {
     memset(r, 0, sizeof *r);
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0;
-    int status = 0;
-    while (!status && getline(&line, &cap, in) >= 0) {
-        lineno++;
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\n' || *p == '\0' || *p == '#')
+    src_t *s = malloc(sizeof *s);
+    if (!s) {
+        snprintf(errbuf, errlen, "out of memory");
+        return 1;
+    }
+    s->f = in;
+    s->buf = in ? NULL : buf;
+    s->len = in ? 0 : len;
+    s->pos = 0;
+    char tok[BG_CLI_MAX_TOKEN + 1], shown[32];
+    long line = 1, col = 0;
+    int status = 0, c = next_byte(s);
+    col = 1;
+#define ADVANCE()                                                                                                   \
+    do {                                                                                                            \
+        if (c == '\n') {                                                                                            \
+            line++;                                                                                                 \
+            col = 0;                                                                                                \
+        }                                                                                                           \
+        c = next_byte(s);                                                                                           \
+        col++;                                                                                                      \
+    } while (0)
+#define FAIL(code, ...)                                                                                             \
+    do {                                                                                                            \
+        snprintf(errbuf, errlen, __VA_ARGS__);                                                                      \
+        status = code;                                                                                              \
+        goto done;                                                                                                  \
+    } while (0)
+    while (c != EOF) {
+        /* Start of a line: blanks, then a comment, an empty line or a row. */
+        while (c == ' ' || c == '\t' || c == '\r')
+            ADVANCE();
+        if (c == '#') {
+            while (c != '\n' && c != EOF)
+                ADVANCE();
+        }
+        if (c == '\n') {
+            ADVANCE();
             continue;
+        }
+        if (c == EOF)
+            break;
         size_t k = 0;
         for (;;) {
-            char *end;
-            errno = 0;
-            float x = strtof(p, &end);
-            if (end == p || errno == ERANGE) {
-                snprintf(errbuf, errlen, "stdin:%ld: value %zu is not a number (expected comma-separated numbers)",
-                         lineno, k + 1);
-                status = 2;
-                break;
+            /* One value: blanks, the token, blanks, then ',' or the end of the line. */
+            while (c == ' ' || c == '\t')
+                ADVANCE();
+            const long tcol = col;
+            size_t tl = 0;
+            while (c != EOF && c != ',' && c != '\n' && c != ' ' && c != '\t' && c != '\r') {
+                if (c < 0x20 || c >= 0x7F)
+                    FAIL(2, "%s:%ld:%ld: unexpected %s in value %zu (expected comma-separated numbers)", name, line,
+                         col, show_byte(c, shown, sizeof shown), k + 1);
+                if (tl == BG_CLI_MAX_TOKEN)
+                    FAIL(2, "%s:%ld:%ld: value %zu is longer than %d characters", name, line, tcol, k + 1,
+                         BG_CLI_MAX_TOKEN);
+                tok[tl++] = (char)c;
+                ADVANCE();
             }
-            if (r->n > 0 && k >= r->d) {
-                snprintf(errbuf, errlen, "stdin:%ld: row has more than %zu values (the first row's length)", lineno,
-                         r->d);
-                status = 2;
-                break;
-            }
-            if (grow(r, r->n * r->d + k + 1)) {
-                snprintf(errbuf, errlen, "out of memory");
-                status = 1;
-                break;
-            }
-            r->v[r->n * r->d + k++] = x;
-            for (p = end; *p == ' ' || *p == '\t'; p++) {
-            }
-            if (*p == ',') {
-                p++;
+            tok[tl] = '\0';
+            if (tl == 0)
+                FAIL(2, "%s:%ld:%ld: value %zu is missing (expected a number, found %s)", name, line, tcol, k + 1,
+                     show_byte(c, shown, sizeof shown));
+            float x;
+            const char *why;
+            if (parse_value(tok, &x, &why))
+                FAIL(2, "%s:%ld:%ld: value %zu '%s' %s", name, line, tcol, k + 1, tok, why);
+            if (r->n > 0 && k >= r->d)
+                FAIL(2, "%s:%ld:%ld: row has more than %zu values (the first row's length)", name, line, tcol, r->d);
+            int g = grow(r, r->n * (r->n ? r->d : 0) + k + 1);
+            if (g == -2)
+                FAIL(2, "%s:%ld:%ld: more than %d values in all (the component commands' limit)", name, line, tcol,
+                     BG_CLI_MAX_VALUES);
+            if (g)
+                FAIL(1, "%s:%ld: out of memory", name, line);
+            r->v[r->n * (r->n ? r->d : 0) + k++] = x;
+            while (c == ' ' || c == '\t' || c == '\r')
+                ADVANCE();
+            if (c == ',') {
+                ADVANCE();
                 continue;
             }
-            if (*p != '\n' && *p != '\r' && *p != '\0') {
-                snprintf(errbuf, errlen, "stdin:%ld: unexpected '%c' after value %zu", lineno, *p, k);
-                status = 2;
-            }
-            break;
+            if (c == '\n' || c == EOF)
+                break;
+            FAIL(2, "%s:%ld:%ld: unexpected %s after value %zu (expected ',' or the end of the line)", name, line, col,
+                 show_byte(c, shown, sizeof shown), k);
         }
-        if (status)
-            break;
         if (r->n == 0)
             r->d = k;
-        else if (k != r->d) {
-            snprintf(errbuf, errlen, "stdin:%ld: row has %zu values, the first row has %zu", lineno, k, r->d);
-            status = 2;
-            break;
-        }
+        else if (k != r->d)
+            FAIL(2, "%s:%ld: row has %zu values, the first row has %zu", name, line, k, r->d);
         r->n++;
+        if (c == '\n')
+            ADVANCE();
     }
-    free(line);
-    if (!status && r->n == 0) {
-        snprintf(errbuf, errlen, "stdin: no rows (expected one vector per line, comma-separated)");
+#undef ADVANCE
+#undef FAIL
+    if (r->n == 0) {
+        snprintf(errbuf, errlen, "%s: no rows (expected one vector per line, comma-separated)", name);
         status = 2;
     }
+done:
+    free(s);
     if (status) {
         free(r->v);
-        r->v = NULL;
+        memset(r, 0, sizeof *r);
     }
     return status;
+}
+
+static int read_rows(FILE *in, rows_t *r, char *errbuf, size_t errlen)
+{
+    return bg_cli_read_rows(in, NULL, 0, "stdin", r, errbuf, errlen);
 }
 
 static void print_row(const float *x, size_t d)
@@ -285,6 +385,15 @@ static int cmd_aggregate(int argc, char **argv)
     }
     const float **rows = malloc(r.n * sizeof *rows);
     float *out = malloc(r.d * sizeof(float));
+    if (!rows || !out) {
+        fprintf(stderr, "byzgrid: aggregate: out of memory for %zu rows of %zu values\n", r.n, r.d);
+        bg_robust_destroy(&rob);
+        gsl_rng_free(a.rng);
+        free(rows);
+        free(out);
+        free(r.v);
+        return 1;
+    }
     for (size_t i = 0; i < r.n; i++)
         rows[i] = r.v + i * r.d;
     size_t dropped = 0;
@@ -347,6 +456,8 @@ static int cmd_compress(int argc, char **argv)
     gsl_rng *own = bg_rng_stream(seed, BG_RNG_COMPRESS, 0);
     gsl_rng *shared = bg_rng_stream(seed, BG_RNG_SHARED, 0);
     rc = bg_msg_init(&m, r.d);
+    if (!rc && !dec)
+        rc = BG_ENOMEM;
     for (size_t i = 0; !rc && i < r.n; i++) {
         bg_rng_reseed(shared, seed, BG_RNG_SHARED, i);
         bg_comp_rngs_t rr = {own, shared};
@@ -373,7 +484,7 @@ static const command_t atk_cmd = {
     "attack", "attack", "--name A --f F [options] < honest.csv",
     "Reads the honest vectors (one row each) and prints f rows: the vectors the Byzantine workers make the\n"
     "aggregator see. Omniscient and blind attacks only; data attacks (lf, bf, none) need a dataset and run in a\n"
-    "scenario. There is no previous aggregate here, so rop sends 0.",
+    "scenario. There is no previous aggregate here, so rop sends 0. At most 100000 rows (--f) and 1e8 values.",
     atk_aliases};
 
 static int cmd_attack(int argc, char **argv)
@@ -391,6 +502,11 @@ static int cmd_attack(int argc, char **argv)
         fprintf(stderr, "byzgrid: attack needs --name NAME and --f N (a positive integer); see byzgrid list\n");
         return 2;
     }
+    if (c.f > BG_CLI_MAX_ROWS) {
+        fprintf(stderr, "byzgrid: attack: --f %zu is too large (the rows printed: at most %d)\n", c.f,
+                BG_CLI_MAX_ROWS);
+        return 2;
+    }
     const bg_attack_ops_t *ops = bg_attack_find(cfg.name);
     if (ops && ops->kind == BG_ATK_DATA) {
         fprintf(stderr, "byzgrid: attack: '%s' is a data attack (it trains on data); run it in a scenario\n",
@@ -405,6 +521,12 @@ static int cmd_attack(int argc, char **argv)
         return rc;
     }
     size_t nf = c.f;
+    if ((double)nf * (double)r.d > BG_CLI_MAX_OUT) {
+        fprintf(stderr, "byzgrid: attack: --f %zu rows of d = %zu values is too much output (f x d at most %d)\n", nf,
+                r.d, BG_CLI_MAX_OUT);
+        free(r.v);
+        return 2;
+    }
     bg_attack_args_t a;
     bg_err_t err;
     bg_err_clear(&err);
@@ -419,34 +541,38 @@ static int cmd_attack(int argc, char **argv)
     float *out = malloc(r.d * sizeof(float));
     for (size_t i = 0; i < r.n; i++)
         rows[i] = r.v + i * r.d;
-    size_t ns = ops->per_attacker ? nf : 1;
-    void **st = calloc(ns, sizeof *st);
-    gsl_rng **rg = calloc(ns, sizeof *rg);
-    for (size_t j = 0; j < ns && !rc; j++) {
-        rg[j] = bg_rng_stream(seed, BG_RNG_ATTACK, r.n + j);
-        if (ops->state_new)
-            rc = ops->state_new(&a, r.d, &st[j]);
+    if (!rows || !out) {
+        fprintf(stderr, "byzgrid: attack: out of memory for %zu rows of %zu values\n", r.n, r.d);
+        free(rows);
+        free(out);
+        free(r.v);
+        return 1;
     }
+    /* Attacker j draws from its own stream (index n + j) and state; a shared attack computes one row for all.
+     * One attacker's stream and state at a time, so memory does not grow with f. */
     for (size_t j = 0; j < nf && !rc; j++) {
-        size_t s = ops->per_attacker ? j : 0;
         if (j == 0 || ops->per_attacker) {
-            bg_attack_ctx_t ctx = {.honest = ops->kind == BG_ATK_OMNISCIENT ? rows : NULL, .nh = r.n, .d = r.d,
-                                 .prev_agg = NULL, .own = NULL, .round = 0, .rng = rg[s], .state = st[s]};
-            rc = ops->target(&a, &ctx, out);
+            void *st = NULL;
+            gsl_rng *rg = bg_rng_stream(seed, BG_RNG_ATTACK, r.n + j);
+            if (!rg)
+                rc = BG_ENOMEM;
+            if (!rc && ops->state_new)
+                rc = ops->state_new(&a, r.d, &st);
+            if (!rc) {
+                bg_attack_ctx_t ctx = {.honest = ops->kind == BG_ATK_OMNISCIENT ? rows : NULL, .nh = r.n, .d = r.d,
+                                       .prev_agg = NULL, .own = NULL, .round = 0, .rng = rg, .state = st};
+                rc = ops->target(&a, &ctx, out);
+            }
+            if (st && ops->state_free)
+                ops->state_free(st);
+            if (rg)
+                gsl_rng_free(rg);
         }
         if (!rc)
             print_row(out, r.d);
     }
     if (rc)
         fprintf(stderr, "byzgrid: attack: '%s' failed with code %d\n", cfg.name, rc);
-    for (size_t j = 0; j < ns; j++) {
-        if (st[j] && ops->state_free)
-            ops->state_free(st[j]);
-        if (rg[j])
-            gsl_rng_free(rg[j]);
-    }
-    free(st);
-    free(rg);
     free(rows);
     free(out);
     free(r.v);

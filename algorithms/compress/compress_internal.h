@@ -3,7 +3,22 @@
 #ifndef BG_COMPRESS_INTERNAL_H
 #define BG_COMPRESS_INTERNAL_H
 
+#include <float.h>
+#include <math.h>
+
 #include "bg_compress.h"
+
+/* A value computed in double and sent as fp32: a finite value beyond the fp32 range saturates to +-FLT_MAX
+ * (never +-Inf), so finite input never decodes to a non-finite vector; NaN and +-Inf pass through (the poison
+ * of a non-finite input stays visible). */
+static inline float bg_comp_to_f32(double v)
+{
+    if (v > (double)FLT_MAX && v < INFINITY)
+        return FLT_MAX;
+    if (v < -(double)FLT_MAX && v > -INFINITY)
+        return -FLT_MAX;
+    return (float)v;
+}
 
 /* ---------------------------------------------------------------- scope: global or per layer (message.c) */
 

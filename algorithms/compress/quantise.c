@@ -32,7 +32,9 @@ static size_t sign_seg(const bg_compressor_t *c, const float *x, bg_comp_seg_t s
     double l1 = 0.0;
     for (size_t i = 0; i < s.d; i++)
         l1 += fabs((double)x[i]);
-    float scale = (float)(l1 / (double)s.d);   /* the fp32 on the wire; NaN/Inf input makes it NaN/Inf */
+    /* The fp32 on the wire (the mean of |x| cannot exceed FLT_MAX, bg_comp_to_f32 guards the rounding); NaN/Inf
+     * input makes it NaN/Inf. */
+    float scale = bg_comp_to_f32(l1 / (double)s.d);
     for (size_t i = 0; i < s.d; i++)
         val[i] = x[i] < 0.0f ? -scale : scale;
     bg_comp_dense_indices(idx, s);
@@ -103,10 +105,14 @@ static size_t qsgd_seg(const bg_compressor_t *c, const float *x, bg_comp_seg_t s
             val[i] = NAN;
         return s.d;
     }
-    /* Quantise against the norm as sent (fp32, rounded up so no level exceeds s): unbiased for that norm. */
+    /* Quantise against the norm as sent (fp32, rounded up so no level exceeds s): unbiased for that norm. A
+     * finite norm beyond the fp32 range (huge finite values) is sent as FLT_MAX: the levels then saturate at s,
+     * so values decode to at most FLT_MAX in magnitude (biased there, but finite). */
     float nf = (float)n2;
-    if ((double)nf < n2)
+    if ((double)nf < n2 && nf < FLT_MAX)
         nf = nextafterf(nf, INFINITY);
+    if (!(nf <= FLT_MAX))
+        nf = FLT_MAX;
     if (nf == 0.0f) {
         memset(val, 0, s.d * sizeof *val);
         return s.d;
@@ -120,7 +126,7 @@ static size_t qsgd_seg(const bg_compressor_t *c, const float *x, bg_comp_seg_t s
         else if (a > lvl && gsl_rng_uniform(r->own) < a - lvl)
             lvl += 1.0;
         double q = lvl * step;
-        val[i] = (float)(x[i] < 0.0f ? -q : q);
+        val[i] = bg_comp_to_f32(x[i] < 0.0f ? -q : q);
     }
     return s.d;
 }
@@ -148,9 +154,10 @@ const bg_compressor_ops_t bg_comp_qsgd_ops = {
 
 /* ---------------------------------------------------------------- fp16 */
 
-/* IEEE binary16 by hand (no dependence on _Float16 support): round to nearest, ties to even; magnitudes from
- * 65520 up (halfway past the largest half, 65504) become +-Inf as the format rounds them; below 2^-14 the
- * result is subnormal (step 2^-24), and at or below 2^-25 it is a signed zero; NaN stays a quiet NaN. */
+/* IEEE binary16 by hand (no dependence on _Float16 support): round to nearest, ties to even; finite magnitudes
+ * from 65520 up (halfway past the largest half, 65504) saturate to +-65504 rather than rounding to +-Inf as the
+ * format would (finite input never decodes to Inf); below 2^-14 the result is subnormal (step 2^-24), and at or
+ * below 2^-25 it is a signed zero; +-Inf stays +-Inf and NaN a quiet NaN. */
 static uint16_t float_to_half(float f)
 {
     uint32_t u;
@@ -159,8 +166,10 @@ static uint16_t float_to_half(float f)
     uint32_t a = u & 0x7FFFFFFFu;
     if (a > 0x7F800000u)
         return (uint16_t)(sign | 0x7E00u | ((a >> 13) & 0x3FFu));
-    if (a >= 0x477FF000u)
+    if (a == 0x7F800000u)
         return (uint16_t)(sign | 0x7C00u);
+    if (a >= 0x477FF000u)
+        return (uint16_t)(sign | 0x7BFFu);   /* 65504: saturate */
     if (a >= 0x38800000u) {   /* normal half: rebias the exponent (127 - 15 = 112) and round 13 bits off */
         uint32_t t = a - 0x38000000u;
         uint32_t h = t >> 13, rem = t & 0x1FFFu;
@@ -199,8 +208,8 @@ static int fp16_init(bg_compressor_t *c, bg_err_t *err)
 {
     (void)err;
     c->k = c->d;
-    /* Not contractive over all inputs (overflow to Inf); in the normal half range each value's relative error
-     * is at most 2^-11. */
+    /* Not contractive over all inputs (values beyond 65504 saturate); in the normal half range each value's
+     * relative error is at most 2^-11. */
     c->alpha = NAN;
     return BG_OK;
 }
@@ -229,7 +238,7 @@ static double fp16_flops(const bg_compressor_t *c)
 
 const bg_compressor_ops_t bg_comp_fp16_ops = {
     .name = "fp16",
-    .summary = "IEEE half precision, round to nearest even, overflow to Inf (16 + 2d bytes)",
+    .summary = "IEEE half precision, round to nearest even, saturating at +-65504 (16 + 2d bytes)",
     .biased = 1,
     .init = fp16_init,
     .compress = fp16_compress,

@@ -307,12 +307,12 @@ static size_t randk_seg(const bg_compressor_t *c, const float *x, bg_comp_seg_t 
     if (dense && k < d) {
         memset(val, 0, d * sizeof *val);
         for (size_t j = 0; j < k; j++)
-            val[idx[j]] = (float)(scale * (double)x[idx[j]]);
+            val[idx[j]] = bg_comp_to_f32(scale * (double)x[idx[j]]);
         bg_comp_dense_indices(idx, s);
         return d;
     }
     for (size_t j = 0; j < k; j++) {
-        val[j] = (float)(scale * (double)x[idx[j]]);
+        val[j] = bg_comp_to_f32(scale * (double)x[idx[j]]);
         idx[j] += (uint32_t)s.off;
     }
     return k;

@@ -112,6 +112,9 @@ static const bg_key_word_t payloads[] = {{"nan", NAN}, {"inf", INFINITY}, {"-inf
 
 /* The column order: section, name, type, field, default, help, min, max, flags, words, registry, parse, format. */
 #define SIZE(s, n, f, def, lo, help) {s, n, BG_KEY_SIZE, AT(f), def, help, lo, NAN, 0, NULL, NULL, NULL, NULL}
+/* An iteration count with a cap, so no value makes a run (or `byzgrid aggregate`) loop for ever. */
+#define ITERS(s, n, f, def, help) {s, n, BG_KEY_SIZE, AT(f), def, help, 1, BG_MAX_ITERS, 0, NULL, NULL, NULL, NULL}
+#define BG_MAX_ITERS 10000
 #define DBL(s, n, f, def, lo, hi, fl, w, help) {s, n, BG_KEY_DOUBLE, AT(f), def, help, lo, hi, fl, w, NULL, NULL, NULL}
 #define BOOL(s, n, f, def, w, help) {s, n, BG_KEY_BOOL, AT(f), def, help, NAN, NAN, 0, w, NULL, NULL, NULL}
 #define CHOICE(s, n, f, def, w, help) {s, n, BG_KEY_CHOICE, AT(f), def, help, NAN, NAN, 0, w, NULL, NULL, NULL}
@@ -213,20 +216,20 @@ const bg_key_t bg_config_keys[] = {
     NAME("aggregator", "name", agg, "cm", bg_aggregators, NULL, 0, "robust aggregator"),
     NAME("aggregator", "pre", pre, "nnm", bg_preaggregators, NULL, 0,
          "pre-aggregator (none: aggregate the inputs as they are)"),
-    SIZE("aggregator", "rfa_iters", agg_args.rfa_iters, "8", 1, "RFA: Weiszfeld iteration cap"),
+    ITERS("aggregator", "rfa_iters", agg_args.rfa_iters, "8", "RFA: Weiszfeld iteration cap"),
     DBL("aggregator", "rfa_nu", agg_args.rfa_nu, "0.1", 0, NONE, OPEN, NULL, "RFA: smoothing nu"),
     DBL("aggregator", "rfa_tol", agg_args.rfa_tol, "1e-6", 0, NONE, 0, NULL, "RFA: relative tolerance"),
     CHOICE("aggregator", "krum_power", agg_args.krum_power, "2", krum_powers,
            "Krum score exponent on distances (4: the [S] artifact)"),
     SIZE("aggregator", "krum_m", agg_args.krum_m, "0", 0, "Multi-Krum: vectors averaged (0: n - f)"),
     DBL("aggregator", "cc_tau", agg_args.cc_tau, "10", 0, NONE, OPEN, NULL, "centered clipping: radius"),
-    SIZE("aggregator", "cc_iters", agg_args.cc_iters, "3", 1, "centered clipping: iterations"),
+    ITERS("aggregator", "cc_iters", agg_args.cc_iters, "3", "centered clipping: iterations"),
     SIZE("aggregator", "bucket_s", agg_args.bucket_s, "2", 1, "bucketing: bucket size"),
     DBL("aggregator", "clip_tau", agg_args.clip_tau, "1", 0, NONE, OPEN, NULL, "static clipping: norm bound"),
-    SIZE("aggregator", "dnc_iters", agg_args.dnc_iters, "1", 1, "DnC: iterations"),
+    ITERS("aggregator", "dnc_iters", agg_args.dnc_iters, "1", "DnC: iterations"),
     SIZE("aggregator", "dnc_sub_dim", agg_args.dnc_sub_dim, "10000", 1, "DnC: coordinates sampled"),
     DBL("aggregator", "dnc_filter_frac", agg_args.dnc_filter_frac, "1", 0, NONE, 0, NULL, "DnC: filter fraction"),
-    DBL("aggregator", "mda_max_subsets", agg_args.mda_max_subsets, "1e6", 1, NONE, 0, NULL,
+    DBL("aggregator", "mda_max_subsets", agg_args.mda_max_subsets, "1e6", 1, 1e9, 0, NULL,
         "MDA: refuse when C(n, n-f) exceeds this"),
 
     NAME("attack", "name", attack.name, "none", bg_attacks, NULL, 0, "attack of the Byzantine workers"),

@@ -395,6 +395,114 @@ static void test_components(void **state)
 }
 
 
+/* A component command on the text in `in` must exit `want` with exactly one stderr line starting "byzgrid: "
+ * that contains `expect` (want 0: no stderr at all). */
+static void expect_component(const char *const *args, const char *in, size_t in_len, int want, const char *expect)
+{
+    FILE *f = fopen("in.csv", "wb");
+    assert_non_null(f);
+    fwrite(in, 1, in_len, f);
+    fclose(f);
+    int rc = run_cli_io("in.csv", "out.csv", "err.txt", args);
+    char *e = slurp("err.txt", NULL);
+    assert_non_null(e);
+    if (rc != want || (want == 0 && e[0]) ||
+        (want != 0 && (strncmp(e, "byzgrid: ", 9) || strchr(e, '\n') != e + strlen(e) - 1 ||
+                       !strstr(e, expect))))
+        fail_msg("byzgrid %s %s: exit %d (want %d), stderr '%s' (want one line with '%s')", args[0], args[1], rc,
+                 want, e, expect);
+    free(e);
+}
+
+#define TEXT(s) s, sizeof s - 1
+
+/* Issue 12: every flag range-checked (overflow, non-finite, negative, iteration caps, attack's --f), stdin read
+ * with line:column errors, no limit on line length, no crash on empty or binary input, underflow a number, and
+ * compressors finite on finite extreme rows. */
+static void test_components_hostile(void **state)
+{
+    (void)state;
+    const char *rows = "1,2\n3,4\n5,6\n";
+    const char *atk_huge[] = {"attack", "--name", "gaussian", "--f", "1e12", NULL};
+    expect_component(atk_huge, rows, strlen(rows), 2, "--f: attack.f = '1e12'");
+    const char *atk_big[] = {"attack", "--name", "gaussian", "--f", "1000000000000", NULL};
+    expect_component(atk_big, rows, strlen(rows), 2, "--f 1000000000000 is too large");
+    const char *atk_max[] = {"attack", "--name", "gaussian", "--f", "4611686018427387903", NULL};
+    expect_component(atk_max, rows, strlen(rows), 2, "too large");
+    const char *atk_ok[] = {"attack", "--name", "gaussian", "--f", "1000", NULL};
+    expect_component(atk_ok, rows, strlen(rows), 0, "");
+    const char *agg_f30[] = {"aggregate", "--rule", "mean", "--f", "1e30", NULL};
+    expect_component(agg_f30, rows, strlen(rows), 2, "--f: attack.f = '1e30'");
+    const char *agg_finf[] = {"aggregate", "--rule", "mean", "--f", "inf", NULL};
+    expect_component(agg_finf, rows, strlen(rows), 2, "--f: attack.f = 'inf'");
+    const char *agg_fover[] = {"aggregate", "--rule", "mean", "--f", "99999999999999999999999", NULL};
+    expect_component(agg_fover, rows, strlen(rows), 2, "--f: attack.f");
+    const char *krum[] = {"aggregate", "--rule", "multikrum", "--f", "1", "--krum-m", "-1", NULL};
+    expect_component(krum, rows, strlen(rows), 2, "--krum-m: aggregator.krum_m = '-1'");
+    const char *rfa[] = {"aggregate", "--rule", "rfa", "--f", "1", "--rfa-iters", "-3", NULL};
+    expect_component(rfa, rows, strlen(rows), 2, "--rfa-iters: aggregator.rfa_iters = '-3'");
+    const char *topk[] = {"compress", "--name", "topk", "--k", "-1", NULL};
+    expect_component(topk, rows, strlen(rows), 2, "--k: compressor.k = '-1'");
+    const char *cc[] = {"aggregate", "--rule", "cc", "--f", "1", "--cc-iters", "10000000000000", NULL};
+    expect_component(cc, rows, strlen(rows), 2, "--cc-iters: aggregator.cc_iters = '10000000000000': expected an "
+                                               "integer in [1, 10000]");
+    const char *cc_e[] = {"aggregate", "--rule", "cc", "--f", "1", "--cc-iters", "1e13", NULL};
+    expect_component(cc_e, rows, strlen(rows), 2, "--cc-iters");
+    const char *cc_ok[] = {"aggregate", "--rule", "cc", "--f", "1", "--cc-iters", "10000", NULL};
+    expect_component(cc_ok, rows, strlen(rows), 0, "");
+    const char *tau[] = {"aggregate", "--rule", "cc", "--f", "1", "--cc-tau", "nan", NULL};
+    expect_component(tau, rows, strlen(rows), 2, "--cc-tau");
+
+    /* stdin: underflow is a number (the nearest subnormal or zero), overflow is not */
+    const char *mean[] = {"aggregate", "--rule", "mean", "--f", "0", NULL};
+    expect_component(mean, TEXT("1e-50,1\n1e-50,3\n"), 0, "");
+    char *o = slurp("out.csv", NULL);
+    assert_string_equal(o, "0,2\n");
+    free(o);
+    expect_component(mean, TEXT("1e-40,1\n"), 0, "");
+    o = slurp("out.csv", NULL);
+    assert_string_equal(o, "9.9999461e-41,1\n");   /* the nearest subnormal */
+    free(o);
+    expect_component(mean, TEXT("1,2\n3,1e39\n"), 2, "stdin:2:3: value 2 '1e39' is outside the fp32 range");
+    /* line:column, and line numbers right after a line far longer than any read buffer */
+    char *big = malloc(400000);
+    size_t bl = (size_t)snprintf(big, 400000, "1,2\n#");
+    memset(big + bl, 'c', 300000);
+    bl += 300000;
+    bl += (size_t)snprintf(big + bl, 400000 - bl, "\n3,4\n\n5, x\n");
+    expect_component(mean, big, bl, 2, "stdin:5:4: value 2 'x' is not a number");
+    /* one row of 60 000 values (a line of 240 000 characters) is fine */
+    bl = 0;
+    for (int i = 0; i < 60000; i++)
+        bl += (size_t)snprintf(big + bl, 400000 - bl, i ? ",1.5" : "1.5");
+    big[bl++] = '\n';
+    expect_component(mean, big, bl, 0, "");
+    free(big);
+    expect_component(mean, TEXT("1,2,\n"), 2, "stdin:1:5: value 3 is missing");
+    expect_component(mean, TEXT("1,2\n3 4\n"), 2, "stdin:2:3: unexpected '4' after value 1");
+    expect_component(mean, TEXT(""), 2, "stdin: no rows");
+    expect_component(mean, TEXT("# only a comment\n\n   \n"), 2, "stdin: no rows");
+    expect_component(mean, "\0\0\0\0\xff\xfe", 6, 2, "stdin:1:1: unexpected byte 0x00");
+    expect_component(mean, TEXT("1,2\n\xc3\xa9,1\n"), 2, "stdin:2:1: unexpected byte 0xc3");
+    expect_component(mean, TEXT("1,2\r\n3,4\r\n"), 0, "");
+    char tok[400];
+    memset(tok, '1', 300);
+    tok[300] = '\n';
+    expect_component(mean, tok, 301, 2, "stdin:1:1: value 1 is longer than 256 characters");
+
+    /* compressors: finite extreme rows give finite output */
+    static const char *names[] = {"identity", "topk", "randk", "sign", "qsgd", "fp16"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *comp[] = {"compress", "--name", names[i], "--k", "1", NULL};
+        expect_component(comp, TEXT("3.4e38,-3.4e38,3.4e38\n3.4e38,1e-45,-1e-40\n"), 0, "");
+        o = slurp("out.csv", NULL);
+        for (char *p = o; *p; p++)
+            if (*p == 'n' || *p == 'i')
+                fail_msg("compress --name %s: non-finite output '%s'", names[i], o);
+        free(o);
+    }
+}
+
 /* The value after "key": in a JSON text (the first occurrence after from), as a number. */
 static double json_num_after(const char *text, const char *from, const char *key)
 {
@@ -2172,7 +2280,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: sim_cli equivalence|equivalence_oracle|equivalence_methods|determinism|quickstart|errors|"
-                        "components|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|platform_validate|"
+                        "components|components_hostile|datasets|data_errors|memory|fmnist|run_failure|log_rounds|platform_gen|platform_errors|platform_validate|"
                         "placement|wire_time|time_axis|target|bandwidth|relays|faults_platform|round_protocols|faults|threads|"
                         "blas|outputs|signals|numbers\n");
         return 2;
@@ -2202,6 +2310,8 @@ int main(int argc, char **argv)
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_errors);
     else if (!strcmp(which, "components"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_components);
+    else if (!strcmp(which, "components_hostile"))
+        t[0] = (struct CMUnitTest)cmocka_unit_test(test_components_hostile);
     else if (!strcmp(which, "datasets"))
         t[0] = (struct CMUnitTest)cmocka_unit_test(test_datasets);
     else if (!strcmp(which, "data_errors"))

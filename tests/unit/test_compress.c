@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -842,7 +843,7 @@ static void test_fp16(void **state)
         0x1p-25f, 1.5f * 0x1p-25f, 3 * 0x1p-25f, 0x1p-14f, 0x1p-14f - 0x1p-25f, -0.0f, 0.1f, 1e-30f, INFINITY,
         0x1p-26f, 65503.0f, 2049.0f, 2051.0f};
     static const float want[] = {
-        1.0f, -2.5f, 65504.0f, 65504.0f, INFINITY, -INFINITY, 1.0f, 1.0f + 0x1p-9f, 0x1p-24f,
+        1.0f, -2.5f, 65504.0f, 65504.0f, 65504.0f, -65504.0f, 1.0f, 1.0f + 0x1p-9f, 0x1p-24f,
         0.0f, 0x1p-24f, 2 * 0x1p-24f, 0x1p-14f, 0x1p-14f, -0.0f, 0.0999755859375f, 0.0f, INFINITY,
         0.0f, 65504.0f, 2048.0f, 2052.0f};
     const size_t n = sizeof in / sizeof in[0];
@@ -894,6 +895,8 @@ static void test_fp16(void **state)
     assert_int_equal(c.ops->compress(&c, x, NULL, &m), BG_OK);
     for (size_t i = 0; i < N; i++) {
         float ref = (float)(_Float16)x[i];
+        if (isinf(ref) && isfinite(x[i]))
+            ref = copysignf(65504.0f, x[i]);   /* finite input saturates instead of overflowing */
         if (isnan(ref)) {
             assert_true(isnan(m.val[i]));
             continue;
@@ -1052,6 +1055,74 @@ static void test_nan_input(void **state)
     gsl_rng_free(o);
 }
 
+/* Property: finite input never decodes to a non-finite value, whatever its magnitude (every compressor, global and
+ * per layer, scaled and unscaled rand-k, small and large k, several qsgd levels): rows of +-FLT_MAX, huge values
+ * mixed with tiny and subnormal ones, all-subnormal rows, and random finite bit patterns. Huge finite values
+ * saturate (randk's d/k scale, qsgd's norm, sign's mean, fp16's range) instead of becoming Inf or NaN. */
+static void test_extreme_finite(void **state)
+{
+    (void)state;
+    const char *names[] = {"identity", "topk", "randk", "randk-unscaled", "sign", "qsgd", "fp16"};
+    enum { D = 64, ROWS = 7 };
+    static const size_t L[] = {5, 59};
+    static const size_t levels[] = {1, 16, (size_t)1 << 24};
+    float x[ROWS][D], dec[D];
+    gsl_rng *br = bg_rng_stream(12, BG_RNG_INIT, 0);
+    for (size_t i = 0; i < D; i++) {
+        x[0][i] = FLT_MAX;                                    /* all +FLT_MAX */
+        x[1][i] = i % 2 ? -FLT_MAX : FLT_MAX;                 /* alternating signs */
+        x[2][i] = i % 3 == 0 ? FLT_MAX : i % 3 == 1 ? 1e-30f : 0x1p-149f;   /* huge, tiny, smallest subnormal */
+        x[3][i] = (i % 2 ? -1.0f : 1.0f) * 0x1p-140f * (float)(i + 1);      /* all subnormal */
+        x[4][i] = i == 7 ? -FLT_MAX : 0.0f;                   /* one huge among zeros */
+        x[5][i] = (float)(3e38 / (double)(i + 1));            /* a decaying huge row */
+        uint32_t u;
+        do
+            u = (uint32_t)gsl_rng_get(br);
+        while ((u & 0x7F800000u) == 0x7F800000u);          /* random finite bit patterns */
+        memcpy(&x[6][i], &u, sizeof u);
+    }
+    gsl_rng *o = bg_rng_stream(3, BG_RNG_COMPRESS, 0), *sh = bg_rng_stream(3, BG_RNG_SHARED, 0);
+    bg_comp_rngs_t r = {o, sh};
+    size_t checked = 0;
+    for (size_t ni = 0; ni < sizeof names / sizeof names[0]; ni++)
+        for (int pl = 0; pl < 2; pl++)
+            for (size_t k = 1; k <= D; k += D - 1)
+                for (size_t lv = 0; lv < 3; lv++)
+                    for (int shared = 0; shared < 2; shared++) {
+                        bg_compressor_t c;
+                        mk(&c, names[ni], D, L, 2, k, 0.1, 1, shared, levels[lv], pl);
+                        bg_msg_t m;
+                        assert_int_equal(bg_msg_init(&m, D), BG_OK);
+                        for (size_t row = 0; row < ROWS; row++) {
+                            assert_int_equal(c.ops->compress(&c, x[row], &r, &m), BG_OK);
+                            bg_msg_decode(&m, dec);
+                            for (size_t i = 0; i < D; i++)
+                                if (!isfinite(dec[i]))
+                                    fail_msg("%s (k = %zu, levels = %zu, layer = %d, shared = %d), row %zu: "
+                                             "value %zu = %a from finite %a",
+                                             names[ni], k, levels[lv], pl, shared, row, i, (double)dec[i],
+                                             (double)x[row][i]);
+                            checked++;
+                        }
+                        bg_msg_destroy(&m);
+                        bg_compressor_destroy(&c);
+                    }
+    assert_true(checked == 7 * 2 * 2 * 3 * 2 * ROWS);
+    /* Saturation, not zeroing: rand-k keeping 1 of 64 +FLT_MAX values sends FLT_MAX (64 FLT_MAX saturated). */
+    bg_compressor_t c;
+    bg_msg_t m;
+    mk(&c, "randk", D, NULL, 0, 1, 0.1, 1, 0, 16, 0);
+    assert_int_equal(bg_msg_init(&m, D), BG_OK);
+    assert_int_equal(c.ops->compress(&c, x[0], &r, &m), BG_OK);
+    assert_int_equal(m.nnz, 1);
+    assert_true(m.val[0] == FLT_MAX);
+    bg_msg_destroy(&m);
+    bg_compressor_destroy(&c);
+    gsl_rng_free(o);
+    gsl_rng_free(sh);
+    gsl_rng_free(br);
+}
+
 static void test_create_errors_new(void **state)
 {
     (void)state;
@@ -1117,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_bytes_new),
         cmocka_unit_test(test_per_layer_equals_slices),
         cmocka_unit_test(test_nan_input),
+        cmocka_unit_test(test_extreme_finite),
         cmocka_unit_test(test_create_errors_new),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
