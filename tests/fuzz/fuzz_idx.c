@@ -10,38 +10,13 @@
 #include <unistd.h>
 
 #include "bg_data.h"
-
-static char dir[200], images[240], labels[240];
-
-static void cleanup(void)
-{
-    unlink(images);
-    unlink(labels);
-    rmdir(dir);
-}
-
-static void put(const char *p, const uint8_t *data, size_t size)
-{
-    FILE *f = fopen(p, "wb");
-    if (!f)
-        abort();
-    if (size && fwrite(data, 1, size, f) != size)
-        abort();
-    fclose(f);
-}
+#include "fuzz_files.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!dir[0]) {
-        /* a folder in memory when there is one: truncating a file on disk costs milliseconds per input */
-        const char *t = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%.150s/bg_fuzz_idx_XXXXXX", t && *t ? t : access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm");
-        if (!mkdtemp(dir))
-            abort();
-        snprintf(images, sizeof images, "%s/images", dir);
-        snprintf(labels, sizeof labels, "%s/labels", dir);
-        atexit(cleanup);
-    }
+    const char *p[2];
+    fuzz_files("idx", (const char *const[]){"images", "labels"}, 2, p);
+    const char *images = p[0], *labels = p[1];
     if (size < 3)
         return 0;
     const size_t n_classes = data[0] % 12;
@@ -50,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size -= 3;
     if (L > size)
         L = size;
-    put(labels, data, L);
-    put(images, data + L, size - L);
+    fuzz_put(labels, data, L);
+    fuzz_put(images, data + L, size - L);
 
     bg_dataset_t ds;
     bg_err_t err;

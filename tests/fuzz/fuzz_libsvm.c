@@ -10,37 +10,18 @@
 #include <unistd.h>
 
 #include "bg_data.h"
-
-static char dir[200], path[240];
-
-static void cleanup(void)
-{
-    unlink(path);
-    rmdir(dir);
-}
+#include "fuzz_files.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!dir[0]) {
-        /* a folder in memory when there is one: truncating a file on disk costs milliseconds per input */
-        const char *t = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%.150s/bg_fuzz_libsvm_XXXXXX", t && *t ? t : access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm");
-        if (!mkdtemp(dir))
-            abort();
-        snprintf(path, sizeof path, "%s/d.svm", dir);
-        atexit(cleanup);
-    }
+    const char *path;
+    fuzz_files("libsvm", (const char *const[]){"d.svm"}, 1, &path);
     if (size < 1)
         return 0;
     const unsigned sel = data[0];
     const size_t n_classes = (sel & 7) == 0 ? 0 : (sel & 7) == 1 ? 2 : (sel & 7) + 1;
     const size_t n_features = (sel & 8) ? (size_t)(sel >> 4) + 1 : 0;
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        abort();
-    if (size > 1 && fwrite(data + 1, 1, size - 1, f) != size - 1)
-        abort();
-    fclose(f);
+    fuzz_put(path, data + 1, size - 1);
 
     bg_dataset_t ds;
     bg_err_t err;

@@ -11,26 +11,12 @@
 #include <unistd.h>
 
 #include "bg_scenario.h"
-
-static char dir[200], path[240];
-
-static void cleanup(void)
-{
-    unlink(path);
-    rmdir(dir);
-}
+#include "fuzz_files.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!dir[0]) {
-        /* a folder in memory when there is one: truncating a file on disk costs milliseconds per input */
-        const char *t = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%.150s/bg_fuzz_scenario_XXXXXX", t && *t ? t : access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm");
-        if (!mkdtemp(dir))
-            abort();
-        snprintf(path, sizeof path, "%s/s.ini", dir);
-        atexit(cleanup);
-    }
+    const char *path;
+    fuzz_files("scenario", (const char *const[]){"s.ini"}, 1, &path);
     char set[512] = "";
     const char *sets[1] = {set};
     size_t n_sets = 0;
@@ -44,12 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         data += k;
         size -= k;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        abort();
-    if (size && fwrite(data, 1, size, f) != size)
-        abort();
-    fclose(f);
+    fuzz_put(path, data, size);
 
     bg_scenario_t sc;
     bg_err_t err;

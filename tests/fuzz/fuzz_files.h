@@ -1,0 +1,51 @@
+/* What the harnesses that read files share: a private folder for their input files, in memory when /dev/shm is
+ * writable (truncating a file on disk costs milliseconds per input), removed at exit; and writing an input there. */
+#ifndef FUZZ_FILES_H
+#define FUZZ_FILES_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define FUZZ_MAX_FILES 4
+
+static char fuzz_dir[200], fuzz_paths[FUZZ_MAX_FILES][240];
+static int fuzz_n;
+
+static void fuzz_cleanup(void)
+{
+    for (int k = 0; k < fuzz_n; k++)
+        unlink(fuzz_paths[k]);
+    rmdir(fuzz_dir);
+}
+
+/* The paths of the files a harness uses (names[i] inside its folder), made once: out[i] points at them. */
+static void fuzz_files(const char *tag, const char *const *names, int n, const char **out)
+{
+    if (!fuzz_dir[0]) {
+        const char *t = getenv("TMPDIR");
+        snprintf(fuzz_dir, sizeof fuzz_dir, "%.150s/bg_fuzz_%.20s_XXXXXX",
+                 t && *t ? t : access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm", tag);
+        if (!mkdtemp(fuzz_dir) || n > FUZZ_MAX_FILES)
+            abort();
+        for (int k = 0; k < n; k++)
+            snprintf(fuzz_paths[k], sizeof fuzz_paths[k], "%s/%.30s", fuzz_dir, names[k]);
+        fuzz_n = n;
+        atexit(fuzz_cleanup);
+    }
+    for (int k = 0; k < n; k++)
+        out[k] = fuzz_paths[k];
+}
+
+static void fuzz_put(const char *path, const uint8_t *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        abort();
+    if (size && fwrite(data, 1, size, f) != size)
+        abort();
+    fclose(f);
+}
+
+#endif
