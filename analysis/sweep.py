@@ -437,7 +437,7 @@ def fmt(v):
     if isinstance(v, float):
         if math.isnan(v) or math.isinf(v):
             return ""
-        return repr(v) if v != int(v) or abs(v) >= 1e16 else str(int(v))
+        return f"{v:.12g}"
     return str(v)
 
 
@@ -709,6 +709,10 @@ def run_all(a, g, runs, todo):
                 del running[pid]
                 finished += 1
                 st, why = run_state(r, g, a.driver)
+                if stop and st == "failed":
+                    # stopped before it had a summary: not a failure of the run, just not run (yet)
+                    os.unlink(r["log"])
+                    st, why = run_state(r, g, a.driver)
                 if st != "ok":
                     failed += 1
                 el = time.monotonic() - t0
@@ -731,6 +735,8 @@ def run_all(a, g, runs, todo):
     for p, r, log in running.values():
         p.wait()
         log.close()
+        if run_state(r, g, a.driver)[0] == "failed":
+            os.unlink(r["log"])
     return stop[0] if stop else 0, failed
 
 
