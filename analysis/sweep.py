@@ -250,16 +250,16 @@ def split_conditions(text, where):
 # Cells and runs
 
 def short_names(axes):
-    """An axis is named by its key without the section (worker_bw_up), by its section for a clashing `name` key
-    (method.name, attack.name: method, attack), or in full where these would clash."""
+    """An axis is named by its key without the section (worker_bw_up), a `name` key by its section (method.name:
+    method), or in full where two such names would clash."""
     tail = [a.split(".", 1)[1] for a in axes]
     sec = [a.split(".", 1)[0] for a in axes]
     names = {}
     for a, t, s in zip(axes, tail, sec):
-        if tail.count(t) == 1 and t not in sec:
-            names[a] = t
-        elif t == "name" and sec.count(s) == 1 and s not in tail:
+        if t == "name" and sec.count(s) == 1 and s not in tail:
             names[a] = s
+        elif tail.count(t) == 1 and t not in sec:
+            names[a] = t
         else:
             names[a] = a
     return names
@@ -367,7 +367,21 @@ def same_value(s, v):
 
 
 def run_state(r, g, driver):
-    """('ok', '') for a done run, else (status, reason): missing, failed, interrupted or stale."""
+    """('ok', '') for a done run, else (status, reason): missing, failed, interrupted or stale. A run whose log is
+    newer than a summary.json that is not ok failed (byzgrid keeps the earlier run's folder when a run fails)."""
+    st, why = summary_state(r, g, driver)
+    if st == "stale":
+        try:
+            if os.path.getmtime(r["log"]) >= os.path.getmtime(os.path.join(r["dir"], "summary.json")):
+                last = last_line(r["log"])
+                if "summary.json" not in last:   # byzgrid's last line names summary.json when a run ends well
+                    return "failed", last
+        except OSError:
+            pass
+    return st, why
+
+
+def summary_state(r, g, driver):
     try:
         with open(os.path.join(r["dir"], "summary.json")) as f:
             s = json.load(f)
@@ -607,7 +621,7 @@ def write_table(cells, g, path, title, seeds):
     lines = [f"# {title}", "", f"Final test accuracy (%){spread}; — marks a failed or diverged cell "
              "(see results.csv).", ""]
     rvals = uniq(c[g.rows] for c in cells)
-    cvals = uniq(c[g.cols] for c in cells)
+    cvals = uniq(c[g.cols] for c in cells) if g.cols != g.rows else ["test_acc"]
     for fixed in uniq(tuple(c[k] for k in others) for c in cells):
         fx = dict(zip(others, fixed))
         if fx:
@@ -617,7 +631,8 @@ def write_table(cells, g, path, title, seeds):
         for rv in rvals:
             row = []
             for cv in cvals:
-                hit = [c for c in cells if c[g.rows] == rv and c[g.cols] == cv and all(c[k] == v for k, v in fx.items())]
+                hit = [c for c in cells if c[g.rows] == rv and (g.cols == g.rows or c[g.cols] == cv)
+                       and all(c[k] == v for k, v in fx.items())]
                 row.append(fmt_acc(hit[0].get("test_acc_mean"), hit[0].get("test_acc_std")) if hit else "—")
             lines.append(f"| {rv} | " + " | ".join(row) + " |")
         lines.append("")
