@@ -846,7 +846,7 @@ def main():
     sig, failed = run_all(a, g, runs, todo)
     bad = collect(a, g, runs, out)
     if sig:
-        note(f"stopped by signal {sig} after {hms(time.monotonic() - t0)}: finished runs are kept; run the same "
+        note(f"stopped by {signal.Signals(sig).name} after {hms(time.monotonic() - t0)}: finished runs are kept; run the same "
              "command again to run the rest")
         sys.exit(128 + sig)
     note(f"ran {len(todo)} runs in {hms(time.monotonic() - t0)} wall time")
