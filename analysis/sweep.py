@@ -508,7 +508,7 @@ def target_from_trace(trace, target):
 
 
 def at_col(m, t):
-    return f"{m}_at_{t}s"
+    return f"{m}@{t}s"
 
 
 def collect_row(r, g, a):

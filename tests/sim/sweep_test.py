@@ -208,13 +208,13 @@ def t_at(a):
         trace = rows(os.path.join(out, r["run"], "trace.csv"))
         for t, col in ((20.0, "20"), (45.5, "45.5"), (1e9, "1e9")):
             last = [x for x in trace if float(x["sim_time_s"]) <= t][-1]
-            check(abs(float(r[f"test_acc_at_{col}s"]) - float(last["test_acc"])) < 1e-12, f"{r['run']}: acc at {t}")
-            check(r[f"round_at_{col}s"] == last["round"], f"{r['run']}: round at {t}")
-            check(float(r[f"bytes_at_{col}s"]) == float(last["bytes_up"]) + float(last["bytes_down"]),
+            check(abs(float(r[f"test_acc@{col}s"]) - float(last["test_acc"])) < 1e-12, f"{r['run']}: acc at {t}")
+            check(r[f"round@{col}s"] == last["round"], f"{r['run']}: round at {t}")
+            check(float(r[f"bytes@{col}s"]) == float(last["bytes_up"]) + float(last["bytes_down"]),
                   f"{r['run']}: bytes at {t}")
-            check(abs(float(r[f"energy_j_at_{col}s"]) - float(last["energy_j"])) < 1e-6, f"{r['run']}: energy")
-        check(r["round_at_1e9s"] == r["rounds"], f"{r['run']}: at 1e9 s is the last row")
-        check(int(r["round_at_20s"]) < int(r["rounds"]), f"{r['run']}: at 20 s is not the last row")
+            check(abs(float(r[f"energy_j@{col}s"]) - float(last["energy_j"])) < 1e-6, f"{r['run']}: energy")
+        check(r["round@1e9s"] == r["rounds"], f"{r['run']}: at 1e9 s is the last row")
+        check(int(r["round@20s"]) < int(r["rounds"]), f"{r['run']}: at 20 s is not the last row")
         # --target from trace.csv agrees with the run's own target block (run.target_acc = 0.8)
         tg = summary(os.path.join(out, r["run"]))["target"]
         if tg["time_to_target_s"] is None:
@@ -261,7 +261,7 @@ def same_results(sets, d, e, how):
         check(x == y, f"{f} of the direct run and of {how} differ:\n{x}\n{y}")
     res = rows(os.path.join(e, "results.csv"))
     check(len(res) == 4 and all(r["status"] == "ok" for r in res), f"{how}: 4 runs ok")
-    check(all(r["test_acc_at_5s"] and r["sim_time_s"] for r in res), f"{how}: simulated columns empty")
+    check(all(r["test_acc@5s"] and r["sim_time_s"] for r in res), f"{how}: simulated columns empty")
 
 
 def t_parallel(a):
