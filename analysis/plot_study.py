@@ -384,7 +384,7 @@ def plot_line(res, args):
     partial = nothing = False
     for ax, fv in zip(axes, facets):
         top = mtrans.blended_transform_factory(ax.transData, ax.transAxes)
-        for sv in series:
+        for s_i, sv in enumerate(series):
             color, marker = styles[sv]
             pts = []
             for xv in xaxis.labels:
@@ -394,7 +394,7 @@ def plot_line(res, args):
                     continue
                 if st.n == 0:
                     nothing = True
-                    ax.plot([xaxis.pos[xv]], [0.97], transform=top, marker="x", color=color, ms=7,
+                    ax.plot([xaxis.pos[xv]], [0.97 - 0.04 * s_i], transform=top, marker="x", color=color, ms=7,
                             clip_on=False, ls="none")
                     continue
                 lo, hi = st.spread(args.band) if args.band != "none" else (st.mean(), st.mean())
@@ -424,7 +424,12 @@ def plot_line(res, args):
         if fm is not None:
             ax.yaxis.set_major_formatter(fm)
         if args.logy:
+            from matplotlib.ticker import FuncFormatter
             ax.set_yscale("log")
+            if fm is None:  # 0.85, not 8.5 x 10^-1
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
+                ax.yaxis.set_minor_formatter(FuncFormatter(  # minor labels at 2 and 5 only
+                    lambda v, _: "%g" % v if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
     for ax in axes[::min(len(facets), 3)]:
         ax.set_ylabel(args.ylabel or metric)
     handles = [Line2D([], [], color=styles[s][0], marker=styles[s][1], label=s) for s in series if s is not None]
