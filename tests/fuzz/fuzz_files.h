@@ -3,6 +3,7 @@
 #ifndef FUZZ_FILES_H
 #define FUZZ_FILES_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,5 +48,21 @@ static void fuzz_put(const char *path, const uint8_t *data, size_t size)
         abort();
     fclose(f);
 }
+
+#ifdef BG_DATA_H
+/* What any dataset a reader returned must be: at least one class (n_classes when that was asked for), labels that
+ * are class ids, finite values. */
+static void fuzz_check_dataset(const bg_dataset_t *ds, size_t n_classes)
+{
+    if (ds->n_classes < 1 || (n_classes && ds->n_classes != n_classes))
+        abort();
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->y[i] < 0 || (size_t)ds->y[i] >= ds->n_classes)
+            abort();
+    for (size_t i = 0; i < ds->n * ds->d; i++)
+        if (!isfinite(ds->X[i]))
+            abort();
+}
+#endif
 
 #endif

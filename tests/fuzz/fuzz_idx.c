@@ -37,14 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    if (ds.n_classes < 1 || (n_classes && ds.n_classes != n_classes))
-        abort();
-    for (size_t i = 0; i < ds.n; i++)
-        if (ds.y[i] < 0 || (size_t)ds.y[i] >= ds.n_classes)
-            abort();
-    for (size_t i = 0; i < ds.n * ds.d; i++)
-        if (!isfinite(ds.X[i]))
-            abort();
+    fuzz_check_dataset(&ds, n_classes);
     bg_dataset_destroy(&ds);
     return 0;
 }

@@ -33,14 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     /* a dataset (one class only when every label is 0): labels are class ids below n_classes, values finite */
-    if (ds.n_classes < 1 || (n_classes && ds.n_classes != n_classes) || (n_features && ds.d != n_features))
+    fuzz_check_dataset(&ds, n_classes);
+    if (n_features && ds.d != n_features)
         abort();
-    for (size_t i = 0; i < ds.n; i++)
-        if (ds.y[i] < 0 || (size_t)ds.y[i] >= ds.n_classes)
-            abort();
-    for (size_t i = 0; i < ds.n * ds.d; i++)
-        if (!isfinite(ds.X[i]))
-            abort();
     bg_dataset_destroy(&ds);
     return 0;
 }
