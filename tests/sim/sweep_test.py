@@ -143,7 +143,8 @@ def t_resume(a):
     first = None
     while first is None and time.monotonic() - t0 < 60 and p.poll() is None:
         for d in (os.listdir(out) if os.path.isdir(out) else []):
-            if os.path.isfile(os.path.join(out, d, "summary.json")):
+            # a run's files appear in RUN.running-XXXXXX first and are renamed to RUN once summary.json is in
+            if ".running-" not in d and os.path.isfile(os.path.join(out, d, "summary.json")):
                 first = d
         time.sleep(0.02)
     check(first is not None, "no run finished within 60 s")
