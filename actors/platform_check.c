@@ -777,19 +777,13 @@ done:
 
 int bg_platform_check_file(const char *path, bg_err_t *err)
 {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
+    int fd, orc = bg_open_regular(path, "platform", BG_PLATFORM_MAX_BYTES, &fd, err);
+    if (orc)
+        return orc;
+    struct stat st;
+    if (fstat(fd, &st)) {
+        close(fd);
         return bg_err_set(err, BG_EIO, path, 0, "cannot read the platform: %s", strerror(errno));
-    struct stat st = {0};
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return bg_err_set(err, BG_EIO, path, 0, "the platform must be a regular file%s",
-                          S_ISDIR(st.st_mode) ? " (this is a folder)" : "");
-    }
-    if ((unsigned long long)st.st_size > BG_PLATFORM_MAX_BYTES) {
-        close(fd);
-        return bg_err_set(err, BG_EFORMAT, path, 0, "larger than %u MiB: not taken as a platform",
-                          BG_PLATFORM_MAX_BYTES >> 20);
     }
     size_t cap = (size_t)st.st_size, len = 0;
     char *buf = malloc(cap + 1);

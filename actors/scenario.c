@@ -694,18 +694,9 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
     else
         c.dir[0] = '\0';
     /* A regular file of bounded size: a FIFO, a device (/dev/zero) or a folder would block or never end. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return bg_err_set(err, BG_EIO, path, 0, "cannot open the scenario: %s", strerror(errno));
-    struct stat st = {0};
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > BG_SCENARIO_MAX_BYTES) {
-        int code = bg_err_set(err, BG_EINVAL, path, 0, "%s",
-                              S_ISDIR(st.st_mode)  ? "a folder, not a scenario file"
-                              : !S_ISREG(st.st_mode) ? "not a regular file (a scenario is a text file)"
-                                                     : "larger than 1 MiB (a scenario is a short text file)");
-        close(fd);
-        return code;
-    }
+    int fd, orc = bg_open_regular(path, "scenario", BG_SCENARIO_MAX_BYTES, &fd, err);
+    if (orc)
+        return orc;
     c.fp = fdopen(fd, "r");
     if (!c.fp) {
         close(fd);

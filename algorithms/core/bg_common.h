@@ -42,6 +42,10 @@ typedef struct bg_err {
 /* Fill e (may be NULL) and return code. file may be NULL. */
 int bg_err_set(bg_err_t *e, int code, const char *file, long line, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Open an input file for reading: a regular file only (a FIFO, a device or a folder would block or never end; the
+ * open itself does not block), of at most max_bytes (0: any size). *fd is open on BG_OK; otherwise BG_EIO (cannot
+ * open) or BG_EINVAL, with one line naming path and what ("scenario", "LIBSVM file", "IDX images file"). */
+int bg_open_regular(const char *path, const char *what, unsigned long long max_bytes, int *fd, bg_err_t *err);
 void bg_err_clear(bg_err_t *e);
 /* Name the configuration key behind an error already set (no-op when e is NULL or a key is already named). */
 void bg_err_key(bg_err_t *e, const char *key);

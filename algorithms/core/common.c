@@ -2,11 +2,13 @@
  * Streams are derived by hashing (seed, role, index) so no two consumers ever share a generator. */
 #include "bg_common.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int bg_err_set(bg_err_t *e, int code, const char *file, long line, const char *fmt, ...)
@@ -132,4 +134,30 @@ FILE *bg_fopen_write(const char *path)
     if (!f)
         close(fd);
     return f;
+}
+
+int bg_open_regular(const char *path, const char *what, unsigned long long max_bytes, int *fd, bg_err_t *err)
+{
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (*fd < 0)
+        return bg_err_set(err, BG_EIO, path, 0, "cannot open the %s: %s", what, strerror(errno));
+    struct stat st;
+    const char *bad = fstat(*fd, &st)          ? strerror(errno)
+                      : S_ISDIR(st.st_mode)    ? "is a folder"
+                      : !S_ISREG(st.st_mode)   ? "is not a regular file (a FIFO or a device would block or never end)"
+                                               : NULL;
+    if (!bad && max_bytes && (unsigned long long)st.st_size > max_bytes) {
+        close(*fd);
+        *fd = -1;
+        return bg_err_set(err, BG_EINVAL, path, 0, "the %s is larger than %llu MiB", what, max_bytes >> 20);
+    }
+    if (bad) {
+        close(*fd);
+        *fd = -1;
+        return bg_err_set(err, BG_EINVAL, path, 0, "the %s %s", what, bad);
+    }
+    int fl = fcntl(*fd, F_GETFL);   /* back to blocking reads (no difference for a regular file) */
+    if (fl >= 0)
+        fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
+    return BG_OK;
 }

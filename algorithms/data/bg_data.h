@@ -29,10 +29,6 @@ int bg_dataset_load_libsvm(const char *path, size_t n_features, bg_dataset_t *ou
  * n_classes = 1 is BG_EINVAL. */
 int bg_dataset_load_libsvm_classes(const char *path, size_t n_features, size_t n_classes, bg_dataset_t *out,
                                    bg_err_t *err);
-/* Open a data file for reading: a regular file only (a FIFO, a device or a folder would block or never end; the
- * open itself does not block). *fd is open on BG_OK; otherwise BG_EIO (cannot open) or BG_EINVAL (not a regular
- * file) with one line naming path and what ("LIBSVM", "IDX images"). */
-int bg_data_open_regular(const char *path, const char *what, int *fd, bg_err_t *err);
 /* Scale every row to unit L2 norm (rows of norm 0 are left alone). */
 void bg_dataset_normalize_rows(bg_dataset_t *ds);
 void bg_dataset_destroy(bg_dataset_t *ds);

@@ -221,28 +221,9 @@ static void labels_see(labels_t *L, double y, long lineno)
         L->max = y;
 }
 
-int bg_data_open_regular(const char *path, const char *what, int *fd, bg_err_t *err)
-{
-    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (*fd < 0)
-        return bg_err_set(err, BG_EIO, path, 0, "cannot open the %s file: %s", what, strerror(errno));
-    struct stat st;
-    if (fstat(*fd, &st) || !S_ISREG(st.st_mode)) {
-        const int dir = !fstat(*fd, &st) && S_ISDIR(st.st_mode);
-        close(*fd);
-        *fd = -1;
-        return bg_err_set(err, BG_EINVAL, path, 0, "the %s file is %s", what,
-                          dir ? "a folder" : "not a regular file (a FIFO or a device cannot be read as data)");
-    }
-    int fl = fcntl(*fd, F_GETFL);   /* back to blocking reads (no difference for a regular file) */
-    if (fl >= 0)
-        fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
-    return BG_OK;
-}
-
 static int read_sparse(const char *path, size_t n_features, sparse_t *s, labels_t *L, bg_err_t *err)
 {
-    int fd, orc = bg_data_open_regular(path, "LIBSVM", &fd, err);
+    int fd, orc = bg_open_regular(path, "LIBSVM file", 0, &fd, err);
     if (orc)
         return orc;
     gzFile f = gzdopen(fd, "rb");

@@ -163,8 +163,8 @@ static int open_idx(const char *path, const char *what, idx_in_t *out, bg_err_t 
 {
     memset(out, 0, sizeof *out);
     char kind[32];
-    snprintf(kind, sizeof kind, "IDX %s", what);
-    int fd, rc = bg_data_open_regular(path, kind, &fd, err);
+    snprintf(kind, sizeof kind, "IDX %s file", what);
+    int fd, rc = bg_open_regular(path, kind, 0, &fd, err);
     if (rc)
         return rc;
     if (gunzip_whole(fd, out)) {

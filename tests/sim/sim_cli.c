@@ -730,14 +730,16 @@ static void test_numbers(void **state)
         int rc = run_cli("err.txt", (const char *const[]){"run", "/dev/zero", "--quiet", NULL});
         char *e = slurp("err.txt", NULL);
         assert_int_equal(rc, 2);
-        assert_string_equal(e, "byzgrid: /dev/zero: not a regular file (a scenario is a text file)\n");
+        assert_string_equal(e, "byzgrid: /dev/zero: the scenario is not a regular file (a FIFO or a device would block "
+                               "or never end)\n");
         free(e);
         unlink("fifo");
         assert_int_equal(mkfifo("fifo", 0600), 0);
         rc = run_cli("err.txt", (const char *const[]){"run", "fifo", "--quiet", NULL});
         e = slurp("err.txt", NULL);
         assert_int_equal(rc, 2);
-        assert_string_equal(e, "byzgrid: fifo: not a regular file (a scenario is a text file)\n");
+        assert_string_equal(e, "byzgrid: fifo: the scenario is not a regular file (a FIFO or a device would block "
+                               "or never end)\n");
         free(e);
         /* a FIFO as data.train and as an IDX label file: one line, no wait for a writer */
         expect_error("[run]\nrounds = 2\n[data]\ntrain = fifo\n" TAIL_STAR, NULL,
@@ -1157,11 +1159,14 @@ static void test_platform_validate(void **state)
     expect_error(PV_SCEN, NULL, "pv.xml:1: not well-formed XML");
     unlink("pv_fifo.xml");
     assert_int_equal(mkfifo("pv_fifo.xml", 0600), 0);
-    const char *specials[] = {"/dev/null", "/dev/zero", "pv_fifo.xml", "."};
+    const char *specials[][2] = {{"/dev/null", "the platform is not a regular file"},
+                                 {"/dev/zero", "the platform is not a regular file"},
+                                 {"pv_fifo.xml", "the platform is not a regular file"},
+                                 {".", "the platform is a folder"}};
     for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++) {
         char set[300];
-        snprintf(set, sizeof set, "platform.file=%s", specials[i]);
-        expect_error(PV_SCEN, (const char *const[]){"--set", set, NULL}, "the platform must be a regular file");
+        snprintf(set, sizeof set, "platform.file=%s", specials[i][0]);
+        expect_error(PV_SCEN, (const char *const[]){"--set", set, NULL}, specials[i][1]);
     }
     /* --cfg: SimGrid's option list, exit 0; a bad option, one line, exit 2 */
     write_pv("1Gf", "10MBps", "1ms", "4.1", "", 1);
