@@ -32,6 +32,7 @@ done when its summary.json exists, is not interrupted and matches the run's conf
 skips done runs and runs the others. analysis/README.md describes everything. Standard library only.
 """
 import argparse
+import glob
 import configparser
 import csv
 import hashlib
@@ -387,7 +388,11 @@ def summary_state(r, g, driver):
             s = json.load(f)
     except FileNotFoundError:
         if os.path.exists(r["log"]):
-            return "failed", last_line(r["log"])
+            last = last_line(r["log"])
+            partial = sorted(glob.glob(glob.escape(r["dir"]) + ".running-*"))
+            if last == "no output" and partial:
+                return "incomplete", f"no summary.json yet: still running, or stopped (its trace so far: {partial[-1]})"
+            return "failed", last
         return "missing", ""
     except (OSError, ValueError) as e:
         return "failed", f"summary.json unreadable: {e}"
@@ -605,6 +610,48 @@ def fmt_acc(mean, std):
     return f"{100 * m:.1f}" + (f" ± {100 * s:.1f}" if s is not None else "")
 
 
+def fmt_plain(x):
+    """A table number: 3 significant digits, no exponent between 0.01 and 10^7."""
+    if x == 0 or 0.01 <= abs(x) < 1e7:
+        return f"{x:,.{max(0, 2 - int(math.floor(math.log10(abs(x)))))}f}" if x != 0 else "0"
+    return f"{x:.2e}"
+
+
+def is_acc_metric(m):
+    return m.split("@")[0] in ("test_acc", "train_acc", "target_acc")
+
+
+def fmt_cell(c, metric):
+    """One table entry: mean ± std over the cell's seeds; for a metric a run may not reach (to target), the
+    mean over the runs that reached it and how many of the cell's ok runs did."""
+    mean, std = c.get(metric + "_mean"), c.get(metric + "_std")
+    if is_acc_metric(metric):
+        txt = fmt_acc(mean, std)
+    else:
+        m, s = num(mean), num(std)
+        txt = "—" if m is None else fmt_plain(m) + (f" ± {fmt_plain(s)}" if s is not None else "")
+    if metric in TARGET[1:]:
+        reached, ok = int(c.get("target_reached") or 0), int(c.get("ok") or 0)
+        if ok and reached == 0:
+            return "not reached"
+        if reached < ok:
+            txt += f" ({reached}/{ok})"
+    return txt
+
+
+TABLE_WHAT = {"test_acc": "final test accuracy (%)", "time_to_target_s": "simulated time to the target (s)",
+              "rounds_to_target": "rounds to the target", "bytes_to_target": "bytes to the target (up + down)",
+              "energy_to_target_j": "energy to the target (J)", "sim_time_s": "simulated time at the end (s)",
+              "wall_time_s": "wall-clock time of the run (s)"}
+
+
+def table_what(m):
+    if "@" in m:
+        base, t = m.split("@", 1)
+        return (TABLE_WHAT.get(base, base) if base != "test_acc" else "test accuracy (%)") + " at " + t
+    return TABLE_WHAT.get(m, m)
+
+
 def uniq(xs):
     out = []
     for x in xs:
@@ -613,31 +660,38 @@ def uniq(xs):
     return out
 
 
-def write_table(cells, g, path, title, seeds):
+def write_table(cells, g, path, title, seeds, metrics):
     if not g.axes:
         return
     others = [a for a in g.axes if a not in (g.rows, g.cols)]
     spread = " (mean ± std over seeds " + ", ".join(seeds) + ")" if seeds else ""
-    lines = [f"# {title}", "", f"Final test accuracy (%){spread}; — marks a failed or diverged cell "
-             "(see results.csv).", ""]
+    lines = [f"# {title}", ""]
     rvals = uniq(c[g.rows] for c in cells)
-    cvals = uniq(c[g.cols] for c in cells) if g.cols != g.rows else ["test_acc"]
-    for fixed in uniq(tuple(c[k] for k in others) for c in cells):
-        fx = dict(zip(others, fixed))
-        if fx:
-            lines += ["## " + ", ".join(f"{k} = {v}" for k, v in fx.items()), ""]
-        lines.append("| " + g.rows + " | " + " | ".join(cvals) + " |")
-        lines.append("|---" * (len(cvals) + 1) + "|")
-        for rv in rvals:
-            row = []
-            for cv in cvals:
-                hit = [c for c in cells if c[g.rows] == rv and (g.cols == g.rows or c[g.cols] == cv)
-                       and all(c[k] == v for k, v in fx.items())]
-                row.append(fmt_acc(hit[0].get("test_acc_mean"), hit[0].get("test_acc_std")) if hit else "—")
-            lines.append(f"| {rv} | " + " | ".join(row) + " |")
-        lines.append("")
-    with open(path, "w") as f:
+    cvals = uniq(c[g.cols] for c in cells) if g.cols != g.rows else [metrics[0]]
+    for metric in metrics:
+        what = table_what(metric)
+        lines += [f"{what[0].upper() + what[1:]}{spread}; — marks a failed or diverged cell (see results.csv)"
+                  + ("; (k/n): k of the cell's n runs reached the target, the mean is over those k" if metric in
+                     TARGET[1:] else "") + ".", ""]
+        for fixed in uniq(tuple(c[k] for k in others) for c in cells):
+            fx = dict(zip(others, fixed))
+            if fx or len(metrics) > 1:
+                lines += ["## " + ", ".join([metric] * (len(metrics) > 1) + [f"{k} = {v}" for k, v in fx.items()]),
+                          ""]
+            lines.append("| " + g.rows + " | " + " | ".join(cvals) + " |")
+            lines.append("|---" * (len(cvals) + 1) + "|")
+            for rv in rvals:
+                row = []
+                for cv in cvals:
+                    hit = [c for c in cells if c[g.rows] == rv and (g.cols == g.rows or c[g.cols] == cv)
+                           and all(c[k] == v for k, v in fx.items())]
+                    row.append(fmt_cell(hit[0], metric) if hit else "—")
+                lines.append(f"| {rv} | " + " | ".join(row) + " |")
+            lines.append("")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
         f.write("\n".join(lines))
+    os.replace(tmp, path)
 
 
 def collect(a, g, runs, out):
@@ -652,7 +706,12 @@ def collect(a, g, runs, out):
     ccols, cells = aggregate(rows, g, metric_cols)
     write_csv(os.path.join(out, "results_by_cell.csv"), ccols, cells)
     table = a.table or os.path.join(out, "table.md")
-    write_table(cells, g, table, f"{g.name}: final test accuracy", g.seeds)
+    for m in a.table_metric:
+        if m not in metric_cols:
+            die(f"--table-metric {m}: not a column of this collection (choose from "
+                + ", ".join(c for c in metric_cols if c != "target_acc") + ")")
+    title = (f"{g.name}: " + ", ".join(table_what(m) for m in a.table_metric))
+    write_table(cells, g, table, title, g.seeds, a.table_metric)
     bad = [r for r in rows if r["status"] != "ok"]
     counts = {}
     for r in bad:
@@ -765,6 +824,9 @@ def main():
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra section.key=value for every run (after the grid's own)")
     ap.add_argument("--table", default=None, help="write the Markdown table here (default OUT/table.md)")
+    ap.add_argument("--table-metric", default="test_acc", metavar="M1,M2,...",
+                    help="what table.md shows, one table per metric: a results.csv metric column such as "
+                         "test_acc (default), time_to_target_s, test_acc@600s, bytes_to_target")
     ap.add_argument("--at", default="", metavar="T1,T2,...",
                     help="also report metrics at these simulated times (s): the last trace row at or before each")
     ap.add_argument("--target", type=float, default=None, metavar="ACC",
@@ -795,6 +857,11 @@ def main():
         except ValueError:
             die(f"--at: '{t}' is not a simulated time in seconds")
     a.at = at
+    a.table_metric = [m.strip() for m in a.table_metric.split(",") if m.strip()] or ["test_acc"]
+    known = FINAL + TARGET[1:] + [at_col(m, t) for t in at for m in AT]
+    for m in a.table_metric:
+        if m not in known:
+            die(f"--table-metric {m}: not a results.csv metric (choose from {', '.join(known)})")
     if a.target is not None and not (0 < a.target <= 1):
         die(f"--target {a.target}: expected an accuracy in (0, 1]")
     if a.jobs < 1:

@@ -238,6 +238,35 @@ def t_at(a):
     cells = rows(os.path.join(out, "results_by_cell.csv"))
     check(all(c["target_acc"] == "0.8" for c in cells) and sum(int(c["target_reached"]) for c in cells) == reached,
           "results_by_cell.csv: target_acc and target_reached")
+    # --table-metric: table.md entries are the cells' means (accuracy in %), "not reached" / "(k/n)" for targets
+    tab = os.path.join(out, "t.md")
+    sweep(TINY, "--out", out, *sets, "--collect", "--at", "45.5", "--table", tab,
+          "--table-metric", "time_to_target_s,test_acc@45.5s")
+    text = open(tab).read()
+    cells = rows(os.path.join(out, "results_by_cell.csv"))
+    entries = {}
+    metric = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            metric = line[3:].split(",")[0]
+        elif line.startswith("| ") and not line.startswith("| attack.name"):
+            parts = [x.strip() for x in line.strip("|").split("|")]
+            for agg, v in zip(("cm", "rfa"), parts[1:]):
+                entries[(metric, parts[0], agg)] = v
+    check(len(entries) == 8, f"table.md: 2 metrics x 4 cells, got {len(entries)}:\n{text}")
+    for c in cells:
+        key = (c["attack.name"], c["aggregator.name"])
+        acc = entries[("test_acc@45.5s",) + key]
+        check(acc == f"{100 * float(c['test_acc@45.5s_mean']):.1f}", f"table.md {key}: {acc} for "
+              f"{c['test_acc@45.5s_mean']}")
+        tt = entries[("time_to_target_s",) + key]
+        if int(c["target_reached"]) == 0:
+            check(tt == "not reached", f"table.md {key}: {tt} for a target no run reached")
+        else:
+            check(abs(float(tt.replace(",", "")) - float(c["time_to_target_s_mean"])) <=
+                  0.006 * float(c["time_to_target_s_mean"]), f"table.md {key}: {tt} for {c['time_to_target_s_mean']}")
+    p = sweep(TINY, "--out", out, "--collect", "--table-metric", "time_to_nowhere", ok=(2,))
+    check(p.stderr.count("\n") == 1 and "time_to_nowhere" in p.stderr, f"bad --table-metric: {p.stderr!r}")
 
 
 def direct_and_emit(a, tag):
