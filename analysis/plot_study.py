@@ -29,7 +29,8 @@ columns read (extra columns are ignored, absent ones are only needed when named)
                  (section.key, e.g. platform.worker_bw_up) is an axis: rows of one plotted point must agree on
                  every axis not named (else the error says which one varies; pick one with --where)
   seed, run.seed repetitions: averaged (and --average-over COL adds more)
-  status         rows whose status is not 'ok' are counted as failed and carry no value (optional column)
+  status         rows whose status is missing, incomplete or stale (a sweep's runs not done yet) are left out;
+                 other rows whose status is not 'ok' are counted as failed and carry no value (optional column)
   the metric     any numeric column (test_acc, time_to_target_s, test_acc@300s, ...); empty or nan cells are
                  'no value' (e.g. a target not reached); bytes_total = bytes_up + bytes_down
 
@@ -142,6 +143,11 @@ class Results:
                 raise StudyError("%s:%d: bad CSV: %s" % (path, reader.line_num, e))
         if not self.rows:
             raise StudyError("%s: no data rows (header only)" % path)
+        # A sweep's runs not done (yet): no result at all, so neither a value nor a failure.
+        self.not_run = sum(1 for _, r in self.rows if r.get("status", "") in NOT_RUN)
+        self.rows = [(n, r) for n, r in self.rows if r.get("status", "") not in NOT_RUN]
+        if not self.rows:
+            raise StudyError("%s: no run is done yet (every row's status is %s)" % (path, " or ".join(NOT_RUN)))
         if "bytes_up" in self.header and "bytes_down" in self.header and "bytes_total" not in self.header:
             self.header.append("bytes_total")
             for _, r in self.rows:
@@ -168,6 +174,9 @@ def _sum_cells(a, b):
         return repr(float(a) + float(b))
     except ValueError:
         return ""
+
+
+NOT_RUN = ("missing", "incomplete", "stale")   # analysis/sweep.py's states of a run that has no result yet
 
 
 def ok_row(r):
