@@ -134,6 +134,7 @@ typedef struct sim_ctx {
     size_t proto_q;
     char name[64];                /* the job's name: its actors' first argument, its mailboxes' prefix */
     struct sim_ctx *next_job;
+    int deployed;                 /* its actors exist: simgrid_run() drives it, job_finish() ends it */
 } sim_ctx_t;
 
 /* The jobs of this simulation by name: a directory for the actors' entry points, whose arguments name their job
@@ -1595,10 +1596,10 @@ static void proto_free(sim_ctx_t *J)
     free(J->cand);
 }
 
-static int sim_run(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err)
+/* What `byzgrid run` does before the platform exists (a program embedding jobs does its own): check the user's
+ * platform file, set SimGrid's network options, stack guards and energy plugins. */
+static int sim_prepare(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg_err_t *err)
 {
-    memset(res, 0, sizeof *res);
-    double t0 = bg_wall_clock();
     /* A user's platform is checked before anything reads it (the WiFi and state_file scans below, SimGrid). */
     if (bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE && sc->platform[0]) {
         int rc = bg_platform_check_file(sc->platform, err);
@@ -1643,9 +1644,15 @@ static int sim_run(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg_r
     }
     if (J->link_plugin)
         sg_link_energy_plugin_init();
-    int rc = bg_platform_load(sc, o->out_dir, err);
-    if (rc)
-        return rc;
+    return bg_platform_load(sc, o->out_dir, err);
+}
+
+/* Once the platform is loaded: the job's engine (data, model, components), its checks against the platform, its
+ * outputs and its actors, which the next simgrid_run() drives. t0: when the job's setup began (res->setup_time). */
+static int job_setup(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, bg_err_t *err,
+                     double t0)
+{
+    int rc;
     bg_engine_t *e = NULL;
     if ((rc = bg_engine_new(&sc->learn, &e, err)))
         return rc;
@@ -1764,8 +1771,19 @@ static int sim_run(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg_r
     }
     res->setup_time = bg_wall_clock() - t0;
     J->wall_start = bg_wall_clock();
-    bg_interrupt_install();   /* again: SimGrid's own SIGINT handler must not come back */
-    simgrid_run();
+    J->deployed = 1;
+    return BG_OK;
+}
+
+/* After simgrid_run(): the job's results, summary.json, and everything it holds freed (bar the scenario). */
+static int job_finish(sim_ctx_t *J)
+{
+    const bg_scenario_t *sc = J->sc;
+    const bg_run_opts_t *o = J->opts;
+    bg_run_result_t *res = J->res;
+    bg_err_t *err = J->err;
+    bg_engine_t *e = J->e;
+    int rc;
     res->interrupted = J->failed || J->until_reached || res->rounds >= J->rounds ? 0 : bg_interrupted();
     res->wall_time = bg_wall_clock() - J->wall_start;
     res->sim_time = J->end_clock;
@@ -1781,7 +1799,6 @@ static int sim_run(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg_r
     rc = J->failed ? (err->code ? err->code : BG_EINVAL) : BG_OK;
     if (!rc && o->out_dir)
         rc = bg_summary_write(sc, e, o, res, "simulated", err);
-    bg_platform_forget();
     sg_cond_destroy(J->cond);
     if (J->relay_bar)
         sg_barrier_destroy(J->relay_bar);
@@ -1807,9 +1824,20 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     if (!J)
         return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
     snprintf(J->name, sizeof J->name, "job");
-    job_register(J);
-    const int rc = sim_run(J, sc, o, res, err);
-    job_unregister(J);
+    memset(res, 0, sizeof *res);
+    const double t0 = bg_wall_clock();
+    int rc = sim_prepare(J, sc, o, err);
+    if (!rc) {
+        job_register(J);
+        rc = job_setup(J, sc, o, res, err, t0);
+        if (!rc) {
+            bg_interrupt_install();   /* again: SimGrid's own SIGINT handler must not come back */
+            simgrid_run();
+            rc = job_finish(J);
+        }
+        job_unregister(J);
+    }
+    bg_platform_forget();
     free(J);
     return rc;
 }
