@@ -2,6 +2,7 @@
  * messages whose simulated size is their real encoding, and executing the flops each component reports. Every
  * actor ends on the server's finalize message, after the last round or when a round fails. */
 #include "bg_sim.h"
+#include "bg_plugin.h"
 #include "bg_trace.h"
 #include "platform_load.h"
 #include "platform_check.h"
@@ -9,6 +10,7 @@
 #include "faults.h"
 #include "run_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <math.h>
@@ -135,6 +137,7 @@ typedef struct sim_ctx {
     char name[64];                /* the job's name: its actors' first argument, its mailboxes' prefix */
     struct sim_ctx *next_job;
     int deployed;                 /* its actors exist: simgrid_run() drives it, job_finish() ends it */
+    int embedded;                 /* a job of a program (bg_plugin.h), not of byzgrid run */
 } sim_ctx_t;
 
 /* The jobs of this simulation by name: a directory for the actors' entry points, whose arguments name their job
@@ -1482,6 +1485,7 @@ static int apply_powers(sim_ctx_t *J, const bg_scenario_t *sc, size_t nh, bg_err
     bg_scenario_power(sc, 0, &en->worker_idle_w, &en->worker_busy_w);
     en->link_energy = J->link_energy;
     en->links_off_proto = J->links_off_proto;
+    en->links_embedded = J->embedded;
     en->links_from_file = bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE;
     en->link_idle_w = en->links_from_file ? NAN : sc->plat.link_idle_w;
     en->link_busy_w = en->links_from_file ? NAN : sc->plat.link_busy_w;
@@ -1841,3 +1845,137 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     free(J);
     return rc;
 }
+
+/* ---- The plugin API (bg_plugin.h) ---------------------------------------------------------------------------------- */
+
+struct bg_job {
+    sim_ctx_t ctx;                /* first: the job's context, registered under its name */
+    bg_scenario_t sc;
+    bg_run_opts_t opts;
+    bg_run_result_t res;
+    bg_err_t err;                 /* errors raised by its actors during the simulation */
+    char out_dir[1024];
+    double t0;
+    int finished;
+};
+
+void bg_plugin_init(void)
+{
+    sg_host_energy_plugin_init();
+}
+
+static int job_name_ok(const char *name)
+{
+    const size_t l = name ? strlen(name) : 0;
+    if (l == 0 || l > 63)
+        return 0;
+    for (size_t i = 0; i < l; i++)
+        if (!(isalnum((unsigned char)name[i]) || name[i] == '_' || name[i] == '.' || name[i] == '-'))
+            return 0;
+    return 1;
+}
+
+int bg_job_create(const char *name, const char *scenario, const char *const *sets, size_t n_sets,
+                  const char *out_dir, bg_job_t **job, bg_err_t *err)
+{
+    *job = NULL;
+    bg_err_clear(err);
+    if (!job_name_ok(name))
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "job name '%.80s': 1 to 63 characters of A-Z a-z 0-9 _ . -",
+                          name ? name : "(null)");
+    for (sim_ctx_t *o = jobs; o; o = o->next_job)
+        if (!strcmp(o->name, name))
+            return bg_err_set(err, BG_EINVAL, NULL, 0, "job name '%s' is already taken", name);
+    if (out_dir && strlen(out_dir) >= sizeof ((bg_job_t *)0)->out_dir)
+        return bg_err_set(err, BG_EINVAL, out_dir, 0, "output folder name too long");
+    bg_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    j->t0 = bg_wall_clock();
+    int rc = bg_scenario_load(scenario, sets, n_sets, &j->sc, err);
+    if (rc) {
+        bg_scenario_locate(&j->sc, err);
+        bg_scenario_destroy(&j->sc);
+        free(j);
+        return rc;
+    }
+    if (out_dir)
+        snprintf(j->out_dir, sizeof j->out_dir, "%s", out_dir);
+    j->opts.out_dir = out_dir ? j->out_dir : NULL;
+    j->opts.progress = 0;
+    j->opts.command_line = "(embedded: bg_job_create)";
+    snprintf(j->ctx.name, sizeof j->ctx.name, "%s", name);
+    j->ctx.embedded = 1;
+    job_register(&j->ctx);
+    *job = j;
+    return BG_OK;
+}
+
+int bg_job_deploy(bg_job_t *j, bg_err_t *err)
+{
+    bg_err_clear(err);
+    sim_ctx_t *J = &j->ctx;
+    if (J->deployed || j->finished)
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "job '%s' is already deployed", J->name);
+    if (sg_host_count() == 0)
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "job '%s': no platform loaded (call simgrid_load_platform first)",
+                          J->name);
+    if (bg_platform_loaded_hosts() == 0)
+        bg_platform_record("(loaded by the program)");
+    /* The program owns the platform and SimGrid's options: links are not counted (they carry its traffic too),
+     * and the round protocols follow the scenario's keys only. */
+    J->link_energy = J->link_plugin = 0;
+    J->proto = bg_scenario_protocol_key(&j->sc) != NULL;
+    memset(&j->res, 0, sizeof j->res);
+    bg_err_clear(&j->err);
+    int rc = job_setup(J, &j->sc, &j->opts, &j->res, &j->err, j->t0);
+    if (rc) {
+        bg_scenario_locate(&j->sc, &j->err);
+        *err = j->err;
+        j->finished = 1;   /* nothing to finish: job_setup freed what it made */
+    }
+    return rc;
+}
+
+int bg_job_finish(bg_job_t *j, bg_err_t *err)
+{
+    bg_err_clear(err);
+    if (!j->ctx.deployed || j->finished)
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "job '%s' is not deployed, or already finished", j->ctx.name);
+    j->finished = 1;
+    const int rc = job_finish(&j->ctx);
+    if (rc)
+        *err = j->err;
+    return rc;
+}
+
+const bg_run_result_t *bg_job_result(const bg_job_t *j)
+{
+    return &j->res;
+}
+
+const char *bg_job_name(const bg_job_t *j)
+{
+    return j->ctx.name;
+}
+
+const char *bg_job_scenario_name(const bg_job_t *j)
+{
+    return j->sc.name;
+}
+
+void bg_job_destroy(bg_job_t *j)
+{
+    if (!j)
+        return;
+    xbt_assert(!j->ctx.deployed || j->finished, "bg_job_destroy: job '%s' was deployed but not finished",
+               j->ctx.name);
+    job_unregister(&j->ctx);
+    if (j->finished)
+        bg_run_result_destroy(&j->res);
+    bg_scenario_destroy(&j->sc);
+    free(j);
+    if (!jobs)
+        bg_platform_forget();
+}
+
