@@ -82,7 +82,7 @@ int main(int argc, char **argv)
         } else if (!platform) {
             platform = argv[i];
         } else {
-            char spec[2048], name[64], out[1100];
+            char spec[2048], out[2100];
             snprintf(spec, sizeof spec, "%s", argv[i]);
             char *eq = strchr(spec, '=');
             if (!eq || n == MAX_JOBS)
@@ -91,12 +91,11 @@ int main(int argc, char **argv)
             char *scenario = eq + 1, *colon = strrchr(scenario, ':');
             if (colon)
                 *colon = '\0';
-            snprintf(name, sizeof name, "%s", spec);
-            snprintf(out, sizeof out, colon ? "%s" : "out/%s", colon ? colon + 1 : name);
+            snprintf(out, sizeof out, colon ? "%s" : "out/%s", colon ? colon + 1 : spec);
             char set[64];
             const char *sets[1] = {set};
             snprintf(set, sizeof set, "run.target_acc=%.17g", target);
-            if (bg_job_create(name, scenario, sets, target > 0 ? 1 : 0, out, &jobs[n], &err)) {
+            if (bg_job_create(spec, scenario, sets, target > 0 ? 1 : 0, out, &jobs[n], &err)) {
                 fprintf(stderr, "embed_jobs: %s\n", bg_err_format(&err, buf, sizeof buf));
                 return 2;
             }
