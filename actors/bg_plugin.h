@@ -26,7 +26,8 @@
 typedef struct bg_job bg_job_t;
 
 /* Call once after simgrid_init() and before the platform is loaded: byzgrid reports energy through SimGrid's host
- * energy plugin, which must exist before the hosts do. */
+ * energy plugin, which must exist before the hosts do; also registers the deployment-file functions
+ * byzgrid_server, byzgrid_worker and byzgrid_byzantine. */
 void bg_plugin_init(void);
 
 /* A job named `name` (1 to 63 characters of [A-Za-z0-9_.-], unique among the live jobs) from a scenario file with
@@ -35,6 +36,13 @@ void bg_plugin_init(void);
  * scenario is read and checked here; the data are loaded at bg_job_deploy. */
 int bg_job_create(const char *name, const char *scenario, const char *const *sets, size_t n_sets,
                   const char *out_dir, bg_job_t **job, bg_err_t *err);
+
+/* Place the job's actors with a SimGrid deployment file instead of the scenario's workers.hosts / workers.server:
+ * its <actor function="byzgrid_server"> with the job's name as argument, and byzgrid_worker / byzgrid_byzantine
+ * with the job's name and the worker's rank (honest ranks 0 .. n - f - 1, Byzantine n - f .. n - 1, each once).
+ * Actors of other functions in the file (the program's own) are left alone. Call before bg_job_deploy; after it,
+ * the program calls simgrid_load_deployment(path) once (bg_plugin_init registered byzgrid's functions). */
+int bg_job_use_deployment(bg_job_t *job, const char *path, bg_err_t *err);
 
 /* After the platform is loaded and before simgrid_run(): check the scenario's hosts (workers.hosts,
  * workers.server) against the platform, load the data, build the components, open the outputs and create the

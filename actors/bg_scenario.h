@@ -29,6 +29,10 @@ typedef struct bg_scenario {
                                       * are Byzantine; attack.placement decides which hosts those are */
     size_t n_hosts;
     char hosts_spec[4096];       /* workers.hosts as written ("" = w0..w{n-1}) */
+    char deployment[1024];       /* workers.deployment, resolved ("" = none): a SimGrid deployment XML placing the
+                                  * server and every rank (deployment.h); hosts[] and server_host come from it */
+    char deploy_job[64];         /* the job name its actors carry */
+    long *deploy_line;           /* n + 1: the file line of rank i's actor, then the server's (NULL: no file) */
     int attack_oracle;           /* attack.timing: 0 eavesdrop (default), 1 oracle */
     int attack_placement;        /* attack.placement: BG_PLACE_* (which hosts run the Byzantine ranks) */
     char attack_hosts[4096];     /* attack.hosts as written (placement = hosts) */

@@ -1,6 +1,7 @@
 /* Scenario loading: the learning keys (bg_config_keys) and the simulator's own keys below, one table each, drive
  * parsing, overrides, validation, `byzgrid keys` and the config block of summary.json. INI syntax is libinih's. */
 #include "bg_scenario.h"
+#include "deployment.h"
 #include "faults.h"
 
 #include <errno.h>
@@ -206,6 +207,10 @@ static const bg_key_t sim_keys[] = {
      parse_hosts, format_hosts},
     {"workers", "server", BG_KEY_STRING, AT(server_host), "server", "host of the parameter server", NAN, NAN, 0,
      NULL, NULL, NULL, NULL},
+    {"workers", "deployment", BG_KEY_PATH, AT(deployment), "",
+     "SimGrid deployment XML placing the job's actors instead of workers.hosts and workers.server: byzgrid_server "
+     "(argument: a job name), byzgrid_worker and byzgrid_byzantine (the job name, then the rank); docs/plugin.md",
+     NAN, NAN, 0, NULL, NULL, NULL, NULL},
     {"platform", "topology", BG_KEY_CHOICE, AT(plat.topology), "auto",
      "network: auto (file when platform.file is set, else star), or generated star, racks, sites, fat-tree; file",
      NAN, NAN, 0, topologies, NULL, NULL, NULL},
@@ -759,6 +764,22 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
         bg_scenario_locate(sc, err);
         return r;
     }
+    if (sc->deployment[0]) {
+        static const char *const placed[][2] = {{"workers", "hosts"}, {"workers", "server"}, {"attack", "placement"},
+                                                {"attack", "hosts"}};
+        for (size_t k = 0; k < sizeof placed / sizeof placed[0]; k++)
+            if (bg_scenario_is_set(sc, placed[k][0], placed[k][1])) {
+                bg_err_set(err, BG_EINVAL, NULL, 0, "%s.%s and workers.deployment both place actors: the deployment "
+                           "file names every host, keep one of them", placed[k][0], placed[k][1]);
+                bg_err_key(err, "workers.deployment");
+                bg_scenario_locate(sc, err);
+                return BG_EINVAL;
+            }
+        r = bg_deployment_read(sc->deployment, NULL, 0, sc, sc->deploy_job, err);
+        if (!r && (r = check_faults(sc, err)))
+            bg_scenario_locate(sc, err);
+        return r;
+    }
     if (sc->attack_placement == BG_PLACE_HOSTS && !sc->attack_hosts[0])
         r = bg_err_keyed(err, "attack.placement",
                          bg_err_set(err, BG_EINVAL, NULL, 0, "attack.placement = hosts needs attack.hosts"));
@@ -785,6 +806,8 @@ int bg_scenario_is_set(const bg_scenario_t *sc, const char *section, const char 
 
 void bg_scenario_destroy(bg_scenario_t *sc)
 {
+    free(sc->deploy_line);
+    sc->deploy_line = NULL;
     free(sc->hosts);
     sc->hosts = NULL;
     sc->n_hosts = 0;

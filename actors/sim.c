@@ -3,6 +3,7 @@
  * actor ends on the server's finalize message, after the last round or when a round fails. */
 #include "bg_sim.h"
 #include "bg_plugin.h"
+#include "deployment.h"
 #include "bg_trace.h"
 #include "platform_load.h"
 #include "platform_check.h"
@@ -138,6 +139,8 @@ typedef struct sim_ctx {
     struct sim_ctx *next_job;
     int deployed;                 /* its actors exist: simgrid_run() drives it, job_finish() ends it */
     int embedded;                 /* a job of a program (bg_plugin.h), not of byzgrid run */
+    int by_file;                  /* a deployment file starts its server and workers (deployment.h) */
+    int started;                  /* its server actor has started */
 } sim_ctx_t;
 
 /* The jobs of this simulation by name: a directory for the actors' entry points, whose arguments name their job
@@ -1283,6 +1286,8 @@ static void proto_server(sim_ctx_t *J)
 static void server_actor(int argc, char **argv)
 {
     sim_ctx_t *J = job_of(argc, argv);
+    J->server_actor = sg_actor_self();
+    J->started = 1;
     if (J->proto) {
         proto_server(J);
         return;
@@ -1351,6 +1356,38 @@ static void server_actor(int argc, char **argv)
     }
 }
 
+/* ---- Deployment files: the functions a SimGrid deployment XML names (deployment.h) ---------------------------- */
+
+static void deployed_server(int argc, char **argv)
+{
+    sim_ctx_t *J = job_of(argc, argv);
+    xbt_assert(J->by_file, "job '%s' was not deployed from a file, yet its " BG_DEPLOY_SERVER " was started",
+               J->name);
+    server_actor(argc, argv);
+}
+
+static void deployed_worker(int argc, char **argv)
+{
+    sim_ctx_t *J = job_of(argc, argv);
+    xbt_assert(J->by_file, "job '%s' was not deployed from a file, yet a worker of it was started", J->name);
+    const size_t i = worker_index(argc, argv);
+    if (J->proto) {
+        sg_actor_set_auto_restart(sg_actor_self(), 1);   /* its host may crash and come back */
+        proto_worker(argc, argv);
+    } else if (i >= J->nh && !bg_engine_attack_runs_method(J->e)) {
+        byzantine_actor(argc, argv);
+    } else {
+        worker_actor(argc, argv);
+    }
+}
+
+static void register_functions(void)
+{
+    simgrid_register_function(BG_DEPLOY_SERVER, deployed_server);
+    simgrid_register_function(BG_DEPLOY_WORKER, deployed_worker);
+    simgrid_register_function(BG_DEPLOY_BYZANTINE, deployed_worker);
+}
+
 static int configure_network(const bg_scenario_t *sc)
 {
     sg_cfg_set_string("network/model", sc->network_model);
@@ -1369,6 +1406,23 @@ static int check_hosts(const bg_scenario_t *sc, bg_err_t *err)
         snprintf(what, sizeof what, "platform %s", sc->platform);
     else
         snprintf(what, sizeof what, "the generated %s platform", bg_platform_topology_name(topo));
+    if (sc->deploy_line) {   /* hosts from a deployment file: point at its line */
+        for (size_t i = 0; i <= sc->n_hosts; i++) {
+            const char *h = i < sc->n_hosts ? sc->hosts[i] : sc->server_host;
+            if (!sg_host_by_name(h)) {
+                char who[64];
+                if (i == sc->n_hosts)
+                    snprintf(who, sizeof who, "%s", BG_DEPLOY_SERVER);
+                else
+                    snprintf(who, sizeof who, "%s rank %zu", i >= sc->n_hosts - sc->learn.f ? BG_DEPLOY_BYZANTINE
+                                                                                            : BG_DEPLOY_WORKER, i);
+                bg_err_set(err, BG_ENOTFOUND, sc->deployment, sc->deploy_line[i], "host '%s' of %s is not in %s "
+                           "(it has %zu hosts)", h, who, what, sg_host_count());
+                bg_err_key(err, "workers.deployment");
+                return BG_ENOTFOUND;
+            }
+        }
+    }
     if (!sg_host_by_name(sc->server_host)) {
         bg_err_set(err, BG_ENOTFOUND, NULL, 0, "%s has no host '%s' (workers.server)", what,
                    sc->server_host);
@@ -1743,7 +1797,8 @@ static int job_setup(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg
     if (J->n_relays)
         J->relay_bar = sg_barrier_init((unsigned)J->n_relays + 1);
     char *jargv[] = {"server", J->name};
-    J->server_actor = sg_actor_create("server", sg_host_by_name(sc->server_host), server_actor, 2, jargv);
+    if (!J->by_file)   /* else the deployment file's byzgrid_server */
+        J->server_actor = sg_actor_create("server", sg_host_by_name(sc->server_host), server_actor, 2, jargv);
     jargv[0] = "clock";
     if (J->clock_stop)
         J->clock_actor = sg_actor_create("clock", sg_host_by_name(sc->server_host), clock_actor, 2, jargv);
@@ -1764,14 +1819,17 @@ static int job_setup(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg
         snprintf(aname, sizeof aname, "%s-%zu", byz ? "byzantine" : "worker", i);
         char *argv[] = {aname, J->name, idx};
         if (J->proto) {
-            sg_actor_t a = sg_actor_create(aname, J->pw[i].host, proto_worker, 3, argv);
-            sg_actor_set_auto_restart(a, 1);
+            if (!J->by_file) {
+                sg_actor_t a = sg_actor_create(aname, J->pw[i].host, proto_worker, 3, argv);
+                sg_actor_set_auto_restart(a, 1);
+            }
             snprintf(aname, sizeof aname, "proxy-%zu", i);
             J->pw[i].proxy = sg_actor_create(aname, sg_host_by_name(sc->server_host), proxy_actor, 3, argv);
             continue;
         }
-        sg_actor_create(aname, sg_host_by_name(sc->hosts[i]),
-                        byz && !bg_engine_attack_runs_method(e) ? byzantine_actor : worker_actor, 3, argv);
+        if (!J->by_file)   /* else the deployment file's byzgrid_worker / byzgrid_byzantine */
+            sg_actor_create(aname, sg_host_by_name(sc->hosts[i]),
+                            byz && !bg_engine_attack_runs_method(e) ? byzantine_actor : worker_actor, 3, argv);
     }
     res->setup_time = bg_wall_clock() - t0;
     J->wall_start = bg_wall_clock();
@@ -1788,6 +1846,11 @@ static int job_finish(sim_ctx_t *J)
     bg_err_t *err = J->err;
     bg_engine_t *e = J->e;
     int rc;
+    if (J->by_file && !J->started && !J->failed) {
+        bg_err_set(err, BG_EINVAL, NULL, 0, "job '%s': its %s never started (was the deployment file loaded with "
+                   "simgrid_load_deployment before simgrid_run?)", J->name, BG_DEPLOY_SERVER);
+        J->failed = 1;
+    }
     res->interrupted = J->failed || J->until_reached || res->rounds >= J->rounds ? 0 : bg_interrupted();
     res->wall_time = bg_wall_clock() - J->wall_start;
     res->sim_time = J->end_clock;
@@ -1827,7 +1890,8 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     sim_ctx_t *J = calloc(1, sizeof *J);
     if (!J)
         return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
-    snprintf(J->name, sizeof J->name, "job");
+    snprintf(J->name, sizeof J->name, "%s", sc->deployment[0] ? sc->deploy_job : "job");
+    J->by_file = sc->deployment[0] != '\0';
     memset(res, 0, sizeof *res);
     const double t0 = bg_wall_clock();
     int rc = sim_prepare(J, sc, o, err);
@@ -1835,6 +1899,10 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
         job_register(J);
         rc = job_setup(J, sc, o, res, err, t0);
         if (!rc) {
+            if (J->by_file) {   /* checked when the scenario was read: SimGrid takes it as it is */
+                register_functions();
+                simgrid_load_deployment(sc->deployment);
+            }
             bg_interrupt_install();   /* again: SimGrid's own SIGINT handler must not come back */
             simgrid_run();
             rc = job_finish(J);
@@ -1862,6 +1930,7 @@ struct bg_job {
 void bg_plugin_init(void)
 {
     sg_host_energy_plugin_init();
+    register_functions();
 }
 
 static int job_name_ok(const char *name)
@@ -1911,6 +1980,21 @@ int bg_job_create(const char *name, const char *scenario, const char *const *set
     return BG_OK;
 }
 
+int bg_job_use_deployment(bg_job_t *j, const char *path, bg_err_t *err)
+{
+    bg_err_clear(err);
+    if (j->ctx.deployed || j->finished)
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "job '%s' is already deployed", j->ctx.name);
+    if (strlen(path) >= sizeof j->sc.deployment)
+        return bg_err_set(err, BG_EINVAL, path, 0, "deployment file name too long");
+    int rc = bg_deployment_read(path, j->ctx.name, 1, &j->sc, NULL, err);
+    if (rc)
+        return rc;
+    snprintf(j->sc.deployment, sizeof j->sc.deployment, "%s", path);
+    snprintf(j->sc.deploy_job, sizeof j->sc.deploy_job, "%s", j->ctx.name);
+    return BG_OK;
+}
+
 int bg_job_deploy(bg_job_t *j, bg_err_t *err)
 {
     bg_err_clear(err);
@@ -1926,6 +2010,12 @@ int bg_job_deploy(bg_job_t *j, bg_err_t *err)
      * and the round protocols follow the scenario's keys only. */
     J->link_energy = J->link_plugin = 0;
     J->proto = bg_scenario_protocol_key(&j->sc) != NULL;
+    J->by_file = j->sc.deployment[0] != '\0';
+    if (J->by_file && strcmp(j->sc.deploy_job, J->name)) {
+        bg_err_set(err, BG_EINVAL, j->sc.deployment, 0, "job '%s': its scenario's workers.deployment places job '%s' "
+                   "(use bg_job_use_deployment, or name the job '%s')", J->name, j->sc.deploy_job, j->sc.deploy_job);
+        return BG_EINVAL;
+    }
     memset(&j->res, 0, sizeof j->res);
     bg_err_clear(&j->err);
     int rc = job_setup(J, &j->sc, &j->opts, &j->res, &j->err, j->t0);

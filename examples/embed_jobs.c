@@ -1,10 +1,11 @@
 /* A SimGrid program with byzgrid training jobs inside it (docs/plugin.md).
  *
- *   embed_jobs PLATFORM.xml [--bulk FROM:TO:BYTES] [--target ACC] NAME=SCENARIO[:OUT_DIR] ... [--cfg=... --log=...]
+ *   embed_jobs PLATFORM.xml [--deployment FILE] [--bulk FROM:TO:BYTES] [--target ACC] NAME=SCENARIO[:OUT_DIR] ...
+ *              [--cfg=... --log=...]
  *
  * It loads the platform, optionally starts its own actor that sends BYTES from host FROM to host TO again and
- * again for as long as the jobs run (other tenants' bulk traffic on the same links), deploys every job (each on the
- * hosts its scenario names), runs the simulation, and prints each job's rounds, simulated time, final test accuracy
+ * again for as long as the jobs run (other tenants' bulk traffic on the same links), deploys every job (on the hosts
+ * its scenario names, or where the deployment FILE puts the actors of that job's name), runs the simulation, and prints each job's rounds, simulated time, final test accuracy
  * and time to ACC. Each job writes OUT_DIR/trace.csv and summary.json (default out/NAME).
  *
  * Everything here is public API: SimGrid's C API and byzgrid's bg_plugin.h. */
@@ -52,8 +53,8 @@ static void bulk_receiver(int argc, char **argv)
 
 static int usage(const char *msg)
 {
-    fprintf(stderr, "embed_jobs: %s\nusage: embed_jobs PLATFORM.xml [--bulk FROM:TO:BYTES] [--target ACC] "
-            "NAME=SCENARIO[:OUT_DIR] ...\n", msg);
+    fprintf(stderr, "embed_jobs: %s (usage: embed_jobs PLATFORM.xml [--deployment FILE] [--bulk FROM:TO:BYTES] "
+            "[--target ACC] NAME=SCENARIO[:OUT_DIR] ...)\n", msg);
     return 2;
 }
 
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
     simgrid_init(&argc, argv);   /* takes --cfg=... and --log=... out of argv */
     bg_plugin_init();            /* before the platform: the host energy plugin */
 
-    const char *platform = NULL;
+    const char *platform = NULL, *deployment = NULL;
     char bulk_from[128] = "", bulk_to[128] = "";
     double target = 0;
     bg_job_t *jobs[MAX_JOBS];
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
             if (sscanf(argv[++i], "%127[^:]:%127[^:]:%lf", bulk_from, bulk_to, &bulk_bytes) != 3 ||
                 !(bulk_bytes > 0))
                 return usage("--bulk takes FROM:TO:BYTES");
+        } else if (!strcmp(argv[i], "--deployment") && i + 1 < argc) {
+            deployment = argv[++i];
         } else if (!strcmp(argv[i], "--target") && i + 1 < argc) {
             target = atof(argv[++i]);
         } else if (!platform) {
@@ -114,10 +117,12 @@ int main(int argc, char **argv)
         sg_actor_create("bulk-receiver", to, bulk_receiver, 0, NULL);
     }
     for (size_t k = 0; k < n; k++)
-        if (bg_job_deploy(jobs[k], &err)) {
+        if ((deployment && bg_job_use_deployment(jobs[k], deployment, &err)) || bg_job_deploy(jobs[k], &err)) {
             fprintf(stderr, "embed_jobs: job %s: %s\n", bg_job_name(jobs[k]), bg_err_format(&err, buf, sizeof buf));
             return 2;
         }
+    if (deployment)   /* once, after the jobs know their hosts: it starts their server and worker actors */
+        simgrid_load_deployment(deployment);
 
     simgrid_run();
 
