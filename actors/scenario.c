@@ -2,6 +2,7 @@
  * parsing, overrides, validation, `byzgrid keys` and the config block of summary.json. INI syntax is libinih's. */
 #include "bg_scenario.h"
 #include "deployment.h"
+#include "traffic.h"
 #include "faults.h"
 
 #include <errno.h>
@@ -289,6 +290,11 @@ static const bg_key_t sim_keys[] = {
     {"energy", "link_busy_w", BG_KEY_DOUBLE, AT(plat.link_busy_w), "0",
      "Watts of every generated link carrying traffic at its full bandwidth (see energy.link_idle_w)", 0, NAN, 0,
      NULL, NULL, NULL, NULL},
+    {"traffic", "flows", BG_KEY_STRING, AT(traffic), "",
+     "background transfers sharing the links, items separated by ';': constant FROM -> TO RATE | periodic FROM -> TO "
+     "SIZE every PERIOD | poisson FROM -> TO SIZE N/s, each optionally 'at T' (its start); FROM and TO are hosts or "
+     "lists (w0..w3,server; no blanks in TO); seeded by run.seed; docs/plugin.md",
+     NAN, NAN, BG_KEY_EMPTY_OK, NULL, NULL, NULL, NULL},
     {"faults", "hosts", BG_KEY_CUSTOM, AT(faults_hosts), "",
      "host outages: comma-separated items NAME@T (down from T on, never back) or NAME@T1..T2 (down from T1, up "
      "again at T2), times with a SimGrid unit (120s, 5m, 500ms); one name may repeat with intervals apart; NAME is "
@@ -308,7 +314,7 @@ static const bg_key_t sim_keys[] = {
 #define N_SIM_KEYS (sizeof sim_keys / sizeof sim_keys[0])
 
 static const char *const sections[] = {"run", "data", "partition", "model", "method", "compressor", "downlink",
-                                       "aggregator", "attack", "workers", "round", "platform", "energy", "faults",
+                                       "aggregator", "attack", "workers", "round", "platform", "energy", "faults", "traffic",
                                        NULL};
 
 /* Every key in listing order: section by section, the learning keys of a section, then the simulator's. */
@@ -511,6 +517,24 @@ static int expand_names(const char *spec_in, const char *key, char (*out)[BG_MAX
     return BG_OK;
 }
 
+int bg_host_list(const char *spec, const char *key, char (**out)[BG_MAX_HOSTNAME], size_t *n, bg_err_t *err)
+{
+    size_t count, listed;
+    *out = NULL;
+    *n = 0;
+    int rc = expand_names(spec, key, NULL, 0, &count, &listed, err);
+    if (rc)
+        return rc;
+    if (!listed)
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "%s: no host named", key);
+    *out = calloc(listed, sizeof **out);
+    if (!*out)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    expand_names(spec, key, *out, listed, &count, &listed, err);
+    *n = count;
+    return BG_OK;
+}
+
 static int expand_hosts(bg_scenario_t *sc, bg_err_t *err)
 {
     size_t n = sc->learn.n;
@@ -674,6 +698,13 @@ void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err)
 /* The [faults] keys together (each list's syntax was checked as it was read). */
 static int check_faults(const bg_scenario_t *sc, bg_err_t *err)
 {
+    if (sc->traffic[0]) {   /* its syntax; the hosts are checked against the platform */
+        bg_flows_t f;
+        int rc = bg_flows_parse(sc->traffic, &f, err);
+        bg_flows_free(&f);
+        if (rc)
+            return rc;
+    }
     if (sc->plat.link_faults[0] && bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE)
         return bg_err_keyed(err, "faults.links",
                             bg_err_set(err, BG_EINVAL, NULL, 0, "faults.links is for generated platforms only: with "

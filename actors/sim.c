@@ -4,6 +4,8 @@
 #include "bg_sim.h"
 #include "bg_plugin.h"
 #include "deployment.h"
+#include "flow.h"
+#include "traffic.h"
 #include "bg_trace.h"
 #include "platform_load.h"
 #include "platform_check.h"
@@ -13,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <gsl/gsl_randist.h>
 #include <malloc.h>
 #include <math.h>
 #include <simgrid/actor.h>
@@ -141,6 +144,13 @@ typedef struct sim_ctx {
     int embedded;                 /* a job of a program (bg_plugin.h), not of byzgrid run */
     int by_file;                  /* a deployment file starts its server and workers (deployment.h) */
     int started;                  /* its server actor has started */
+    bg_flows_t flows;             /* traffic.flows */
+    void **flow_h;                /* constant flows: the running transfer (NULL before its start) */
+    double *flow_t0;              /* constant flows: when it started */
+    sg_actor_t *flow_actor;       /* the flows' actors (killed at the job's end) */
+    sg_actor_t *flow_receiver;    /* constant flows: the receiving actor (killed at the job's end) */
+    size_t *flow_inflight;        /* periodic and Poisson flows: transfers started and not ended */
+    int traffic_over;             /* the job has ended: transfers still in flight record nothing */
 } sim_ctx_t;
 
 /* The jobs of this simulation by name: a directory for the actors' entry points, whose arguments name their job
@@ -554,8 +564,11 @@ static void interrupted_row(sim_ctx_t *J)
 
 /* The server left its round loop: the run's simulated time ends with the last round (or at until_s, recorded by the
  * clock actor), not with the finalize messages that follow; the clock actor stops. */
+static void traffic_end(sim_ctx_t *J);
+
 static void run_done(sim_ctx_t *J)
 {
+    traffic_end(J);
     if (!J->until_reached)
         record_end(J, simgrid_get_clock());
     if (J->clock_stop)
@@ -1356,6 +1369,164 @@ static void server_actor(int argc, char **argv)
     }
 }
 
+/* ---- Background traffic (traffic.flows, traffic.h) ----------------------------------------------------------------
+ * One daemon actor per flow on its FROM host (daemons end with the job's last actor). A constant flow is one
+ * transfer capped at its rate that never ends; periodic and Poisson flows start a transfer (its own daemon actor)
+ * at each arrival. Transfers share the links with the job's messages under the network model. */
+
+static void transfer_actor(int argc, char **argv)
+{
+    sim_ctx_t *J = job_of(argc, argv);
+    sg_actor_daemonize(sg_actor_self());
+    xbt_assert(argc == 4, "transfer actors take their job, flow and number");
+    const size_t k = (size_t)strtoul(argv[2], NULL, 10), no = (size_t)strtoul(argv[3], NULL, 10);
+    const bg_flow_t *f = &J->flows.v[k];
+    const double start = simgrid_get_clock();
+    void *h = bg_flow_start(sg_host_by_name(f->from), sg_host_by_name(f->to), f->size, 0);
+    const int failed = bg_flow_wait(h);
+    bg_flow_release(h);
+    J->flow_inflight[k]--;
+    if (!failed && !J->traffic_over)
+        event_add(J, no, (long)k, BG_EV_TRAFFIC, start, simgrid_get_clock(), f->size);
+}
+
+/* A constant flow's size: what it would send at its rate in 1e9 s (31 years), small enough that the bytes not yet
+ * sent keep a precision well below a byte (1e18 would leave them to the nearest 128). */
+#define BG_CONSTANT_FLOW_SECONDS 1e9
+
+static void traffic_receiver(int argc, char **argv)
+{
+    sim_ctx_t *J = job_of(argc, argv);
+    sg_actor_daemonize(sg_actor_self());
+    char mb[160];
+    snprintf(mb, sizeof mb, "%s/traffic-%s", J->name, argv[2]);
+    void *data = NULL;
+    sg_comm_wait(sg_mailbox_get_async(sg_mailbox_by_name(mb), &data));
+}
+
+/* Transfers of one periodic or Poisson flow in flight at once: past this, its arrivals outpace its route (an
+ * overloaded M/G/inf queue grows without bound) and the run stops with an error. */
+#define BG_MAX_INFLIGHT 1000
+
+static void traffic_actor(int argc, char **argv)
+{
+    sim_ctx_t *J = job_of(argc, argv);
+    sg_actor_daemonize(sg_actor_self());
+    const size_t k = worker_index(argc, argv);
+    const bg_flow_t *f = &J->flows.v[k];
+    if (f->start > 0)
+        sg_actor_sleep_for(f->start);
+    if (f->kind == BG_FLOW_CONSTANT) {   /* a mailbox transfer (the rate cap needs one) and its receiver */
+        char mb[160], rname[64];
+        snprintf(mb, sizeof mb, "%s/traffic-%zu", J->name, k);
+        snprintf(rname, sizeof rname, "traffic-%zu-receiver", k);
+        char *rargv[] = {rname, J->name, argv[2]};
+        J->flow_receiver[k] = sg_actor_create(rname, sg_host_by_name(f->to), traffic_receiver, 3, rargv);
+        J->flow_t0[k] = simgrid_get_clock();
+        J->flow_h[k] = bg_flow_put(mb, f->rate * BG_CONSTANT_FLOW_SECONDS, f->rate);
+        bg_flow_wait(J->flow_h[k]);
+        return;
+    }
+    gsl_rng *rng = f->kind == BG_FLOW_POISSON ? bg_rng_stream(J->sc->learn.seed, BG_RNG_TRAFFIC, k) : NULL;
+    double next = f->start;
+    for (size_t no = 0;; no++) {
+        if (rng)
+            next += gsl_ran_exponential(rng, 1.0 / f->lambda);
+        else if (no)
+            next += f->period;
+        const double now = simgrid_get_clock();
+        if (next > now)
+            sg_actor_sleep_for(next - now);
+        if (J->traffic_over)
+            break;
+        if (J->flow_inflight[k] >= BG_MAX_INFLIGHT) {   /* arrivals outpace the route: the run is meaningless */
+            bg_err_t e;
+            bg_err_set(&e, BG_EINVAL, NULL, 0, "traffic.flows item %zu (%s -> %s) has %d transfers in flight at %.3f "
+                       "s: it offers more than its route carries (lower its size or rate)", f->item + 1, f->from,
+                       f->to, BG_MAX_INFLIGHT, simgrid_get_clock());
+            bg_err_key(&e, "traffic.flows");
+            sim_fail(J, &e);
+            break;
+        }
+        J->flow_inflight[k]++;
+        char name[64], fk[32], nk[32];
+        snprintf(name, sizeof name, "traffic-%zu-%zu", k, no);
+        snprintf(fk, sizeof fk, "%zu", k);
+        snprintf(nk, sizeof nk, "%zu", no);
+        char *targv[] = {name, J->name, fk, nk};
+        sg_actor_create(name, sg_host_by_name(f->from), transfer_actor, 4, targv);
+    }
+    if (rng)
+        gsl_rng_free(rng);
+}
+
+/* The job's end: a row per constant flow with the bytes it sent, and its transfers released. */
+static void traffic_end(sim_ctx_t *J)
+{
+    if (J->traffic_over || !J->flows.n)
+        return;
+    J->traffic_over = 1;
+    for (size_t k = 0; k < J->flows.n; k++)
+        if (J->flow_h[k]) {
+            const double sent = J->flows.v[k].rate * BG_CONSTANT_FLOW_SECONDS - bg_flow_remaining(J->flow_h[k]);
+            event_add(J, 0, (long)k, BG_EV_TRAFFIC, J->flow_t0[k], simgrid_get_clock(), sent);
+        }
+    for (size_t k = 0; k < J->flows.n; k++)   /* the flows end with the job (in a program, SimGrid goes on) */
+        if (J->flow_actor[k])
+            sg_actor_kill(J->flow_actor[k]);
+    for (size_t k = 0; k < J->flows.n; k++)
+        if (J->flow_receiver[k])
+            sg_actor_kill(J->flow_receiver[k]);
+}
+
+static int traffic_setup(sim_ctx_t *J, const bg_scenario_t *sc, bg_err_t *err)
+{
+    if (!sc->traffic[0])
+        return BG_OK;
+    int rc = bg_flows_parse(sc->traffic, &J->flows, err);
+    if (rc)
+        return rc;
+    for (size_t k = 0; k < J->flows.n; k++) {
+        const bg_flow_t *f = &J->flows.v[k];
+        const char *missing = !sg_host_by_name(f->from) ? f->from : !sg_host_by_name(f->to) ? f->to : NULL;
+        if (missing) {
+            bg_err_set(err, BG_ENOTFOUND, NULL, 0, "traffic.flows item %zu: the platform has no host '%s'",
+                       f->item + 1, missing);
+            return bg_err_keyed(err, "traffic.flows", BG_ENOTFOUND);
+        }
+        char to[1][BG_MAX_HOSTNAME];
+        snprintf(to[0], sizeof to[0], "%s", f->to);
+        if ((rc = bg_platform_check_routes(f->from, (const char (*)[BG_MAX_HOSTNAME])to, 1, "the platform", err)))
+            return bg_err_keyed(err, "traffic.flows", rc);
+    }
+    J->flow_h = calloc(J->flows.n, sizeof *J->flow_h);
+    J->flow_t0 = calloc(J->flows.n, sizeof *J->flow_t0);
+    J->flow_actor = calloc(J->flows.n, sizeof *J->flow_actor);
+    J->flow_receiver = calloc(J->flows.n, sizeof *J->flow_receiver);
+    J->flow_inflight = calloc(J->flows.n, sizeof *J->flow_inflight);
+    if (!J->flow_h || !J->flow_t0 || !J->flow_actor || !J->flow_receiver || !J->flow_inflight)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    return BG_OK;
+}
+
+static void traffic_free(sim_ctx_t *J)
+{
+    for (size_t k = 0; J->flow_h && k < J->flows.n; k++)
+        if (J->flow_h[k])
+            bg_flow_release(J->flow_h[k]);
+    free(J->flow_h);
+    free(J->flow_t0);
+    free(J->flow_actor);
+    free(J->flow_receiver);
+    free(J->flow_inflight);
+    J->flow_receiver = NULL;
+    J->flow_inflight = NULL;
+    J->flow_h = NULL;
+    J->flow_t0 = NULL;
+    J->flow_actor = NULL;
+    bg_flows_free(&J->flows);
+}
+
 /* ---- Deployment files: the functions a SimGrid deployment XML names (deployment.h) ---------------------------- */
 
 static void deployed_server(int argc, char **argv)
@@ -1714,7 +1885,8 @@ static int job_setup(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg
     bg_engine_t *e = NULL;
     if ((rc = bg_engine_new(&sc->learn, &e, err)))
         return rc;
-    if ((rc = check_hosts(sc, err)) || (rc = bg_faults_check(sc, err)) || (rc = place_attackers(sc, err))) {
+    if ((rc = check_hosts(sc, err)) || (rc = bg_faults_check(sc, err)) || (rc = place_attackers(sc, err)) ||
+        (rc = traffic_setup(J, sc, err))) {
         bg_engine_free(e);
         return rc;
     }
@@ -1831,6 +2003,13 @@ static int job_setup(sim_ctx_t *J, bg_scenario_t *sc, const bg_run_opts_t *o, bg
             sg_actor_create(aname, sg_host_by_name(sc->hosts[i]),
                             byz && !bg_engine_attack_runs_method(e) ? byzantine_actor : worker_actor, 3, argv);
     }
+    for (size_t k = 0; k < J->flows.n; k++) {
+        char idx[32], aname[64];
+        snprintf(idx, sizeof idx, "%zu", k);
+        snprintf(aname, sizeof aname, "traffic-%zu", k);
+        char *argv[] = {aname, J->name, idx};
+        J->flow_actor[k] = sg_actor_create(aname, sg_host_by_name(J->flows.v[k].from), traffic_actor, 3, argv);
+    }
     res->setup_time = bg_wall_clock() - t0;
     J->wall_start = bg_wall_clock();
     J->deployed = 1;
@@ -1873,6 +2052,7 @@ static int job_finish(sim_ctx_t *J)
     if (J->clock_stop)
         sg_sem_destroy(J->clock_stop);
     proto_free(J);
+    traffic_free(J);
     free(J->pre_who);
     free(J->pre_flops);
     free(J->pre_tmp);
@@ -1898,6 +2078,8 @@ int bg_sim_run(bg_scenario_t *sc, const bg_run_opts_t *o, bg_run_result_t *res, 
     if (!rc) {
         job_register(J);
         rc = job_setup(J, sc, o, res, err, t0);
+        if (rc)
+            traffic_free(J);
         if (!rc) {
             if (J->by_file) {   /* checked when the scenario was read: SimGrid takes it as it is */
                 register_functions();
@@ -2020,6 +2202,7 @@ int bg_job_deploy(bg_job_t *j, bg_err_t *err)
     bg_err_clear(&j->err);
     int rc = job_setup(J, &j->sc, &j->opts, &j->res, &j->err, j->t0);
     if (rc) {
+        traffic_free(J);
         bg_scenario_locate(&j->sc, &j->err);
         *err = j->err;
         j->finished = 1;   /* nothing to finish: job_setup freed what it made */
