@@ -29,6 +29,11 @@ typedef struct bg_scenario {
                                       * are Byzantine; attack.placement decides which hosts those are */
     size_t n_hosts;
     char hosts_spec[4096];       /* workers.hosts as written ("" = w0..w{n-1}) */
+    char deployment[1024];       /* workers.deployment, resolved ("" = none): a SimGrid deployment XML placing the
+                                  * server and every rank (deployment.h); hosts[] and server_host come from it */
+    char deploy_job[64];         /* the job name its actors carry */
+    char traffic[4096];          /* traffic.flows as written ("" = none; traffic.h parses it) */
+    long *deploy_line;           /* n + 1: the file line of rank i's actor, then the server's (NULL: no file) */
     int attack_oracle;           /* attack.timing: 0 eavesdrop (default), 1 oracle */
     int attack_placement;        /* attack.placement: BG_PLACE_* (which hosts run the Byzantine ranks) */
     char attack_hosts[4096];     /* attack.hosts as written (placement = hosts) */
@@ -68,6 +73,9 @@ const char *bg_energy_class_name(int cls);
 
 /* Parse path, then apply overrides "section.key=value" (from --set). Resolves relative paths against the
  * scenario file's directory and named datasets against the data directories. */
+/* Host names as workers.hosts lists them ("w0..w3, server"): *out (free it) holds *n names; key names the list in
+ * errors. */
+int bg_host_list(const char *spec, const char *key, char (**out)[BG_MAX_HOSTNAME], size_t *n, bg_err_t *err);
 int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, bg_scenario_t *sc, bg_err_t *err);
 void bg_scenario_destroy(bg_scenario_t *sc);
 /* Apply attack.placement to hosts[] (workers.hosts order on entry): the f chosen hosts get the Byzantine ranks

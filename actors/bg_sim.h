@@ -34,6 +34,7 @@ typedef struct bg_run_result {
         int link_energy;                   /* 0: no link energy plugin (WiFi links), links_j is NAN */
         int links_from_file;               /* topology = file: the links' Watts are the XML's wattage_range */
         int links_off_proto;               /* links not counted: round protocols / faults (see sim.c) */
+        int links_embedded;                /* links not counted: a job embedded in a program (bg_plugin.h) */
     } energy;
     /* Round protocols and faults (the simulator's proxy path; on = 0 otherwise): totals over the run. */
     struct bg_protocol {

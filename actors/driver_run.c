@@ -88,7 +88,7 @@ int bg_driver_run_scenario(const bg_scenario_t *sc, const bg_run_opts_t *o, bg_r
     rc = bg_driver_run(e, driver_eval, driver_round, &u, err);
     res->wall_time = bg_wall_clock() - u.start;
     res->sim_time = NAN;
-    res->energy = (struct bg_energy){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 0};
+    res->energy = (struct bg_energy){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 0, 0};
     bg_trace_close(&u.trace);
     if (!rc && u.failed)
         rc = err->code;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {"compute", "upload", "download", "broadcast", "aggregate"};
+static const char *const kind_names[] = {"compute", "upload", "download", "broadcast", "aggregate", "traffic"};
 
 int bg_events_open(bg_events_t *ev, const char *dir, bg_err_t *err)
 {

@@ -20,7 +20,9 @@ typedef enum bg_event_kind {
     BG_EV_UPLOAD,     /* a worker's message: posted -> received by the server */
     BG_EV_DOWNLOAD,   /* the broadcast to one worker: posted by the server -> received by the worker */
     BG_EV_BROADCAST,  /* server: round start -> broadcast posted (the downlink's own computation) */
-    BG_EV_AGGREGATE   /* server: last message in -> aggregation and step done (the round's end) */
+    BG_EV_AGGREGATE,  /* server: last message in -> aggregation and step done (the round's end) */
+    BG_EV_TRAFFIC     /* background traffic (traffic.flows): one transfer; round = its number in the flow, worker =
+                       * the flow's index; a constant flow has one row, at the job's end, with the bytes sent */
 } bg_event_kind_t;
 
 typedef struct bg_event_row {

@@ -164,6 +164,7 @@ typedef struct {
     nameset_t nodes;     /* hosts, routers, zones (SimGrid's netpoints) */
     nameset_t links;     /* link names as SimGrid knows them: L, or L_UP and L_DOWN for SPLITDUPLEX */
     nameset_t split;     /* SPLITDUPLEX link ids */
+    nameset_t routes;    /* routes declared, "zone node|src|dst" (both ways for a symmetrical one) */
     int generated;       /* clusters, cabinets or peers: their links and routers have generated names */
     long n_generated;
 } check_t;
@@ -501,6 +502,29 @@ static const char *const routings[] = {"Cluster", "Dijkstra", "DijkstraCache", "
                                        "Wifi"};
 
 /* Second pass: values and references. */
+/* SimGrid aborts on a second route between the same two points of a zone ("The route between A and B already
+ * exists"); a route is symmetrical (declares B to A too) unless symmetrical="NO". */
+static int route_once(check_t *c, xmlNodePtr zone, xmlNodePtr r)
+{
+    char *src = get(r, "src"), *dst = get(r, "dst"), *sym = get(r, "symmetrical");
+    const int both = !sym || !strcasecmp(sym, "yes");
+    char key[2][600], a[80], b[80];
+    snprintf(key[0], sizeof key[0], "%p|%.250s|%.250s", (void *)zone, src ? src : "", dst ? dst : "");
+    snprintf(key[1], sizeof key[1], "%p|%.250s|%.250s", (void *)zone, dst ? dst : "", src ? src : "");
+    shown(src, a, sizeof a);
+    shown(dst, b, sizeof b);
+    xmlFree(src);
+    xmlFree(dst);
+    xmlFree(sym);
+    for (int w = 0; w < 1 + both; w++) {
+        if (set_has(&c->routes, key[w]))
+            return fail(c, r, BG_EINVAL, "a route from '%s' to '%s' is already declared in this zone (routes go both "
+                        "ways unless symmetrical=\"NO\")", w ? b : a, w ? a : b);
+        set_add(&c->routes, key[w]);
+    }
+    return 0;
+}
+
 static int walk(check_t *c, xmlNodePtr n)
 {
     for (xmlNodePtr k = n->children; k && !c->rc; k = k->next) {
@@ -607,6 +631,8 @@ static int walk(check_t *c, xmlNodePtr n)
                    is(k, "bypassZoneRoute") || is(k, "bypassASroute")) {
             if (node_ref(c, k, "src") || node_ref(c, k, "dst") || node_ref(c, k, "gw_src") ||
                 node_ref(c, k, "gw_dst"))
+                return c->rc;
+            if ((is(k, "route") || is(k, "zoneRoute") || is(k, "ASroute")) && route_once(c, n, k))
                 return c->rc;
             for (xmlNodePtr l = k->children; l; l = l->next)
                 if (is(l, "link_ctn")) {
@@ -762,12 +788,13 @@ int bg_platform_check_buffer(const char *buf, size_t len, const char *name, cons
         declare(&c, root);
     if (!c.rc)
         walk(&c, root);
-    if (!c.rc && (c.nodes.oom || c.links.oom || c.split.oom))
+    if (!c.rc && (c.nodes.oom || c.links.oom || c.split.oom || c.routes.oom))
         bg_err_set(err, c.rc = BG_ENOMEM, name, 0, "out of memory checking the platform");
     rc = c.rc;
     set_free(&c.nodes);
     set_free(&c.links);
     set_free(&c.split);
+    set_free(&c.routes);
 done:
     xmlFreeDoc(doc);
     xmlFreeParserCtxt(ctxt);

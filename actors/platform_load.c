@@ -131,6 +131,18 @@ void bg_platform_write_json(bg_json_t *j)
     bg_json_end_array(j);
 }
 
+void bg_platform_record(const char *what)
+{
+    record();
+    L.topology = BG_TOPO_FILE;
+    snprintf(L.file, sizeof L.file, "%s", what);
+}
+
+size_t bg_platform_loaded_hosts(void)
+{
+    return L.n_hosts;
+}
+
 void bg_platform_forget(void)
 {
     forget();

@@ -12,6 +12,10 @@ int bg_platform_load(const bg_scenario_t *sc, const char *out_dir, bg_err_t *err
 /* "topology", "loaded" (the file SimGrid read), "hosts" [{name, speed_flops}], "links" [{name, bandwidth_Bps,
  * latency_s}] of the loaded platform, inside the summary's "platform" object. */
 void bg_platform_write_json(bg_json_t *j);
+/* A platform loaded by someone else (a program embedding jobs): record it for summary.json as `what`. */
+void bg_platform_record(const char *what);
+/* Hosts recorded (0: none yet). */
+size_t bg_platform_loaded_hosts(void);
 void bg_platform_forget(void);
 /* After loading, before running: a route from server to each of hosts[0..n) and back. SimGrid 3.32 aborts the process
  * on a transfer without a route (an empty one, or a zone's own assertion), so the lookups run in a forked child with

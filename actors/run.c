@@ -272,6 +272,9 @@ int bg_summary_write(const bg_scenario_t *sc, const bg_engine_t *e, const bg_run
     bg_json_num(&j, "link_busy_w", en->link_busy_w);
     bg_json_str(&j, "links_note",
                 !isfinite(en->total_j) ? "no energy without simulated time (the in-process driver)"
+                : en->links_embedded
+                    ? "links_j is null: a job embedded in a program (bg_plugin.h) does not count links, which the "
+                      "program's platform and traffic share (total_j counts the job's hosts only)"
                 : en->links_off_proto
                     ? "links_j is null: the links draw power, but with round protocols or faults actors waiting for a "
                       "message are ended (a host crash, the run's end), which crashes SimGrid 3.32's link energy "

@@ -1,6 +1,8 @@
 /* Scenario loading: the learning keys (bg_config_keys) and the simulator's own keys below, one table each, drive
  * parsing, overrides, validation, `byzgrid keys` and the config block of summary.json. INI syntax is libinih's. */
 #include "bg_scenario.h"
+#include "deployment.h"
+#include "traffic.h"
 #include "faults.h"
 
 #include <errno.h>
@@ -206,6 +208,10 @@ static const bg_key_t sim_keys[] = {
      parse_hosts, format_hosts},
     {"workers", "server", BG_KEY_STRING, AT(server_host), "server", "host of the parameter server", NAN, NAN, 0,
      NULL, NULL, NULL, NULL},
+    {"workers", "deployment", BG_KEY_PATH, AT(deployment), "",
+     "SimGrid deployment XML placing the job's actors instead of workers.hosts and workers.server: byzgrid_server "
+     "(argument: a job name), byzgrid_worker and byzgrid_byzantine (the job name, then the rank); docs/plugin.md",
+     NAN, NAN, 0, NULL, NULL, NULL, NULL},
     {"platform", "topology", BG_KEY_CHOICE, AT(plat.topology), "auto",
      "network: auto (file when platform.file is set, else star), or generated star, racks, sites, fat-tree; file",
      NAN, NAN, 0, topologies, NULL, NULL, NULL},
@@ -284,6 +290,11 @@ static const bg_key_t sim_keys[] = {
     {"energy", "link_busy_w", BG_KEY_DOUBLE, AT(plat.link_busy_w), "0",
      "Watts of every generated link carrying traffic at its full bandwidth (see energy.link_idle_w)", 0, NAN, 0,
      NULL, NULL, NULL, NULL},
+    {"traffic", "flows", BG_KEY_STRING, AT(traffic), "",
+     "background transfers sharing the links, items separated by ';': constant FROM -> TO RATE | periodic FROM -> TO "
+     "SIZE every PERIOD | poisson FROM -> TO SIZE N/s, each optionally 'at T' (its start); FROM and TO are hosts or "
+     "lists (w0..w3,server; no blanks in TO); seeded by run.seed; docs/plugin.md",
+     NAN, NAN, BG_KEY_EMPTY_OK, NULL, NULL, NULL, NULL},
     {"faults", "hosts", BG_KEY_CUSTOM, AT(faults_hosts), "",
      "host outages: comma-separated items NAME@T (down from T on, never back) or NAME@T1..T2 (down from T1, up "
      "again at T2), times with a SimGrid unit (120s, 5m, 500ms); one name may repeat with intervals apart; NAME is "
@@ -303,7 +314,7 @@ static const bg_key_t sim_keys[] = {
 #define N_SIM_KEYS (sizeof sim_keys / sizeof sim_keys[0])
 
 static const char *const sections[] = {"run", "data", "partition", "model", "method", "compressor", "downlink",
-                                       "aggregator", "attack", "workers", "round", "platform", "energy", "faults",
+                                       "aggregator", "attack", "workers", "round", "platform", "energy", "faults", "traffic",
                                        NULL};
 
 /* Every key in listing order: section by section, the learning keys of a section, then the simulator's. */
@@ -506,6 +517,24 @@ static int expand_names(const char *spec_in, const char *key, char (*out)[BG_MAX
     return BG_OK;
 }
 
+int bg_host_list(const char *spec, const char *key, char (**out)[BG_MAX_HOSTNAME], size_t *n, bg_err_t *err)
+{
+    size_t count, listed;
+    *out = NULL;
+    *n = 0;
+    int rc = expand_names(spec, key, NULL, 0, &count, &listed, err);
+    if (rc)
+        return rc;
+    if (!listed)
+        return bg_err_set(err, BG_EINVAL, NULL, 0, "%s: no host named", key);
+    *out = calloc(listed, sizeof **out);
+    if (!*out)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    expand_names(spec, key, *out, listed, &count, &listed, err);
+    *n = count;
+    return BG_OK;
+}
+
 static int expand_hosts(bg_scenario_t *sc, bg_err_t *err)
 {
     size_t n = sc->learn.n;
@@ -669,6 +698,13 @@ void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err)
 /* The [faults] keys together (each list's syntax was checked as it was read). */
 static int check_faults(const bg_scenario_t *sc, bg_err_t *err)
 {
+    if (sc->traffic[0]) {   /* its syntax; the hosts are checked against the platform */
+        bg_flows_t f;
+        int rc = bg_flows_parse(sc->traffic, &f, err);
+        bg_flows_free(&f);
+        if (rc)
+            return rc;
+    }
     if (sc->plat.link_faults[0] && bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE)
         return bg_err_keyed(err, "faults.links",
                             bg_err_set(err, BG_EINVAL, NULL, 0, "faults.links is for generated platforms only: with "
@@ -759,6 +795,22 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
         bg_scenario_locate(sc, err);
         return r;
     }
+    if (sc->deployment[0]) {
+        static const char *const placed[][2] = {{"workers", "hosts"}, {"workers", "server"}, {"attack", "placement"},
+                                                {"attack", "hosts"}};
+        for (size_t k = 0; k < sizeof placed / sizeof placed[0]; k++)
+            if (bg_scenario_is_set(sc, placed[k][0], placed[k][1])) {
+                bg_err_set(err, BG_EINVAL, NULL, 0, "%s.%s and workers.deployment both place actors: the deployment "
+                           "file names every host, keep one of them", placed[k][0], placed[k][1]);
+                bg_err_key(err, "workers.deployment");
+                bg_scenario_locate(sc, err);
+                return BG_EINVAL;
+            }
+        r = bg_deployment_read(sc->deployment, NULL, 0, sc, sc->deploy_job, err);
+        if (!r && (r = check_faults(sc, err)))
+            bg_scenario_locate(sc, err);
+        return r;
+    }
     if (sc->attack_placement == BG_PLACE_HOSTS && !sc->attack_hosts[0])
         r = bg_err_keyed(err, "attack.placement",
                          bg_err_set(err, BG_EINVAL, NULL, 0, "attack.placement = hosts needs attack.hosts"));
@@ -785,6 +837,8 @@ int bg_scenario_is_set(const bg_scenario_t *sc, const char *section, const char 
 
 void bg_scenario_destroy(bg_scenario_t *sc)
 {
+    free(sc->deploy_line);
+    sc->deploy_line = NULL;
     free(sc->hosts);
     sc->hosts = NULL;
     sc->n_hosts = 0;

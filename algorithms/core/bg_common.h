@@ -66,7 +66,8 @@ enum bg_rng_role {
     BG_RNG_PLATFORM = 8,   /* generated platforms: drawn per-worker values and profiles; index = which value */
     BG_RNG_PLACEMENT = 9,  /* which worker hosts run the Byzantine ranks (attack.placement = random) */
     BG_RNG_FAULTS = 10,    /* seeded host outages (faults.mtbf_s, faults.mttr_s); index = worker rank */
-    BG_RNG_ROUND = 11      /* round protocols: the workers sampled in a round (index = round) */
+    BG_RNG_ROUND = 11,     /* round protocols: the workers sampled in a round (index = round) */
+    BG_RNG_TRAFFIC = 12    /* background traffic: a Poisson flow's arrivals (index = flow) */
 };
 
 /* A new gsl_rng (mt19937) seeded from a splitmix64 hash of (seed, role, index). Caller frees with gsl_rng_free. */

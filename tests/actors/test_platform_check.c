@@ -56,11 +56,19 @@ static void test_good(void **state)
     (void)state;
     bg_err_t err;
     assert_int_equal(check(platform("4.1", "1Gf", "10MBps", "1ms", ""), &err), 0);
+    /* one route each way, neither symmetrical, is fine */
+    const char *two_ways = HEAD "<platform version=\"4.1\"><zone id=\"z\" routing=\"Full\">"
+        "<host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/>"
+        "<link id=\"l\" bandwidth=\"1MBps\" latency=\"0\" sharing_policy=\"SPLITDUPLEX\"/>"
+        "<route src=\"a\" dst=\"b\" symmetrical=\"NO\"><link_ctn id=\"l\" direction=\"UP\"/></route>"
+        "<route src=\"b\" dst=\"a\" symmetrical=\"no\"><link_ctn id=\"l\" direction=\"DOWN\"/></route>"
+        "</zone></platform>\n";
+    assert_int_equal(check(two_ways, &err), 0);
     assert_int_equal(check(platform("4", "1Gf,500Mf", "1.5Gbps", "0", "<host id=\"h\" speed=\"2Gf\" core=\"4\" "
                                          "pstate=\"0\"><prop id=\"a\" value=\"b\"/></host>"), &err), 0);
     assert_int_equal(check(platform("4.1", "1Gf", "10MBps", "1ms",
-                                    "<route src=\"w0\" dst=\"server\"><link_ctn id=\"l1\" direction=\"UP\"/>"
-                                    "<link_ctn id=\"l1_DOWN\"/></route>"), &err), 0);
+                                    "<host id=\"h2\" speed=\"1Gf\"/><route src=\"w0\" dst=\"h2\"><link_ctn "
+                                    "id=\"l1\" direction=\"UP\"/><link_ctn id=\"l1_DOWN\"/></route>"), &err), 0);
     /* A cluster, a WiFi zone and the old system id. */
     const char *c = "<?xml version='1.0'?>\n"
                     "<!DOCTYPE platform SYSTEM \"http://simgrid.gforge.inria.fr/simgrid/simgrid.dtd\">\n"
@@ -141,6 +149,14 @@ static void test_structure(void **state)
         9, "SPLITDUPLEX");
     bad(platform("4.1", "1Gf", "10MBps", "1ms",
                  "<route src=\"w0\" dst=\"server\"><link_ctn id=\"l0\" direction=\"UP\"/></route>"), 9, "SPLITDUPLEX");
+    /* A second route between two points (SimGrid: "The route between w0 and server already exists"): routes are
+     * symmetrical unless symmetrical="NO", so w0 -> server on line 9 also declares line 10's server -> w0. */
+    bad(platform("4.1", "1Gf", "10MBps", "1ms", "<route src=\"w0\" dst=\"server\"><link_ctn id=\"l0\"/></route>"),
+        10, "a route from 'server' to 'w0' is already declared");
+    bad(platform("4.1", "1Gf", "10MBps", "1ms", "<route src=\"w0\" dst=\"server\" symmetrical=\"NO\"><link_ctn "
+                 "id=\"l0\"/></route>"), 10, "a route from 'w0' to 'server' is already declared");
+    bad(platform("4.1", "1Gf", "10MBps", "1ms", "<route src=\"server\" dst=\"w0\" symmetrical=\"NO\"><link_ctn "
+                 "id=\"l0\"/></route>"), 10, "a route from 'server' to 'w0' is already declared");
     /* Not XML, not SimGrid's prolog, entity declarations, a root other than <platform>. */
     bad("", 0, "empty");
     bad("[run]\nrounds = 3\n", 1, "not well-formed");
