@@ -38,7 +38,8 @@ done
 
 echo "fuzz: building ${names[*]} in $build"
 CC=${CC:-clang}
-CC=$CC cmake -S "$root" -B "$build" -DBYZGRID_FUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+CXX=${CXX:-clang++}
+CC=$CC CXX=$CXX cmake -S "$root" -B "$build" -DBYZGRID_FUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 targets=()
 for n in "${names[@]}"; do targets+=(--target "fuzz_$n"); done
 cmake --build "$build" -j2 "${targets[@]}" >"$build/fuzz-build.log" 2>&1 || {
