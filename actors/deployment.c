@@ -1,10 +1,10 @@
 /* Deployment files (deployment.h): libxml2 only, no SimGrid. */
 #include "deployment.h"
+#include "sgxml.h"
 
 #include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,20 +25,6 @@ static char *get(xmlNodePtr n, const char *a)
     return (char *)xmlGetProp(n, (const xmlChar *)a);
 }
 
-/* An attribute value for a message: printable ASCII, at most 60 characters shown. */
-static void shown(const char *s, char *buf, size_t len)
-{
-    size_t o = 0;
-    for (size_t i = 0; s && s[i] && o + 4 < len; i++) {
-        if (i == 60) {
-            snprintf(buf + o, len - o, "...");
-            return;
-        }
-        buf[o++] = (s[i] >= 32 && s[i] < 127) ? s[i] : '?';
-    }
-    buf[o] = '\0';
-}
-
 typedef struct {
     const char *path;
     bg_err_t *err;
@@ -55,8 +41,8 @@ static int fail(ctx_t *c, xmlNodePtr n, int code, const char *fmt, ...)
     va_end(ap);
     if (n && is(n, "actor")) {
         char *h = get(n, "host"), *f = get(n, "function"), hs[80], fs[80];
-        shown(h, hs, sizeof hs);
-        shown(f, fs, sizeof fs);
+        bg_xml_shown(h, hs, sizeof hs);
+        bg_xml_shown(f, fs, sizeof fs);
         snprintf(what, sizeof what, "<actor host=\"%s\" function=\"%s\">: ", hs, fs);
         xmlFree(h);
         xmlFree(f);
@@ -64,24 +50,6 @@ static int fail(ctx_t *c, xmlNodePtr n, int code, const char *fmt, ...)
     bg_err_set(c->err, code, c->path, n ? xmlGetLineNo(n) : 0, "%s%s", what, msg);
     bg_err_key(c->err, "workers.deployment");
     return c->rc = code;
-}
-
-typedef struct {
-    int set;
-    long line;
-    char msg[300];
-} first_error_t;
-
-static void on_error(void *data, xmlErrorPtr e)
-{
-    first_error_t *f = data;
-    if (f->set || !e || e->level == XML_ERR_WARNING)
-        return;
-    f->set = 1;
-    f->line = e->line;
-    shown(e->message ? e->message : "unknown error", f->msg, sizeof f->msg);
-    for (size_t l = strlen(f->msg); l && (f->msg[l - 1] == '?' || f->msg[l - 1] == ' '); l--)
-        f->msg[l - 1] = '\0';
 }
 
 static char *read_all(const char *path, size_t *len, bg_err_t *err)
@@ -136,49 +104,21 @@ int bg_deployment_read(const char *path, const char *job, int foreign, bg_scenar
     if (!buf)
         return bg_err_keyed(err, "workers.deployment", err->code);
     ctx_t c = {.path = path, .err = err};
-    if (!len || memchr(buf, '\0', len) || strstr(buf, "<!ENTITY")) {
-        free(buf);
-        return fail(&c, NULL, BG_EFORMAT, "empty, binary, or with <!ENTITY>: not a SimGrid deployment XML");
-    }
-    first_error_t fe = {0};
-    xmlSetStructuredErrorFunc(&fe, on_error);
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    xmlDocPtr doc = ctxt ? xmlCtxtReadMemory(ctxt, buf, (int)len, path, NULL, XML_PARSE_NONET | XML_PARSE_BIG_LINES)
-                         : NULL;
+    bg_xml_errors_t fe;
+    bg_xml_capture(&fe);
+    xmlDocPtr doc = NULL;
+    c.rc = bg_xml_read(buf, len, path, "deployment", &fe, &doc, err);
     free(buf);
     const size_t n = sc->learn.n, f = sc->learn.f, nh = n - f;
     long *line = NULL;
     char (*hosts)[BG_MAX_HOSTNAME] = NULL;
     char name[64] = "";
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
-    if (!ctxt) {
-        fail(&c, NULL, BG_ENOMEM, "out of memory parsing the deployment");
+    if (c.rc) {
+        bg_err_key(err, "workers.deployment");
         goto done;
     }
-    if (!doc || fe.set) {
-        bg_err_set(err, BG_EFORMAT, path, fe.set ? fe.line : 0, "not well-formed XML: %s",
-                   fe.set ? fe.msg : "unreadable");
-        c.rc = bg_err_keyed(err, "workers.deployment", BG_EFORMAT);
-        goto done;
-    }
-    if (!root || strcmp((const char *)root->name, "platform")) {
-        fail(&c, root, BG_EFORMAT, "the root element must be <platform version=\"4.1\">");
-        goto done;
-    }
-    xmlDtdPtr own = doc->intSubset;
-    if (!(own && own->name && !strcmp((const char *)own->name, "platform") && !own->ExternalID && own->SystemID &&
-          !own->children &&
-          (!strcmp((const char *)own->SystemID, "https://simgrid.org/simgrid.dtd") ||
-           !strcmp((const char *)own->SystemID, "http://simgrid.gforge.inria.fr/simgrid/simgrid.dtd")))) {
-        fail(&c, root, BG_EFORMAT, "SimGrid 3.32 needs the line <!DOCTYPE platform SYSTEM "
-                                   "\"https://simgrid.org/simgrid.dtd\"> before <platform>");
-        goto done;
-    }
-    char *ver = get(root, "version"), *end = NULL;
-    const double vn = ver ? strtod(ver, &end) : NAN;
-    const int ver_ok = ver && end != ver && !*end && isfinite(vn) && lround(100 * vn) >= 400 && lround(100 * vn) <= 410;
-    xmlFree(ver);
-    if (!ver_ok) {
+    if (!bg_xml_version_ok(root)) {
         fail(&c, root, BG_EFORMAT, "<platform> needs version=\"4.1\" (SimGrid 3.32 reads 4 to 4.1)");
         goto done;
     }
@@ -305,7 +245,6 @@ done:
     free(hosts);
     free(line);
     xmlFreeDoc(doc);
-    xmlFreeParserCtxt(ctxt);
-    xmlSetStructuredErrorFunc(NULL, NULL);
+    bg_xml_release();
     return c.rc;
 }

@@ -3,6 +3,7 @@
  * platform format 4.1 (platform_dtd below, written from SimGrid's documentation of the format; see
  * docs/references.md). Then the checks a DTD cannot express, each one a case that made SimGrid abort when tried. */
 #include "platform_check.h"
+#include "sgxml.h"
 
 #include "bg_platform.h"
 
@@ -169,17 +170,6 @@ typedef struct {
     long n_generated;
 } check_t;
 
-/* Printable, bounded copy of an attribute value for messages. */
-static void shown(const char *s, char *buf, size_t len)
-{
-    size_t k = 0;
-    for (; s && *s && k + 4 < len; s++)
-        buf[k++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
-    if (s && *s && len > 4)
-        memcpy(buf + k, "...", 3), k += 3;
-    buf[k < len ? k : len - 1] = '\0';
-}
-
 static char *get(xmlNodePtr n, const char *a)
 {
     return (char *)xmlGetProp(n, (const xmlChar *)a);
@@ -191,11 +181,11 @@ static void describe(xmlNodePtr n, char *buf, size_t len)
     char *id = get(n, "id"), *src = id ? NULL : get(n, "src"), *dst = id ? NULL : get(n, "dst");
     char a[80], b[80];
     if (id) {
-        shown(id, a, sizeof a);
+        bg_xml_shown(id, a, sizeof a);
         snprintf(buf, len, "<%s id=\"%s\">", (const char *)n->name, a);
     } else if (src && dst) {
-        shown(src, a, sizeof a);
-        shown(dst, b, sizeof b);
+        bg_xml_shown(src, a, sizeof a);
+        bg_xml_shown(dst, b, sizeof b);
         snprintf(buf, len, "<%s src=\"%s\" dst=\"%s\">", (const char *)n->name, a, b);
     } else {
         snprintf(buf, len, "<%s>", (const char *)n->name);
@@ -229,7 +219,7 @@ static const char *kind_name(bg_unit_kind_t k)
 static int one_value(check_t *c, xmlNodePtr n, const char *attr, const char *text, bg_unit_kind_t kind)
 {
     char why[400], s[80];
-    shown(text, s, sizeof s);
+    bg_xml_shown(text, s, sizeof s);
     double x;
     if (kind == BG_UNIT_TIME && !strcmp(text, "0"))
         return 0;
@@ -283,7 +273,7 @@ static int int_attr(check_t *c, xmlNodePtr n, const char *attr, long lo, long hi
     errno = 0;
     long x = strtol(v, &end, 10);
     int bad = end == v || *end || errno == ERANGE || x < lo || x > hi || !isdigit((unsigned char)v[v[0] == '-']);
-    shown(v, s, sizeof s);
+    bg_xml_shown(v, s, sizeof s);
     xmlFree(v);
     if (bad)
         return fail(c, n, BG_EINVAL, "%s \"%s\" must be a whole number from %ld to %ld", attr, s, lo, hi);
@@ -297,7 +287,7 @@ static int radical(check_t *c, xmlNodePtr n)
     char *r = get(n, "radical"), *prefix = get(n, "prefix"), *suffix = get(n, "suffix");
     int rc = 0;
     char s[80];
-    shown(r, s, sizeof s);
+    bg_xml_shown(r, s, sizeof s);
     for (char *p = r; p && !rc;) {
         long a, b;
         char *end;
@@ -321,7 +311,7 @@ static int radical(check_t *c, xmlNodePtr n)
             char host[600];
             snprintf(host, sizeof host, "%.250s%ld%.250s", prefix ? prefix : "", i, suffix ? suffix : "");
             if (!set_add(&c->nodes, host) && !c->nodes.oom) {
-                shown(host, s, sizeof s);
+                bg_xml_shown(host, s, sizeof s);
                 rc = fail(c, n, BG_EINVAL, "generates host \"%s\", a name already used by a host, router or zone", s);
             }
         }
@@ -403,7 +393,7 @@ static int profile(check_t *c, xmlNodePtr n, const char *attr)
         ok = !stat(path, &st) && S_ISREG(st.st_mode);
     }
     char s[200];
-    shown(v, s, sizeof s);
+    bg_xml_shown(v, s, sizeof s);
     xmlFree(v);
     return ok ? 0 : fail(c, n, BG_EIO, "%s \"%s\" is not a readable file (looked in the current folder and the "
                                        "platform's)", attr, s);
@@ -470,7 +460,7 @@ static int link_ref(check_t *c, xmlNodePtr n, const char *attr, const char *dir)
     char *id = get(n, attr);
     int rc = 0;
     char s[80];
-    shown(id, s, sizeof s);
+    bg_xml_shown(id, s, sizeof s);
     if (id) {
         int updown = dir && (!strcmp(dir, "UP") || !strcmp(dir, "DOWN"));
         if (updown && !set_has(&c->split, id) && (set_has(&c->links, id) || !c->generated))
@@ -491,7 +481,7 @@ static int node_ref(check_t *c, xmlNodePtr n, const char *attr)
     int rc = 0;
     if (v && !set_has(&c->nodes, v) && !c->generated) {
         char s[80];
-        shown(v, s, sizeof s);
+        bg_xml_shown(v, s, sizeof s);
         rc = fail(c, n, BG_EINVAL, "%s \"%s\" names no host, router or zone of this file", attr, s);
     }
     xmlFree(v);
@@ -511,8 +501,8 @@ static int route_once(check_t *c, xmlNodePtr zone, xmlNodePtr r)
     char key[2][600], a[80], b[80];
     snprintf(key[0], sizeof key[0], "%p|%.250s|%.250s", (void *)zone, src ? src : "", dst ? dst : "");
     snprintf(key[1], sizeof key[1], "%p|%.250s|%.250s", (void *)zone, dst ? dst : "", src ? src : "");
-    shown(src, a, sizeof a);
-    shown(dst, b, sizeof b);
+    bg_xml_shown(src, a, sizeof a);
+    bg_xml_shown(dst, b, sizeof b);
     xmlFree(src);
     xmlFree(dst);
     xmlFree(sym);
@@ -539,7 +529,7 @@ static int walk(check_t *c, xmlNodePtr n)
             for (size_t i = 0; r && i < sizeof routings / sizeof routings[0]; i++)
                 known |= !strcasecmp(r, routings[i]);
             char s[80];
-            shown(r, s, sizeof s);
+            bg_xml_shown(r, s, sizeof s);
             xmlFree(r);
             if (!known)
                 return fail(c, k, BG_EINVAL, "routing \"%s\" is not one of SimGrid's: Full, Floyd, Dijkstra, "
@@ -603,8 +593,8 @@ static int walk(check_t *c, xmlNodePtr n)
                 xmlFree(r);
             }
             char st[80], tt[80];
-            shown(topo, tt, sizeof tt);
-            shown(tp, st, sizeof st);
+            bg_xml_shown(topo, tt, sizeof tt);
+            bg_xml_shown(tp, st, sizeof st);
             xmlFree(topo);
             xmlFree(tp);
             if (need < 0)
@@ -664,36 +654,6 @@ static int known_elements(check_t *c, xmlNodePtr n, xmlDtdPtr dtd)
     return c->rc;
 }
 
-/* ---- libxml2 glue */
-typedef struct {
-    int set;
-    long line;
-    char msg[400];
-} first_error_t;
-
-static void on_error(void *data, xmlErrorPtr e)
-{
-    first_error_t *f = data;
-    if (f->set || !e || e->level == XML_ERR_WARNING)
-        return;
-    f->set = 1;
-    f->line = e->line;
-    if (!f->line && e->node && ((xmlNodePtr)e->node)->type == XML_ELEMENT_NODE)
-        f->line = xmlGetLineNo((xmlNodePtr)e->node);
-    shown(e->message ? e->message : "unknown error", f->msg, sizeof f->msg);
-    for (size_t l = strlen(f->msg); l && (f->msg[l - 1] == '?' || f->msg[l - 1] == ' '); l--)
-        f->msg[l - 1] = '\0';   /* the trailing newline, shown as '?' */
-}
-
-/* The 1-based line of offset off in buf. */
-static long line_of(const char *buf, size_t off)
-{
-    long line = 1;
-    for (size_t i = 0; i < off; i++)
-        line += buf[i] == '\n';
-    return line;
-}
-
 static xmlDtdPtr dtd_once(void)
 {
     xmlParserInputBufferPtr in =
@@ -703,52 +663,16 @@ static xmlDtdPtr dtd_once(void)
 
 int bg_platform_check_buffer(const char *buf, size_t len, const char *name, const char *dir, bg_err_t *err)
 {
-    if (!len)
-        return bg_err_set(err, BG_EFORMAT, name, 0, "empty file: not a SimGrid platform XML");
     if (len > BG_PLATFORM_MAX_BYTES)
         return bg_err_set(err, BG_EFORMAT, name, 0, "larger than %u MiB: not taken as a platform",
                           BG_PLATFORM_MAX_BYTES >> 20);
-    if (memchr(buf, '\0', len))
-        return bg_err_set(err, BG_EFORMAT, name, line_of(buf, (size_t)((const char *)memchr(buf, '\0', len) - buf)),
-                          "a NUL byte: not a SimGrid platform XML");
-    /* No entity declarations at all: no expansion to bound, and SimGrid's parser refuses an internal subset. */
-    for (size_t i = 0; i + 8 <= len; i++)
-        if (buf[i] == '<' && !memcmp(buf + i, "<!ENTITY", 8))
-            return bg_err_set(err, BG_EFORMAT, name, line_of(buf, i),
-                              "<!ENTITY>: entity declarations are not allowed in a SimGrid platform");
-    first_error_t fe = {0};
-    xmlSetStructuredErrorFunc(&fe, on_error);
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    bg_xml_errors_t fe;
+    bg_xml_capture(&fe);
     xmlDocPtr doc = NULL;
-    int rc = BG_OK;
-    if (!ctxt) {
-        rc = bg_err_set(err, BG_ENOMEM, name, 0, "out of memory parsing the platform");
+    int rc = bg_xml_read(buf, len, name, "platform", &fe, &doc, err);
+    if (rc)
         goto done;
-    }
-    doc = xmlCtxtReadMemory(ctxt, buf, (int)len, name, NULL, XML_PARSE_NONET | XML_PARSE_BIG_LINES);
-    if (!doc || fe.set) {
-        rc = bg_err_set(err, BG_EFORMAT, name, fe.set ? fe.line : 0, "not well-formed XML: %s",
-                        fe.set ? fe.msg : "unreadable");
-        goto done;
-    }
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    if (!root || strcmp((const char *)root->name, "platform")) {
-        rc = bg_err_set(err, BG_EFORMAT, name, root ? xmlGetLineNo(root) : 0,
-                        "the root element must be <platform>, not <%.40s>", root ? (const char *)root->name : "");
-        goto done;
-    }
-    /* SimGrid 3.32's parser needs this DOCTYPE line, with one of these two system ids and nothing else. */
-    xmlDtdPtr own = doc->intSubset;
-    int doctype_ok = own && own->name && !strcmp((const char *)own->name, "platform") && !own->ExternalID &&
-                     own->SystemID && !own->children &&
-                     (!strcmp((const char *)own->SystemID, "https://simgrid.org/simgrid.dtd") ||
-                      !strcmp((const char *)own->SystemID, "http://simgrid.gforge.inria.fr/simgrid/simgrid.dtd"));
-    if (!doctype_ok) {
-        rc = bg_err_set(err, BG_EFORMAT, name, xmlGetLineNo(root),
-                        "<platform>: SimGrid 3.32 needs the line <!DOCTYPE platform SYSTEM "
-                        "\"https://simgrid.org/simgrid.dtd\"> before it, and no internal DTD subset");
-        goto done;
-    }
     xmlDtdPtr dtd = dtd_once();
     xmlValidCtxtPtr v = xmlNewValidCtxt();
     if (!dtd || !v) {
@@ -775,15 +699,13 @@ int bg_platform_check_buffer(const char *buf, size_t len, const char *name, cons
         goto done;
     }
     /* Version: SimGrid 3.32 reads 4 (with a notice) to 4.1, compared as lround(100 * version). */
-    char *ver = get(root, "version"), *end = NULL;
-    double vn = ver ? strtod(ver, &end) : NAN;
-    if (!ver || end == ver || *end || !isfinite(vn) || lround(100 * vn) < 400 || lround(100 * vn) > 410) {
-        char s[80];
-        shown(ver, s, sizeof s);
+    if (!bg_xml_version_ok(root)) {
+        char *ver = get(root, "version"), sv[80];
+        bg_xml_shown(ver, sv, sizeof sv);
+        xmlFree(ver);
         fail(&c, root, BG_EFORMAT, "version \"%s\" is not one SimGrid 3.32 reads (4 to 4.1): write version=\"4.1\"",
-             s);
+             sv);
     }
-    xmlFree(ver);
     if (!c.rc)
         declare(&c, root);
     if (!c.rc)
@@ -797,8 +719,7 @@ int bg_platform_check_buffer(const char *buf, size_t len, const char *name, cons
     set_free(&c.routes);
 done:
     xmlFreeDoc(doc);
-    xmlFreeParserCtxt(ctxt);
-    xmlSetStructuredErrorFunc(NULL, NULL);
+    bg_xml_release();
     return rc;
 }
 

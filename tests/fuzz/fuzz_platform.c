@@ -1,4 +1,4 @@
-/* fuzz-sources: actors/platform_check.c actors/platform_values.c */
+/* fuzz-sources: actors/platform_check.c actors/platform_values.c actors/sgxml.c */
 /* libFuzzer harness for the platform validator (actors/platform_check.c): any bytes give BG_OK or one error with a
  * one-line message, never a crash, a leak or a hang. No profile-file lookups (dir = NULL), nothing written. */
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* fuzz-sources: actors/scenario.c actors/platform.c actors/platform_values.c actors/faults.c */
+/* fuzz-sources: actors/scenario.c actors/platform.c actors/platform_values.c actors/faults.c actors/deployment.c actors/traffic.c actors/sgxml.c */
 /* libFuzzer harness for the scenario reader (bg_scenario_load: libinih through its line reader, every key through
  * the key tables, host lists, placements, [faults] lists). The input is the scenario file, written to a temporary
  * file; when it starts with "--set " its first line is one --set override instead. Any bytes give either a
