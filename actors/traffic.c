@@ -43,11 +43,13 @@ static int parse_item(char *item, size_t k, bg_flows_t *out, bg_err_t *err)
 {
     char text[1024], why[300];
     bg_trim(item, strlen(item), text, sizeof text);
+    char orig[sizeof text];   /* the item as written, for messages (text is cut up below) */
+    memcpy(orig, text, sizeof orig);
     const char *usage = "expected 'constant FROM -> TO RATE', 'periodic FROM -> TO SIZE every PERIOD' or 'poisson "
                         "FROM -> TO SIZE N/s', each optionally followed by 'at T'%s";
     char *arrow = strstr(text, "->");
     if (!arrow)
-        return fail(err, k, text, usage, "");
+        return fail(err, k, orig, usage, "");
     /* kind and FROM before the arrow, TO and the parameters after it */
     *arrow = '\0';
     char head[512], tail[512];
@@ -55,7 +57,7 @@ static int parse_item(char *item, size_t k, bg_flows_t *out, bg_err_t *err)
     bg_trim(arrow + 2, strlen(arrow + 2), tail, sizeof tail);
     char *sp = head + strcspn(head, " \t");
     if (!*sp)
-        return fail(err, k, text, usage, "");
+        return fail(err, k, orig, usage, "");
     *sp++ = '\0';
     bg_flow_t f = {.item = k};
     if (!strcmp(head, "constant"))
@@ -81,7 +83,7 @@ static int parse_item(char *item, size_t k, bg_flows_t *out, bg_err_t *err)
     }
     const size_t want = f.kind == BG_FLOW_CONSTANT ? 2 : f.kind == BG_FLOW_PERIODIC ? 4 : 3;
     if (nw != want || (f.kind == BG_FLOW_PERIODIC && strcmp(words[2], "every")))
-        return fail(err, k, arrow + 2, usage, "");
+        return fail(err, k, orig, usage, "");
     if (f.kind == BG_FLOW_CONSTANT) {
         if (bg_unit_parse(words[1], BG_UNIT_BANDWIDTH, &f.rate, why, sizeof why))
             return fail(err, k, words[1], "the rate needs %s", why);
@@ -111,7 +113,7 @@ static int parse_item(char *item, size_t k, bg_flows_t *out, bg_err_t *err)
             if (!strcmp(src[a], dst[b]))
                 continue;
             if (out->n >= BG_MAX_FLOWS) {
-                rc = fail(err, k, text, "more than %s flows in all (each FROM host to each TO host is one)", "10,000");
+                rc = fail(err, k, orig, "more than %s flows in all (each FROM host to each TO host is one)", "10,000");
                 break;
             }
             bg_flow_t *v = realloc(out->v, (out->n + 1) * sizeof *v);
