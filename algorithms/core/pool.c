@@ -6,7 +6,9 @@
 #include <stdlib.h>
 
 struct bg_pool {
-    size_t n;                 /* threads, the caller's included */
+    size_t want;              /* threads asked for, the caller's included */
+    size_t n;                 /* threads running, the caller's included (1 until the first loop starts the others) */
+    int started;
     pthread_t *th;            /* n - 1 helpers */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -58,32 +60,44 @@ bg_pool_t *bg_pool_new(size_t threads)
     bg_pool_t *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->n = threads ? threads : 1;
-    p->th = calloc(p->n, sizeof *p->th);
+    p->want = threads ? threads : 1;
+    p->n = 1;
+    p->th = calloc(p->want, sizeof *p->th);
     if (!p->th || pthread_mutex_init(&p->mu, NULL) || pthread_cond_init(&p->go, NULL) ||
         pthread_cond_init(&p->done, NULL)) {
         free(p->th);
         free(p);
         return NULL;
     }
-    for (size_t k = 1; k < p->n; k++) {
-        helper_t *h = malloc(sizeof *h);
-        if (h) {
-            *h = (helper_t){p, k};
-            if (pthread_create(&p->th[k], NULL, helper_main, h) == 0)
-                continue;
-            free(h);
-        }
-        p->n = k;   /* fewer threads than asked: the ones made so far */
-        break;
-    }
     return p;
 }
 
-size_t bg_pool_threads(const bg_pool_t *p) { return p ? p->n : 1; }
+/* The helpers, at the first loop: a process that forks before (byzgrid checks a platform's routes in a child, where
+ * SimGrid may abort) has no other thread then, so no lock can be held in the child by a thread that does not exist
+ * there. A helper that cannot start leaves fewer threads: the loops give the same results on any number. */
+static void start(bg_pool_t *p)
+{
+    p->started = 1;
+    for (size_t k = 1; k < p->want; k++) {
+        helper_t *h = malloc(sizeof *h);
+        if (h) {
+            *h = (helper_t){p, k};
+            if (pthread_create(&p->th[k], NULL, helper_main, h) == 0) {
+                p->n = k + 1;
+                continue;
+            }
+            free(h);
+        }
+        break;
+    }
+}
+
+size_t bg_pool_threads(const bg_pool_t *p) { return p ? p->want : 1; }
 
 void bg_pool_for(bg_pool_t *p, size_t n, bg_pool_fn fn, void *ctx)
 {
+    if (p && !p->started && n > 1)
+        start(p);
     if (!p || p->n == 1 || n <= 1) {
         for (size_t i = 0; i < n; i++)
             fn(ctx, i, 0);
