@@ -365,18 +365,25 @@ def series_styles(plt, names):
     return {s: (colors[i % len(colors)], markers[i % len(markers)]) for i, s in enumerate(names)}
 
 
+def opt_column(res, name, flag):
+    return res.column(name, flag) if name else None
+
+
+def common(res, args):
+    """What every plot takes: the --where filter, its rows, --metric, --facet and --average-over columns."""
+    flt = parse_where(res, args.where)
+    return (flt, select(res, flt), res.column(args.metric, "--metric"), opt_column(res, args.facet, "--facet"),
+            [res.column(c, "--average-over") for c in args.average_over or []])
+
+
 def plot_line(res, args):
     plt = mpl()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     import matplotlib.transforms as mtrans
-    flt = parse_where(res, args.where)
-    rows = select(res, flt)
-    metric = res.column(args.metric, "--metric")
+    flt, rows, metric, fcol, averaged = common(res, args)
     xcol = res.column(args.x, "--x")
-    scol = res.column(args.series, "--series") if args.series else None
-    fcol = res.column(args.facet, "--facet") if args.facet else None
-    averaged = [res.column(c, "--average-over") for c in args.average_over or []]
+    scol = opt_column(res, args.series, "--series")
     check_numeric(res, rows, metric)
     keys = [c for c in (fcol, scol, xcol) if c]
     groups = group(res, rows, keys, metric, averaged)
@@ -459,15 +466,11 @@ def plot_line(res, args):
 def plot_heatmap(res, args):
     plt = mpl()
     import matplotlib.colors as mcolors
-    flt = parse_where(res, args.where)
-    rows = select(res, flt)
-    metric = res.column(args.metric, "--metric")
+    flt, rows, metric, fcol, averaged = common(res, args)
     xcol = res.column(args.x, "--x")
     ycol = res.column(args.y, "--y")
     if xcol == ycol:
         raise StudyError("--x and --y are the same column '%s'" % xcol)
-    fcol = res.column(args.facet, "--facet") if args.facet else None
-    averaged = [res.column(c, "--average-over") for c in args.average_over or []]
     check_numeric(res, rows, metric)
     keys = [c for c in (fcol, ycol, xcol) if c]
     groups = group(res, rows, keys, metric, averaged)
@@ -574,13 +577,9 @@ def pareto_front(points, maximize_y):
 def plot_pareto(res, args):
     plt = mpl()
     from matplotlib.lines import Line2D
-    flt = parse_where(res, args.where)
-    rows = select(res, flt)
-    metric = res.column(args.metric, "--metric")
+    flt, rows, metric, fcol, averaged = common(res, args)
     xcols = [res.column(c.strip(), "--x") for c in (args.x or "sim_time_s,bytes_total").split(",") if c.strip()]
-    scol = res.column(args.series, "--series") if args.series else None
-    fcol = res.column(args.facet, "--facet") if args.facet else None
-    averaged = [res.column(c, "--average-over") for c in args.average_over or []]
+    scol = opt_column(res, args.series, "--series")
     for c in [metric] + xcols:
         check_numeric(res, rows, c)
     maximize = not args.minimize and "loss" not in metric
