@@ -2,15 +2,12 @@
 #include "deployment.h"
 #include "sgxml.h"
 
-#include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Largest deployment file read (bytes): 1e6 workers at ~120 bytes each. */
 #define BG_DEPLOY_MAX_BYTES (256u << 20)
@@ -52,35 +49,6 @@ static int fail(ctx_t *c, xmlNodePtr n, int code, const char *fmt, ...)
     return c->rc = code;
 }
 
-static char *read_all(const char *path, size_t *len, bg_err_t *err)
-{
-    int fd;
-    if (bg_open_regular(path, "deployment", BG_DEPLOY_MAX_BYTES, &fd, err))
-        return NULL;
-    struct stat st;
-    char *buf = NULL;
-    if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1))) {
-        size_t got = 0;
-        for (ssize_t k; got < (size_t)st.st_size && (k = read(fd, buf + got, (size_t)st.st_size - got)) != 0;) {
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0) {
-                bg_err_set(err, BG_EIO, path, 0, "cannot read the deployment: %s", strerror(errno));
-                free(buf);
-                close(fd);
-                return NULL;
-            }
-            got += (size_t)k;
-        }
-        buf[got] = '\0';
-        *len = got;
-    } else {
-        bg_err_set(err, BG_ENOMEM, path, 0, "out of memory reading the deployment");
-    }
-    close(fd);
-    return buf;
-}
-
 /* A rank argument: a decimal integer in [0, n). */
 static int rank_of(const char *s, size_t n, size_t *out)
 {
@@ -100,9 +68,10 @@ int bg_deployment_read(const char *path, const char *job, int foreign, bg_scenar
                        bg_err_t *err)
 {
     size_t len = 0;
-    char *buf = read_all(path, &len, err);
-    if (!buf)
-        return bg_err_keyed(err, "workers.deployment", err->code);
+    char *buf;
+    int lrc = bg_xml_load(path, "deployment", BG_DEPLOY_MAX_BYTES, &buf, &len, err);
+    if (lrc)
+        return bg_err_keyed(err, "workers.deployment", lrc);
     ctx_t c = {.path = path, .err = err};
     bg_xml_errors_t fe;
     bg_xml_capture(&fe);

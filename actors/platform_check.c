@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -725,34 +724,12 @@ done:
 
 int bg_platform_check_file(const char *path, bg_err_t *err)
 {
-    int fd, orc = bg_open_regular(path, "platform", BG_PLATFORM_MAX_BYTES, &fd, err);
-    if (orc)
-        return orc;
-    struct stat st;
-    if (fstat(fd, &st)) {
-        close(fd);
-        return bg_err_set(err, BG_EIO, path, 0, "cannot read the platform: %s", strerror(errno));
-    }
-    size_t cap = (size_t)st.st_size, len = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        close(fd);
-        return bg_err_set(err, BG_ENOMEM, path, 0, "out of memory reading the platform");
-    }
-    for (ssize_t k; len < cap && (k = read(fd, buf + len, cap - len)) != 0;) {
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            return bg_err_set(err, BG_EIO, path, 0, "cannot read the platform: %s", strerror(e));
-        }
-        len += (size_t)k;
-    }
-    close(fd);
+    char *buf;
+    size_t len;
+    int rc = bg_xml_load(path, "platform", BG_PLATFORM_MAX_BYTES, &buf, &len, err);
+    if (rc)
+        return rc;
     const size_t pl = strlen(path);
-    int rc;
     if ((pl >= 3 && !strcmp(path + pl - 3, ".so")) || (pl >= 6 && !strcmp(path + pl - 6, ".dylib"))) {
         /* SimGrid loads a platform library's code: only its header can be checked. */
         static const unsigned char elf[4] = {0x7f, 'E', 'L', 'F'}, macho[4] = {0xcf, 0xfa, 0xed, 0xfe};

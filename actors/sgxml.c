@@ -1,11 +1,53 @@
 /* SimGrid XML files through libxml2 (sgxml.h). */
 #include "sgxml.h"
 
+#include <errno.h>
 #include <libxml/parser.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int bg_xml_load(const char *path, const char *what, unsigned long long max_bytes, char **buf, size_t *len,
+                bg_err_t *err)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd, rc = bg_open_regular(path, what, max_bytes, &fd, err);
+    if (rc)
+        return rc;
+    struct stat st;
+    if (fstat(fd, &st)) {
+        rc = bg_err_set(err, BG_EIO, path, 0, "cannot read the %s: %s", what, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    const size_t cap = (size_t)st.st_size;
+    char *b = malloc(cap + 1);
+    if (!b) {
+        close(fd);
+        return bg_err_set(err, BG_ENOMEM, path, 0, "out of memory reading the %s", what);
+    }
+    size_t got = 0;
+    for (ssize_t k; got < cap && (k = read(fd, b + got, cap - got)) != 0;) {
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = bg_err_set(err, BG_EIO, path, 0, "cannot read the %s: %s", what, strerror(errno));
+            free(b);
+            close(fd);
+            return rc;
+        }
+        got += (size_t)k;
+    }
+    close(fd);
+    b[got] = '\0';
+    *buf = b;
+    *len = got;
+    return BG_OK;
+}
 
 void bg_xml_shown(const char *s, char *buf, size_t len)
 {

@@ -19,6 +19,11 @@ typedef struct bg_xml_errors {
 void bg_xml_capture(bg_xml_errors_t *e);
 void bg_xml_release(void);
 
+/* The whole regular file at path (bg_open_regular: at most max_bytes, never blocking), NUL-terminated, into *buf
+ * (free it) and *len; what names it in messages ("platform"). BG_OK, or BG_EIO / BG_EINVAL / BG_ENOMEM. */
+int bg_xml_load(const char *path, const char *what, unsigned long long max_bytes, char **buf, size_t *len,
+                bg_err_t *err);
+
 /* Printable, bounded copy of a value for messages (control characters as '?', "..." when cut). */
 void bg_xml_shown(const char *s, char *buf, size_t len);
 
