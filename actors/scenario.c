@@ -696,15 +696,19 @@ void bg_scenario_locate(const bg_scenario_t *sc, bg_err_t *err)
 }
 
 /* The [faults] keys together (each list's syntax was checked as it was read). */
+/* traffic.flows: its syntax (the hosts and routes are checked against the platform). */
+static int check_traffic(const bg_scenario_t *sc, bg_err_t *err)
+{
+    if (!sc->traffic[0])
+        return BG_OK;
+    bg_flows_t f;
+    int rc = bg_flows_parse(sc->traffic, &f, err);
+    bg_flows_free(&f);
+    return rc;
+}
+
 static int check_faults(const bg_scenario_t *sc, bg_err_t *err)
 {
-    if (sc->traffic[0]) {   /* its syntax; the hosts are checked against the platform */
-        bg_flows_t f;
-        int rc = bg_flows_parse(sc->traffic, &f, err);
-        bg_flows_free(&f);
-        if (rc)
-            return rc;
-    }
     if (sc->plat.link_faults[0] && bg_platform_topology(&sc->plat, sc->platform) == BG_TOPO_FILE)
         return bg_err_keyed(err, "faults.links",
                             bg_err_set(err, BG_EINVAL, NULL, 0, "faults.links is for generated platforms only: with "
@@ -807,7 +811,7 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
                 return BG_EINVAL;
             }
         r = bg_deployment_read(sc->deployment, NULL, 0, sc, sc->deploy_job, err);
-        if (!r && (r = check_faults(sc, err)))
+        if (!r && ((r = check_faults(sc, err)) || (r = check_traffic(sc, err))))
             bg_scenario_locate(sc, err);
         return r;
     }
@@ -820,8 +824,8 @@ int bg_scenario_load(const char *path, const char *const *sets, size_t n_sets, b
                                     "(it is %s)", bg_scenario_placement_name(sc)));
     else
         r = bg_scenario_place(sc, NULL, NULL, err);   /* fastest and slowest wait for the platform */
-    if (!r)
-        r = check_faults(sc, err);
+    if (!r && !(r = check_faults(sc, err)))
+        r = check_traffic(sc, err);
     if (r)
         bg_scenario_locate(sc, err);
     return r;

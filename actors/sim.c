@@ -1494,11 +1494,20 @@ static int traffic_setup(sim_ctx_t *J, const bg_scenario_t *sc, bg_err_t *err)
                        f->item + 1, missing);
             return bg_err_keyed(err, "traffic.flows", BG_ENOTFOUND);
         }
-        char to[1][BG_MAX_HOSTNAME];
-        snprintf(to[0], sizeof to[0], "%s", f->to);
-        if ((rc = bg_platform_check_routes(f->from, (const char (*)[BG_MAX_HOSTNAME])to, 1, "the platform", err)))
-            return bg_err_keyed(err, "traffic.flows", rc);
     }
+    /* The routes: one forked lookup per run of flows from the same host (a group item gives them in a row). */
+    char (*to)[BG_MAX_HOSTNAME] = malloc(J->flows.n * sizeof *to);
+    if (!to)
+        return bg_err_set(err, BG_ENOMEM, NULL, 0, "out of memory");
+    for (size_t a = 0, b; a < J->flows.n && !rc; a = b) {
+        for (b = a; b < J->flows.n && !strcmp(J->flows.v[b].from, J->flows.v[a].from); b++)
+            snprintf(to[b - a], sizeof to[0], "%s", J->flows.v[b].to);
+        rc = bg_platform_check_routes(J->flows.v[a].from, (const char (*)[BG_MAX_HOSTNAME])to, b - a, "the platform",
+                                      err);
+    }
+    free(to);
+    if (rc)
+        return bg_err_keyed(err, "traffic.flows", rc);
     J->flow_h = calloc(J->flows.n, sizeof *J->flow_h);
     J->flow_t0 = calloc(J->flows.n, sizeof *J->flow_t0);
     J->flow_actor = calloc(J->flows.n, sizeof *J->flow_actor);
